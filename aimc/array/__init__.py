@@ -1,0 +1,5 @@
+"""Crossbar arrays: currents from conductances and voltages."""
+
+from .crossbar import column_currents
+
+__all__ = ["column_currents"]

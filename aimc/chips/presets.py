@@ -1,0 +1,45 @@
+"""Named chip presets (YAML files in ``presets/``) and loading of a user's own YAML."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+import yaml
+
+from .spec import ChipSpec
+
+DEFAULT_CHIP = "ibm-hermes-pcm"
+
+
+def _preset_dir():
+    return resources.files(__package__) / "presets"
+
+
+def list_chips() -> list[str]:
+    """Names of the built-in presets."""
+    return sorted(p.name.removesuffix(".yaml") for p in _preset_dir().iterdir() if p.name.endswith(".yaml"))
+
+
+def load_chip(name_or_path: str | Path = DEFAULT_CHIP) -> ChipSpec:
+    """A preset by name (see :func:`list_chips`) or a YAML file by path, validated.
+
+    Example:
+        >>> load_chip("ibm-hermes-pcm").array.rows
+        256
+    """
+    text = None
+    if str(name_or_path) in list_chips():
+        text = (_preset_dir() / f"{name_or_path}.yaml").read_text()
+    else:
+        path = Path(name_or_path)
+        if not path.is_file():
+            raise ValueError(
+                f"unknown chip {str(name_or_path)!r}: not a preset ({', '.join(list_chips())}) "
+                "and not a YAML file"
+            )
+        text = path.read_text()
+    data = yaml.safe_load(text)
+    if not isinstance(data, dict):
+        raise ValueError(f"chip file {name_or_path!s} must hold a mapping of fields")
+    return ChipSpec.model_validate(data)

@@ -1,0 +1,48 @@
+"""``ChipSpec``: what the hardware is, as small validated groups (device, DAC, ADC, array,
+compensation), separate from any per-model policy.
+
+Every field is checked by pydantic: a bad value raises ``pydantic.ValidationError`` whose message
+names the field path (e.g. ``adc.bits``) and the allowed range (e.g. "greater than 0").
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt
+
+from ..calibration import Compensation, GlobalDriftCompensation
+from ..devices import PCM, Ideal
+from ..periphery import ADC, DAC
+
+DeviceSpec = Annotated[PCM | Ideal, Field(discriminator="name")]
+
+
+class ArraySpec(BaseModel):
+    """Size of one physical crossbar array (rows = inputs, columns = outputs)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    rows: PositiveInt = 256
+    cols: PositiveInt = 256
+
+
+class ChipSpec(BaseModel):
+    """A chip: one device technology, its converters, array size and drift compensation.
+
+    Example:
+        >>> chip = ChipSpec(adc={"bits": 6})          # groups accept dicts (as from YAML)
+        >>> chip.adc.bits, chip.device.name
+        (6, 'pcm')
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = "custom"
+    description: str = ""
+    sources: list[str] = Field(default_factory=list, description="papers the values come from")
+    assumptions: list[str] = Field(default_factory=list, description="values not in the sources")
+    device: DeviceSpec = Field(default_factory=PCM)
+    dac: DAC = Field(default_factory=DAC)
+    adc: ADC = Field(default_factory=ADC)
+    array: ArraySpec = Field(default_factory=ArraySpec)
+    compensation: Compensation = Field(default_factory=GlobalDriftCompensation)

@@ -1,0 +1,104 @@
+"""Phase-change memory (PCM): the statistical model of IBM's PCM inference chips.
+
+Source: S. R. Nandakumar et al., "Phase-change memory models for deep learning training and
+inference", ICECS 2019 (doi:10.1109/ICECS46596.2019.8964852); the same model drives IBM aihwkit's
+``PCMLikeNoiseModel``. With ``g_r = g_T / g_max`` (``g_T`` the target conductance):
+
+* programming noise (eq. for sigma_prog):
+  ``g_prog = g_T + sigma_prog * N(0, 1)``,
+  ``sigma_prog = c0 + c1 * g_r + c2 * g_r**2`` with
+  ``(c0, c1, c2) = (0.26348, 1.9650, -1.1731) uS`` at ``g_max = 25 uS`` (scaled by
+  ``g_max / 25 uS`` otherwise); programmed conductances are clipped at 0 (never negative);
+* drift: ``g(t) = g_prog * ((t + t0) / t0) ** (-nu)``, ``t0 = 20 s``; one exponent per device
+  drawn at programming, ``nu = |N(mu_nu, sigma_nu)|`` with
+  ``mu_nu = clip(-0.0155 ln g_r + 0.0244, 0.049, 0.1)`` and
+  ``sigma_nu = clip(-0.0125 ln g_r - 0.0059, 0.008, 0.045)``;
+* 1/f read noise, fresh at every read:
+  ``sigma_read = g(t) * Q_s * sqrt(ln((t + t_read) / (2 t_read)))``,
+  ``Q_s = min(0.0088 / g_r**0.65, 0.2)``, ``t_read = 250 ns``. The logarithm is the integral of a
+  1/f spectrum from ``1/(t + t_read)`` to ``1/(2 t_read)``; it is taken as 0 before ``t_read``.
+
+Assumptions: devices are independent; ``t`` is the time since the end of programming. Units: S, s.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+import torch
+from pydantic import Field
+
+from .base import Device, State, check_time
+
+G_MAX_REFERENCE = 25e-6  # S; the g_max at which Nandakumar et al. give (c0, c1, c2)
+_G_R_FLOOR = 1e-6  # g_r below this is treated as this (keeps ln and powers finite)
+
+
+class PCM(Device):
+    """PCM device after Nandakumar et al. (ICECS 2019); see the module docstring for equations.
+
+    Example:
+        >>> pcm = PCM()                      # g_max = 25 uS, IBM's published coefficients
+        >>> g = torch.full((4,), 10e-6)
+        >>> state = pcm.program(g, torch.Generator().manual_seed(0))
+        >>> g_day = pcm.conductance(state, 86400.0)
+    """
+
+    name: Literal["pcm"] = "pcm"
+    g_max: float = Field(25e-6, gt=0, description="largest target conductance (S)")
+    prog_coeffs: tuple[float, float, float] = Field(
+        (0.26348e-6, 1.9650e-6, -1.1731e-6),
+        description="(c0, c1, c2) of sigma_prog in S at g_max = 25 uS (Nandakumar 2019)",
+    )
+    t0: float = Field(20.0, gt=0, description="drift reference time t0 (s)")
+    t_read: float = Field(250e-9, gt=0, description="duration of one read t_read (s)")
+    prog_noise_scale: float = Field(1.0, ge=0, description="multiplies sigma_prog")
+    drift_scale: float = Field(1.0, ge=0, description="multiplies every drift exponent nu")
+    read_noise_scale: float = Field(1.0, ge=0, description="multiplies sigma_read")
+
+    def _g_r(self, g_target: torch.Tensor) -> torch.Tensor:
+        return (g_target / self.g_max).clamp(min=_G_R_FLOOR)
+
+    def programming_std(self, g_target: torch.Tensor) -> torch.Tensor:
+        """sigma_prog (S) for target conductances ``g_target`` (S)."""
+        c0, c1, c2 = self.prog_coeffs
+        g_r = g_target / self.g_max
+        sigma = c0 + c1 * g_r + c2 * g_r * g_r
+        return sigma * (self.g_max / G_MAX_REFERENCE) * self.prog_noise_scale
+
+    def drift_exponent_stats(self, g_target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(mu_nu, sigma_nu) of the drift exponent before folding, per target conductance."""
+        log_g_r = torch.log(self._g_r(g_target))
+        mu = (-0.0155 * log_g_r + 0.0244).clamp(0.049, 0.1)
+        sigma = (-0.0125 * log_g_r - 0.0059).clamp(0.008, 0.045)
+        return mu, sigma
+
+    def read_noise_q(self, g_target: torch.Tensor) -> torch.Tensor:
+        """Q_s = min(0.0088 / g_r**0.65, 0.2) per target conductance."""
+        return (0.0088 / self._g_r(g_target).pow(0.65)).clamp(max=0.2)
+
+    def read_noise_time_factor(self, t: float) -> float:
+        """sqrt(ln((t + t_read) / (2 t_read))), zero before t_read."""
+        return math.sqrt(max(math.log((t + self.t_read) / (2.0 * self.t_read)), 0.0))
+
+    def program(self, g_target: torch.Tensor, generator: torch.Generator) -> State:
+        noise = torch.randn(g_target.shape, generator=generator, dtype=g_target.dtype)
+        g_prog = (g_target + self.programming_std(g_target) * noise).clamp(min=0.0)
+        mu, sigma = self.drift_exponent_stats(g_target)
+        nu_noise = torch.randn(g_target.shape, generator=generator, dtype=g_target.dtype)
+        nu = (mu + sigma * nu_noise).abs() * self.drift_scale
+        return {"g_target": g_target.clone(), "g_prog": g_prog, "nu": nu}
+
+    def conductance(self, state: State, t: float) -> torch.Tensor:
+        t = check_time(t)
+        if t == 0.0:
+            return state["g_prog"]
+        log_ratio = math.log((t + self.t0) / self.t0)
+        return state["g_prog"] * torch.exp(-state["nu"] * log_ratio)
+
+    def read_noise_std(self, state: State, g_t: torch.Tensor, t: float) -> torch.Tensor | None:
+        factor = self.read_noise_time_factor(check_time(t)) * self.read_noise_scale
+        if factor == 0.0:
+            return None
+        return g_t * self.read_noise_q(state["g_target"]) * factor

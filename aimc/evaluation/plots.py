@@ -1,0 +1,37 @@
+"""Plots of evaluation results (matplotlib, headless)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from .over_time import OverTimeResult  # noqa: E402
+
+
+def plot_accuracy_over_time(
+    results: dict[str, OverTimeResult],
+    path: str | Path,
+    digital: float | None = None,
+    title: str = "Analog accuracy over time",
+) -> Path:
+    """Accuracy (mean ± std) versus time after programming, log time axis; saved as PNG."""
+    fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=120)
+    for label, res in results.items():
+        ax.errorbar(res.times, 100 * res.mean, yerr=100 * res.std, marker="o", capsize=3, label=label)
+    if digital is not None:
+        ax.axhline(100 * digital, color="k", ls="--", lw=1, label="digital")
+    ax.set_xscale("log")
+    ax.set_xlabel("time after programming (s)")
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_title(title)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path)
+    plt.close(fig)
+    return path

@@ -1,0 +1,20 @@
+"""PyTorch interface: analog layers, ``convert`` and chip-instance operations."""
+
+from .convert import CONVERTERS, ConversionReport, UnsupportedLayerError, convert
+from .layers import AnalogConv1d, AnalogConv2d, AnalogLayer, AnalogLinear, make_tile
+from .lifecycle import analog_tiles, drift, program
+
+__all__ = [
+    "CONVERTERS",
+    "AnalogConv1d",
+    "AnalogConv2d",
+    "AnalogLayer",
+    "AnalogLinear",
+    "ConversionReport",
+    "UnsupportedLayerError",
+    "analog_tiles",
+    "convert",
+    "drift",
+    "make_tile",
+    "program",
+]

@@ -1,0 +1,144 @@
+"""``convert(model, chip)``: put every supported layer of any ``nn.Module`` on analog tiles.
+
+The walk visits the whole module tree (nested, ``Sequential``, ``ModuleDict``, custom modules)
+and swaps supported layers for their analog twins; everything else stays digital. The returned
+:class:`ConversionReport` lists every weight layer, what it became and why.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+
+from rich.table import Table
+from torch import nn
+
+from ..chips import ChipSpec, load_chip
+from .layers import AnalogConv1d, AnalogConv2d, AnalogLayer, AnalogLinear
+
+CONVERTERS: dict[type[nn.Module], type[AnalogLayer]] = {
+    nn.Linear: AnalogLinear,
+    nn.Conv1d: AnalogConv1d,
+    nn.Conv2d: AnalogConv2d,
+}
+
+# Containers whose children are used through their raw weights (not by calling them):
+# swapping a child would silently change nothing, so the whole container stays digital.
+_OPAQUE = (nn.MultiheadAttention, nn.RNNBase, nn.Transformer)
+_WEIGHT_LAYERS = (nn.modules.conv._ConvNd, nn.Linear, nn.Bilinear, nn.Embedding, nn.EmbeddingBag,
+                  nn.RNNBase, nn.MultiheadAttention, nn.LazyLinear)
+
+
+class UnsupportedLayerError(ValueError):
+    """Raised by ``convert(..., strict=True)`` when a weight layer cannot go analog."""
+
+
+@dataclass
+class LayerReport:
+    name: str
+    kind: str
+    analog: bool
+    detail: str  # matrix shape and arrays, or the reason it stays digital
+
+
+@dataclass
+class ConversionReport:
+    """What :func:`convert` did to each weight layer."""
+
+    chip: str
+    layers: list[LayerReport] = field(default_factory=list)
+
+    @property
+    def converted(self) -> list[str]:
+        return [r.name for r in self.layers if r.analog]
+
+    @property
+    def digital(self) -> list[str]:
+        return [r.name for r in self.layers if not r.analog]
+
+    def __rich__(self) -> Table:
+        table = Table(title=f"convert → {self.chip}: {len(self.converted)} analog, "
+                            f"{len(self.digital)} digital")
+        for column in ("layer", "type", "placement", "detail"):
+            table.add_column(column)
+        for r in self.layers:
+            table.add_row(r.name, r.kind, "analog" if r.analog else "digital", r.detail)
+        return table
+
+    def __str__(self) -> str:
+        lines = [f"convert -> {self.chip}: {len(self.converted)} analog, {len(self.digital)} digital"]
+        lines += [f"  {r.name:<30} {r.kind:<14} {'analog' if r.analog else 'digital':<8} {r.detail}"
+                  for r in self.layers]
+        return "\n".join(lines)
+
+
+def _unsupported_reason(module: nn.Module) -> str | None:
+    if isinstance(module, nn.modules.lazy.LazyModuleMixin) and module.has_uninitialized_params():
+        return "lazy layer with uninitialised weights (run one forward first)"
+    if isinstance(module, nn.modules.conv._ConvNd):
+        if module.transposed:
+            return "transposed convolution is not supported"
+        if module.groups != 1:
+            return f"grouped convolution (groups={module.groups}) is not supported"
+    if type(module) not in CONVERTERS and not any(isinstance(module, t) for t in CONVERTERS):
+        return f"{type(module).__name__} has no analog implementation"
+    return None
+
+
+def convert(
+    model: nn.Module,
+    chip: ChipSpec | str | None = None,
+    *,
+    strict: bool = False,
+    inplace: bool = False,
+) -> tuple[nn.Module, ConversionReport]:
+    """Replace supported layers (Linear, Conv1d, Conv2d) by analog layers on ``chip``.
+
+    Args:
+        model: any ``nn.Module``; it is deep-copied unless ``inplace``.
+        chip: a :class:`ChipSpec`, a preset name or YAML path; default the IBM PCM preset.
+        strict: raise :class:`UnsupportedLayerError` naming every weight layer left digital.
+
+    Returns:
+        ``(analog_model, report)``. Tiles start unprogrammed: call :func:`aimc.program`.
+
+    Example:
+        >>> analog, report = convert(nn.Sequential(nn.Linear(4, 3), nn.ReLU()), "ideal")
+        >>> report.converted
+        ['0']
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"convert expects an nn.Module, got {type(model).__name__}")
+    spec = chip if isinstance(chip, ChipSpec) else load_chip(chip or "ibm-hermes-pcm")
+    model = model if inplace else copy.deepcopy(model)
+    report = ConversionReport(chip=spec.name)
+
+    def visit(parent: nn.Module, prefix: str) -> None:
+        for child_name, child in list(parent.named_children()):
+            name = f"{prefix}{child_name}"
+            kind = type(child).__name__
+            if isinstance(child, AnalogLayer):
+                continue
+            if isinstance(child, _OPAQUE):
+                report.layers.append(LayerReport(name, kind, False, f"{kind} is not supported"))
+                continue
+            if isinstance(child, _WEIGHT_LAYERS):
+                reason = _unsupported_reason(child)
+                if reason is None:
+                    analog_cls = next(a for t, a in CONVERTERS.items() if isinstance(child, t))
+                    analog = analog_cls.from_digital(child, spec)
+                    setattr(parent, child_name, analog)
+                    rows, cols = analog.tile.in_features, analog.tile.out_features
+                    grid = analog.tile.array_grid
+                    report.layers.append(LayerReport(
+                        name, kind, True, f"{rows}x{cols} on {grid[0]}x{grid[1]} arrays"))
+                else:
+                    report.layers.append(LayerReport(name, kind, False, reason))
+                continue
+            visit(child, f"{name}.")
+
+    visit(model, "")
+    if strict and report.digital:
+        details = "; ".join(f"{r.name} ({r.kind}): {r.detail}" for r in report.layers if not r.analog)
+        raise UnsupportedLayerError(f"layers that cannot be converted: {details}")
+    return model, report

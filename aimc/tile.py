@@ -1,0 +1,210 @@
+"""A tile: one weight matrix mapped onto one or more physical crossbar arrays.
+
+Signal path (one place for each arrow of DESIGN.md):
+
+* **mapping** — the matrix ``W [out, in]`` is stored transposed, inputs on rows and outputs on
+  columns. Each weight is a differential pair: ``G+ = max(w, 0) / s_j`` and ``G- = max(-w, 0) /
+  s_j``, where the per-column scale ``s_j = max_i |W_ji| / g_max`` makes the largest weight of
+  every column reach ``g_max``. The column current ``I+ - I-`` is formed in analog.
+* **splitting** — a matrix with more rows than an array is spread evenly over
+  ``ceil(in / rows)`` arrays (the last one padded with unused rows); each array's column currents
+  are digitised by its own ADCs and the partial sums are added digitally, as on IBM's and other
+  multi-core chips. Extra columns only take more arrays side by side (columns are independent),
+  which the tile records in :attr:`Tile.array_grid`.
+* **program / drift / read** — :meth:`Tile.program` draws the programmed state of every device
+  from the device model; :meth:`Tile.drift_to` moves it to a time after programming (and runs
+  drift compensation if the tile has one); :meth:`Tile.forward` is one read per input vector:
+  DAC → ``I = V @ G`` with fresh read noise → ADC → digital sum → digital rescale.
+
+Hot path. Drift, read-noise variance and all constant unit conversions are folded once per
+:meth:`drift_to` into two matrices in ADC-code units, so a forward is the DAC rounding, one
+matrix product (two with read noise), one normal number per partial sum, the ADC rounding and one
+rescale. Physical values (siemens) stay available through :meth:`conductances`.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Protocol
+
+import numpy as np
+import torch
+from torch import nn
+
+from .array import column_currents
+from .devices import Device
+from .periphery import ADC, DAC
+
+
+class DriftCompensation(Protocol):
+    """What a tile needs of a drift-compensation scheme (implemented in ``aimc.calibration``)."""
+
+    def readout(self, tile: Tile) -> float:
+        """A scalar read from the tile with fixed calibration inputs."""
+        ...
+
+
+def split_seed(seed: int | np.random.SeedSequence, n: int) -> list[int]:
+    """Derive ``n`` independent 63-bit seeds from one seed (numpy SeedSequence spawning)."""
+    ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+    return [int(s) for s in ss.generate_state(n, dtype=np.uint64) >> np.uint64(1)]
+
+
+class Tile(nn.Module):
+    """A weight matrix on analog crossbar arrays.
+
+    Args:
+        weight: ``[out_features, in_features]`` digital weights (a Linear's ``weight``).
+        device: device model of every cell.
+        dac: row converter; adc: column converter.
+        array_rows, array_cols: size of one physical array.
+        compensation: drift compensation applied by :meth:`drift_to`, or None.
+
+    Example:
+        >>> from aimc.devices import PCM
+        >>> tile = Tile(torch.randn(10, 300), device=PCM(), dac=DAC(), adc=ADC())
+        >>> tile.array_grid      # 300 rows need two 256-row arrays
+        (2, 1)
+        >>> tile.program(seed=0); tile.drift_to(3600.0)
+        >>> tile(torch.randn(4, 300)).shape
+        torch.Size([4, 10])
+    """
+
+    def __init__(
+        self,
+        weight: torch.Tensor,
+        *,
+        device: Device,
+        dac: DAC,
+        adc: ADC,
+        array_rows: int = 256,
+        array_cols: int = 256,
+        compensation: DriftCompensation | None = None,
+    ) -> None:
+        super().__init__()
+        if weight.ndim != 2 or weight.numel() == 0:
+            raise ValueError(f"a tile maps a non-empty 2-D weight matrix, got shape {tuple(weight.shape)}")
+        if not torch.isfinite(weight).all():
+            raise ValueError("weight matrix contains NaN or infinite values")
+        if array_rows < 1 or array_cols < 1:
+            raise ValueError(f"array size must be >= 1x1, got {array_rows}x{array_cols}")
+        self.device_model, self.dac, self.adc = device, dac, adc
+        self.compensation = compensation
+        self.out_features, self.in_features = weight.shape
+        self.row_arrays = math.ceil(self.in_features / array_rows)
+        self.rows_per_array = math.ceil(self.in_features / self.row_arrays)
+        self.array_grid = (self.row_arrays, math.ceil(self.out_features / array_cols))
+        self.array_shape = (array_rows, array_cols)
+
+        w = weight.detach().to(torch.float32).T  # [in, out]: inputs on rows
+        col_max = w.abs().amax(dim=0)
+        weight_per_siemens = torch.where(col_max > 0, col_max, torch.ones_like(col_max)) / device.g_max
+        pad = self.row_arrays * self.rows_per_array - self.in_features
+        w = nn.functional.pad(w, (0, 0, 0, pad)).view(self.row_arrays, self.rows_per_array, -1)
+        g_target = torch.stack([w.clamp(min=0), (-w).clamp(min=0)]) / weight_per_siemens
+        self.register_buffer("g_target", g_target)  # [2 (G+, G-), arrays, rows, out] in S
+        self.register_buffer("weight_per_siemens", weight_per_siemens)  # [out]
+        self.state: dict[str, torch.Tensor] = {}
+        self.time: float | None = None
+        self._read_generator = torch.Generator()
+        self._gdc_reference: float | None = None
+        self.gdc_scale = 1.0
+
+    @property
+    def n_arrays(self) -> int:
+        """Number of physical arrays the matrix occupies."""
+        return self.array_grid[0] * self.array_grid[1]
+
+    @property
+    def programmed(self) -> bool:
+        return self.time is not None
+
+    # ------------------------------------------------------------------ program / drift
+    def program(self, seed: int | np.random.SeedSequence = 0) -> None:
+        """Program every device (fresh chip instance) from ``seed``; leaves the tile at t = 0."""
+        program_seed, read_seed = split_seed(seed, 2)
+        generator = torch.Generator().manual_seed(program_seed)
+        self.state = self.device_model.program(self.g_target, generator)
+        self._read_generator.manual_seed(read_seed)
+        self.gdc_scale = 1.0
+        self._set_time(0.0)
+        self._gdc_reference = None
+        if self.compensation is not None:
+            self._gdc_reference = self.compensation.readout(self)
+
+    def drift_to(self, t_seconds: float, compensate: bool = True) -> None:
+        """Move the programmed devices to ``t_seconds`` after programming.
+
+        With ``compensate`` and a compensation scheme, the tile then reads its calibration
+        inputs and rescales its outputs by (reading at programming) / (reading now).
+        """
+        if not self.programmed:
+            raise RuntimeError("tile is not programmed: call program(seed) first")
+        self.gdc_scale = 1.0
+        self._set_time(t_seconds)
+        if compensate and self.compensation is not None:
+            now = self.compensation.readout(self)
+            self.gdc_scale = self._gdc_reference / max(now, torch.finfo(torch.float32).tiny)
+        self._fold_output_scale()
+
+    def conductances(self) -> torch.Tensor:
+        """Noise-free conductances (S) at the current time, ``[2, arrays, rows, out]``."""
+        if not self.programmed:
+            raise RuntimeError("tile is not programmed: call program(seed) first")
+        return self.device_model.conductance(self.state, self.time)
+
+    def _set_time(self, t: float) -> None:
+        g = self.device_model.conductance(self.state, t)
+        sigma = self.device_model.read_noise_std(self.state, g, t)
+        to_codes = self.dac.v_read / self._unit_current()
+        self._w_codes = (g[0] - g[1]) * to_codes
+        self._var_codes = None if sigma is None else (sigma * sigma).sum(0) * to_codes**2
+        if self.row_arrays == 1:
+            self._w_codes = self._w_codes[0]
+            self._var_codes = None if self._var_codes is None else self._var_codes[0]
+        self.time = float(t)
+        self._fold_output_scale()
+
+    def _unit_current(self) -> float:
+        return self.adc.unit_current(self.device_model.g_max, self.dac.v_read)
+
+    def _fold_output_scale(self) -> None:
+        codes_to_weight = self._unit_current() / self.dac.v_read * self.gdc_scale
+        self._out_scale = self.weight_per_siemens * codes_to_weight
+
+    # ------------------------------------------------------------------ read
+    def read_codes(self, x_normalized: torch.Tensor) -> torch.Tensor:
+        """One read: full-scale inputs ``[batch, in]`` → summed ADC codes ``[batch, out]``."""
+        if not self.programmed:
+            raise RuntimeError(
+                "analog tile is not programmed: call aimc.program(model, seed) before inference"
+            )
+        v = self.dac.quantize(x_normalized)
+        if self.row_arrays > 1:
+            pad = self.row_arrays * self.rows_per_array - self.in_features
+            if pad:
+                v = nn.functional.pad(v, (0, pad))
+            v = v.view(-1, self.row_arrays, self.rows_per_array).transpose(0, 1)
+        codes = column_currents(v, self._w_codes, self._var_codes, self._read_generator)
+        codes = self.adc.digitize(codes, self._read_generator)
+        return codes.sum(0) if self.row_arrays > 1 else codes
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Analog matrix-vector products for ``x [..., in_features]`` → ``[..., out_features]``."""
+        if x.shape[-1] != self.in_features:
+            raise ValueError(f"expected inputs with {self.in_features} features, got {x.shape[-1]}")
+        lead = x.shape[:-1]
+        x = x.reshape(-1, self.in_features).to(torch.float32)
+        x_normalized, x_scale = self.dac.normalize(x)
+        y = self.read_codes(x_normalized).mul_(self._out_scale)
+        if isinstance(x_scale, torch.Tensor):
+            y.mul_(x_scale)
+        elif x_scale != 1.0:
+            y.mul_(x_scale)
+        return y.view(*lead, self.out_features)
+
+    def extra_repr(self) -> str:
+        return (
+            f"in={self.in_features}, out={self.out_features}, arrays={self.array_grid} of "
+            f"{self.array_shape[0]}x{self.array_shape[1]}, device={self.device_model.name}"
+        )

@@ -1,0 +1,67 @@
+import pytest
+import torch
+from pydantic import ValidationError
+
+from aimc.periphery import ADC, DAC
+
+
+def test_dac_levels_and_clipping_exact():
+    dac = DAC(bits=3, scaling="fixed", input_range=2.0)  # levels k/3 of full scale 2.0
+    x = torch.tensor([0.0, 0.5, 1.0, 1.9, 2.0, 3.0, -0.34, -5.0])
+    xn, scale = dac.normalize(x)
+    assert scale == 2.0
+    q = dac.quantize(xn) * scale
+    expected = torch.tensor([0, 2 / 3, 4 / 3, 2, 2, 2, -2 / 3, -2]) * 1.0
+    torch.testing.assert_close(q, expected, rtol=0, atol=1e-7)
+    # 8 bits: 255 levels, every level reachable and nothing in between
+    dac8 = DAC(bits=8, scaling="fixed")
+    levels = dac8.quantize(torch.linspace(-1.2, 1.2, 20001)) * 127
+    assert torch.equal(levels, levels.round())
+    assert levels.unique().numel() == 255
+
+
+def test_dac_abs_max_uses_full_range_per_vector():
+    dac = DAC(bits=None, scaling="abs_max")
+    x = torch.tensor([[1.0, -4.0], [0.5, 0.25]])
+    xn, scale = dac.normalize(x)
+    torch.testing.assert_close(scale, torch.tensor([[4.0], [0.5]]))
+    torch.testing.assert_close(xn, torch.tensor([[0.25, -1.0], [1.0, 0.5]]))
+    # an all-zero vector stays zero (no division by zero)
+    xn0, _ = dac.normalize(torch.zeros(1, 3))
+    assert torch.equal(xn0, torch.zeros(1, 3))
+
+
+def test_adc_codes_and_clipping_exact():
+    adc = ADC(bits=4, full_scale=7.0)  # 7 codes each side; 1 code = 1 cell current
+    assert adc.levels == 7 and adc.max_code == 7
+    assert adc.unit_current(g_max=25e-6, v_read=0.2) == pytest.approx(5e-6)
+    codes = adc.digitize(torch.tensor([0.4, 0.6, -2.5, 6.9, 7.4, 100.0, -100.0]))
+    assert torch.equal(codes, torch.tensor([0.0, 1.0, -2.0, 7.0, 7.0, 7.0, -7.0]))
+
+
+def test_adc_infinite_resolution_and_no_clipping():
+    adc = ADC(bits=None, full_scale=None)
+    x = torch.tensor([1e6, -3.3, 0.123])
+    assert torch.equal(adc.digitize(x.clone()), x)
+    clip_only = ADC(bits=None, full_scale=2.0)
+    assert torch.equal(clip_only.digitize(x.clone()), torch.tensor([2.0, -2.0, 0.123]))
+
+
+def test_adc_noise_statistics():
+    adc = ADC(bits=None, full_scale=None, noise=0.5)
+    out = adc.digitize(torch.zeros(100_000), torch.Generator().manual_seed(0))
+    # std error of the sample std: 0.5/sqrt(2e5) ~ 0.2 %
+    assert out.std().item() == pytest.approx(0.5, rel=0.02)
+
+
+@pytest.mark.parametrize("kwargs,field", [({"bits": 0}, "bits"), ({"bits": -2}, "bits"),
+                                          ({"full_scale": 0.0}, "full_scale"),
+                                          ({"bits": "eight"}, "bits")])
+def test_adc_bad_values_name_the_field(kwargs, field):
+    with pytest.raises(ValidationError, match=field):
+        ADC(**kwargs)
+
+
+def test_quantising_adc_needs_range():
+    with pytest.raises(ValidationError, match="full_scale"):
+        ADC(bits=8, full_scale=None)
