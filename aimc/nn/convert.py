@@ -113,31 +113,41 @@ def convert(
     model = model if inplace else copy.deepcopy(model)
     report = ConversionReport(chip=spec.name)
 
+    def replace(module: nn.Module, name: str) -> nn.Module | None:
+        """The module to put in place of ``module`` (None: not a layer, look inside it)."""
+        kind = type(module).__name__
+        if isinstance(module, AnalogLayer):
+            return module
+        if isinstance(module, _OPAQUE):
+            report.layers.append(LayerReport(name, kind, False, f"{kind} is not supported"))
+            return module
+        if not isinstance(module, _WEIGHT_LAYERS):
+            return None
+        reason = _unsupported_reason(module)
+        if reason is not None:
+            report.layers.append(LayerReport(name, kind, False, reason))
+            return module
+        analog_cls = next(a for t, a in CONVERTERS.items() if isinstance(module, t))
+        analog = analog_cls.from_digital(module, spec)
+        tile = analog.tile
+        report.layers.append(LayerReport(
+            name, kind, True, f"{tile.in_features}x{tile.out_features} on "
+                              f"{tile.array_grid[0]}x{tile.array_grid[1]} arrays"))
+        return analog
+
     def visit(parent: nn.Module, prefix: str) -> None:
         for child_name, child in list(parent.named_children()):
-            name = f"{prefix}{child_name}"
-            kind = type(child).__name__
-            if isinstance(child, AnalogLayer):
-                continue
-            if isinstance(child, _OPAQUE):
-                report.layers.append(LayerReport(name, kind, False, f"{kind} is not supported"))
-                continue
-            if isinstance(child, _WEIGHT_LAYERS):
-                reason = _unsupported_reason(child)
-                if reason is None:
-                    analog_cls = next(a for t, a in CONVERTERS.items() if isinstance(child, t))
-                    analog = analog_cls.from_digital(child, spec)
-                    setattr(parent, child_name, analog)
-                    rows, cols = analog.tile.in_features, analog.tile.out_features
-                    grid = analog.tile.array_grid
-                    report.layers.append(LayerReport(
-                        name, kind, True, f"{rows}x{cols} on {grid[0]}x{grid[1]} arrays"))
-                else:
-                    report.layers.append(LayerReport(name, kind, False, reason))
-                continue
-            visit(child, f"{name}.")
+            new = replace(child, f"{prefix}{child_name}")
+            if new is None:
+                visit(child, f"{prefix}{child_name}.")
+            elif new is not child:
+                setattr(parent, child_name, new)
 
-    visit(model, "")
+    root = replace(model, type(model).__name__)
+    if root is None:
+        visit(model, "")
+    else:
+        model = root
     if strict and report.digital:
         details = "; ".join(f"{r.name} ({r.kind}): {r.detail}" for r in report.layers if not r.analog)
         raise UnsupportedLayerError(f"layers that cannot be converted: {details}")

@@ -46,7 +46,7 @@ class DAC(BaseModel):
         """Map inputs ``x [batch, n]`` to full-scale units; return them and the digital scale."""
         if self.scaling == "fixed":
             return x / self.input_range, self.input_range
-        scale = x.abs().amax(dim=-1, keepdim=True).clamp_(min=torch.finfo(x.dtype).tiny)
+        scale = x.abs().amax(dim=-1, keepdim=True).clamp(min=torch.finfo(x.dtype).tiny)
         return x / scale, scale
 
     def quantize(self, x_normalized: torch.Tensor) -> torch.Tensor:
