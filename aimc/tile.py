@@ -9,7 +9,9 @@ Signal path (one place for each arrow of DESIGN.md):
 * **splitting** — a matrix with more rows than an array is spread evenly over
   ``ceil(in / rows)`` arrays (the last one padded with unused rows); each array's column currents
   are digitised by its own ADCs and the partial sums are added digitally, as on IBM's and other
-  multi-core chips. Extra columns only take more arrays side by side (columns are independent),
+  multi-core chips. Rows can be kept together in granules (``row_granule``): a convolution keeps
+  each input channel's ``k x k`` kernel rows on one array, so an array holds whole channels.
+  Extra columns only take more arrays side by side (columns are independent),
   which the tile records in :attr:`Tile.array_grid`.
 * **program / drift / read** — :meth:`Tile.program` draws the programmed state of every device
   from the device model; :meth:`Tile.drift_to` moves it to a time after programming (and runs
@@ -25,13 +27,14 @@ rescale. Physical values (siemens) stay available through :meth:`conductances`.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Protocol
 
 import numpy as np
 import torch
 from torch import nn
 
-from .array import column_currents
+from .array import LinearOp, NormalSource, column_currents
 from .devices import Device
 from .periphery import ADC, DAC
 
@@ -50,6 +53,11 @@ def split_seed(seed: int | np.random.SeedSequence, n: int) -> list[int]:
     return [int(s) for s in ss.generate_state(n, dtype=np.uint64) >> np.uint64(1)]
 
 
+def _output_major(m: torch.Tensor) -> torch.Tensor:
+    """``[arrays, rows, out]`` → ``[arrays, out, rows]`` (weight layout of ``F.linear``)."""
+    return m.transpose(1, 2)
+
+
 class Tile(nn.Module):
     """A weight matrix on analog crossbar arrays.
 
@@ -59,6 +67,8 @@ class Tile(nn.Module):
         dac: row converter; adc: column converter.
         array_rows, array_cols: size of one physical array.
         compensation: drift compensation applied by :meth:`drift_to`, or None.
+        row_granule: rows that must stay on one array (``k*k`` for a convolution); ignored
+            when a granule is larger than an array.
 
     Example:
         >>> from aimc.devices import PCM
@@ -80,6 +90,7 @@ class Tile(nn.Module):
         array_rows: int = 256,
         array_cols: int = 256,
         compensation: DriftCompensation | None = None,
+        row_granule: int = 1,
     ) -> None:
         super().__init__()
         if weight.ndim != 2 or weight.numel() == 0:
@@ -91,22 +102,30 @@ class Tile(nn.Module):
         self.device_model, self.dac, self.adc = device, dac, adc
         self.compensation = compensation
         self.out_features, self.in_features = weight.shape
-        self.row_arrays = math.ceil(self.in_features / array_rows)
-        self.rows_per_array = math.ceil(self.in_features / self.row_arrays)
+        granule = row_granule if 1 <= row_granule <= array_rows else 1
+        if self.in_features % granule:
+            raise ValueError(f"in_features={self.in_features} is not a multiple of row_granule={granule}")
+        granules = self.in_features // granule
+        self.row_arrays = math.ceil(granules / (array_rows // granule))
+        self.row_granule = granule
+        self.granules_per_array = math.ceil(granules / self.row_arrays)
+        self.rows_per_array = self.granules_per_array * granule
         self.array_grid = (self.row_arrays, math.ceil(self.out_features / array_cols))
         self.array_shape = (array_rows, array_cols)
 
         w = weight.detach().to(torch.float32).T  # [in, out]: inputs on rows
         col_max = w.abs().amax(dim=0)
         weight_per_siemens = torch.where(col_max > 0, col_max, torch.ones_like(col_max)) / device.g_max
-        pad = self.row_arrays * self.rows_per_array - self.in_features
-        w = nn.functional.pad(w, (0, 0, 0, pad)).view(self.row_arrays, self.rows_per_array, -1)
+        w = nn.functional.pad(w, (0, 0, 0, self.padded_rows - self.in_features))
+        w = w.view(self.row_arrays, self.rows_per_array, -1)
         g_target = torch.stack([w.clamp(min=0), (-w).clamp(min=0)]) / weight_per_siemens
         self.register_buffer("g_target", g_target)  # [2 (G+, G-), arrays, rows, out] in S
         self.register_buffer("weight_per_siemens", weight_per_siemens)  # [out]
         self.state: dict[str, torch.Tensor] = {}
         self.time: float | None = None
-        self._read_generator = torch.Generator()
+        self.version = 0  # bumps whenever the conductances seen by a read change
+        self.normals = NormalSource()
+        self._layouts: dict[str, tuple[torch.Tensor, torch.Tensor | None]] = {}
         self._gdc_reference: float | None = None
         self.gdc_scale = 1.0
 
@@ -114,6 +133,11 @@ class Tile(nn.Module):
     def n_arrays(self) -> int:
         """Number of physical arrays the matrix occupies."""
         return self.array_grid[0] * self.array_grid[1]
+
+    @property
+    def padded_rows(self) -> int:
+        """Rows over all arrays, including unused padding rows of the last array."""
+        return self.row_arrays * self.rows_per_array
 
     @property
     def programmed(self) -> bool:
@@ -125,7 +149,7 @@ class Tile(nn.Module):
         program_seed, read_seed = split_seed(seed, 2)
         generator = torch.Generator().manual_seed(program_seed)
         self.state = self.device_model.program(self.g_target, generator)
-        self._read_generator.manual_seed(read_seed)
+        self.normals.seed(read_seed)
         self.gdc_scale = 1.0
         self._set_time(0.0)
         self._gdc_reference = None
@@ -145,7 +169,6 @@ class Tile(nn.Module):
         if compensate and self.compensation is not None:
             now = self.compensation.readout(self)
             self.gdc_scale = self._gdc_reference / max(now, torch.finfo(torch.float32).tiny)
-        self._fold_output_scale()
 
     def conductances(self) -> torch.Tensor:
         """Noise-free conductances (S) at the current time, ``[2, arrays, rows, out]``."""
@@ -159,35 +182,61 @@ class Tile(nn.Module):
         to_codes = self.dac.v_read / self._unit_current()
         self._w_codes = (g[0] - g[1]) * to_codes
         self._var_codes = None if sigma is None else (sigma * sigma).sum(0) * to_codes**2
-        if self.row_arrays == 1:
-            self._w_codes = self._w_codes[0]
-            self._var_codes = None if self._var_codes is None else self._var_codes[0]
+        self._layouts = {}
         self.time = float(t)
-        self._fold_output_scale()
+        self.version += 1
 
     def _unit_current(self) -> float:
         return self.adc.unit_current(self.device_model.g_max, self.dac.v_read)
 
-    def _fold_output_scale(self) -> None:
-        codes_to_weight = self._unit_current() / self.dac.v_read * self.gdc_scale
-        self._out_scale = self.weight_per_siemens * codes_to_weight
+    @property
+    def output_scale(self) -> torch.Tensor:
+        """Per-column factor from summed ADC codes to weight units (includes drift compensation)."""
+        return self.weight_per_siemens * (self._unit_current() / self.dac.v_read * self.gdc_scale)
 
-    # ------------------------------------------------------------------ read
-    def read_codes(self, x_normalized: torch.Tensor) -> torch.Tensor:
-        """One read: full-scale inputs ``[batch, in]`` → summed ADC codes ``[batch, out]``."""
+    def matrices(
+        self, layout: Callable[[torch.Tensor], torch.Tensor] | None = None, key: str = "matmul"
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Differential conductances and read-noise variances in ADC-code units per full-scale
+        input, ``[arrays, rows, out]`` each, optionally rearranged by ``layout`` (cached per key
+        until the next program or drift)."""
         if not self.programmed:
             raise RuntimeError(
                 "analog tile is not programmed: call aimc.program(model, seed) before inference"
             )
+        if key not in self._layouts:
+            w, var = self._w_codes, self._var_codes
+            if layout is not None:
+                w, var = layout(w), None if var is None else layout(var)
+            self._layouts[key] = (w.contiguous(), None if var is None else var.contiguous())
+        return self._layouts[key]
+
+    # ------------------------------------------------------------------ read
+    def read(self, x_normalized: torch.Tensor, matrices: tuple[torch.Tensor, torch.Tensor | None],
+             op: LinearOp = torch.matmul) -> torch.Tensor:
+        """One read of every array: DAC → currents with read noise → ADC, in codes, per array."""
         v = self.dac.quantize(x_normalized)
-        if self.row_arrays > 1:
-            pad = self.row_arrays * self.rows_per_array - self.in_features
-            if pad:
-                v = nn.functional.pad(v, (0, pad))
-            v = v.view(-1, self.row_arrays, self.rows_per_array).transpose(0, 1)
-        codes = column_currents(v, self._w_codes, self._var_codes, self._read_generator)
-        codes = self.adc.digitize(codes, self._read_generator)
-        return codes.sum(0) if self.row_arrays > 1 else codes
+        w, var = matrices
+        codes = column_currents(v, w, var, self.normals, op)
+        return self.adc.digitize(codes, self.normals.draw)
+
+    def read_codes(self, x_normalized: torch.Tensor) -> torch.Tensor:
+        """Full-scale inputs ``[batch, in]`` → ADC codes summed over arrays ``[batch, out]``.
+
+        Each array is one ``F.linear`` on its slice of the inputs, with the conductances stored
+        output-major (the layout BLAS multiplies fastest); partial sums are digitised per array.
+        """
+        w, var = self.matrices(_output_major, key="linear")
+        pad = self.padded_rows - self.in_features
+        if pad:
+            x_normalized = nn.functional.pad(x_normalized, (0, pad))
+        rows = self.rows_per_array
+        total = None
+        for a in range(self.row_arrays):
+            v = x_normalized[:, a * rows:(a + 1) * rows] if self.row_arrays > 1 else x_normalized
+            codes = self.read(v, (w[a], None if var is None else var[a]), nn.functional.linear)
+            total = codes if total is None else total.add_(codes)
+        return total
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Analog matrix-vector products for ``x [..., in_features]`` → ``[..., out_features]``."""
@@ -196,11 +245,8 @@ class Tile(nn.Module):
         lead = x.shape[:-1]
         x = x.reshape(-1, self.in_features).to(torch.float32)
         x_normalized, x_scale = self.dac.normalize(x)
-        y = self.read_codes(x_normalized).mul_(self._out_scale)
-        if isinstance(x_scale, torch.Tensor):
-            y.mul_(x_scale)
-        elif x_scale != 1.0:
-            y.mul_(x_scale)
+        y = self.read_codes(x_normalized).mul_(self.output_scale)
+        y = y.mul_(x_scale) if isinstance(x_scale, torch.Tensor) else y.mul_(float(x_scale))
         return y.view(*lead, self.out_features)
 
     def extra_repr(self) -> str:

@@ -1,5 +1,6 @@
-"""Crossbar arrays: currents from conductances and voltages."""
+"""Crossbar arrays: currents from conductances and voltages, with read noise."""
 
-from .crossbar import column_currents
+from .crossbar import LinearOp, column_currents
+from .noise import NormalSource
 
-__all__ = ["column_currents"]
+__all__ = ["LinearOp", "NormalSource", "column_currents"]

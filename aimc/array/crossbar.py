@@ -8,39 +8,51 @@ batch of input vectors. Wire resistance (IR drop) is not modelled here.
 Read noise. Each read sees every device with an independent Gaussian error of standard deviation
 ``sigma_ij``. Given the voltages, the column current is then Gaussian with mean ``V @ G`` and
 variance ``(V * V) @ (sigma * sigma)`` (a sum of independent Gaussians), so sampling the output
-needs one more matrix product and one normal number per output, instead of a noisy copy of ``G``
-per input vector: equal in law, and fresh at every read.
+needs one more product and one normal number per output, instead of a noisy copy of ``G`` per
+input vector: equal in law, and fresh at every read. The same holds for any linear map that
+routes voltages to cells, e.g. a convolution that applies one array to every image patch, so the
+product is a parameter (``op``).
 
-Shapes: ``G`` is ``[..., rows, cols]`` (a leading dimension stacks the arrays a matrix is split
-over), ``V`` is ``[..., batch, rows]`` and broadcasts against it; currents are ``[..., batch, cols]``.
+Shapes for the default ``op`` (matmul): ``G`` is ``[..., rows, cols]`` (a leading dimension stacks
+the arrays a matrix is split over), ``V`` is ``[..., batch, rows]`` and broadcasts against it;
+currents are ``[..., batch, cols]``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
+
+from .noise import NormalSource
+
+LinearOp = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 def column_currents(
     v: torch.Tensor,
     g: torch.Tensor,
     g_var: torch.Tensor | None = None,
-    generator: torch.Generator | None = None,
+    normals: NormalSource | None = None,
+    op: LinearOp = torch.matmul,
 ) -> torch.Tensor:
-    """Column currents ``I = V @ G`` plus read noise of variance ``(V*V) @ g_var`` if given.
+    """Column currents ``I = op(V, G)`` plus read noise of variance ``op(V*V, g_var)``.
 
     Args:
-        v: row voltages (V), ``[..., batch, rows]``.
-        g: conductances (S), ``[..., rows, cols]``.
-        g_var: per-device read-noise variance (S^2), same shape as ``g``, or None.
-        generator: source of the read noise.
+        v: row voltages (V).
+        g: conductances (S).
+        g_var: per-device read-noise variance (S^2), same layout as ``g``, or None.
+        normals: source of the standard normal numbers (needed with ``g_var``).
+        op: the linear map from voltages and conductances to currents.
 
     Example:
         >>> column_currents(torch.tensor([[0.2, 0.1]]), torch.tensor([[1e-5], [2e-5]]))
         tensor([[4.0000e-06]])
     """
-    currents = torch.matmul(v, g)
+    currents = op(v, g)
     if g_var is not None:
-        std = torch.matmul(v * v, g_var).sqrt_()
-        noise = torch.randn(currents.shape, generator=generator, dtype=currents.dtype)
-        currents.addcmul_(std, noise)
+        if normals is None:
+            raise ValueError("read noise needs a NormalSource")
+        std = op(v * v, g_var).sqrt_()
+        currents.addcmul_(std, normals.draw(currents.shape))
     return currents

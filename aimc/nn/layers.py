@@ -1,13 +1,22 @@
 """Thin analog layers over a :class:`~aimc.tile.Tile`.
 
 Each layer keeps its digital weight (the programming target) and bias; the matrix products run on
-the tile, the bias is added digitally after the ADC, as on the chip. Convolutions are lowered to
-matrix products by im2col (``unfold``): a kernel of ``C_in x k`` weights becomes a column of the
-crossbar, each output position one input vector. Gradients flow to the inputs (the DAC and ADC
-rounding have zero gradient); training for the hardware is a later layer's job.
+the tile, the bias is added digitally after the ADC, as on the chip.
+
+Convolutions: a kernel of ``C_in x k`` weights is one column of the crossbar and every image
+patch one input vector (im2col). The tile keeps each input channel's kernel rows on one array, so
+"apply array ``a`` to every patch" is exactly a grouped convolution over that array's channels;
+the layer runs it as ``F.conv2d(..., groups=arrays)`` (same numbers as im2col + matmul, without
+materialising the patches), with read noise from the same convolution of ``V*V`` and the
+variances. A kernel larger than an array falls back to explicit im2col. One DAC scale is shared by
+all patches of an image (``abs_max`` over the image). Gradients flow to the inputs (the DAC and
+ADC rounding have zero gradient); training for the hardware is a later layer's job.
 """
 
 from __future__ import annotations
+
+import math
+from functools import partial
 
 import torch
 import torch.nn.functional as F
@@ -18,7 +27,7 @@ from ..chips import ChipSpec
 from ..tile import Tile
 
 
-def make_tile(weight: torch.Tensor, chip: ChipSpec) -> Tile:
+def make_tile(weight: torch.Tensor, chip: ChipSpec, row_granule: int = 1) -> Tile:
     """A tile for ``weight [out, in]`` with the device, converters and arrays of ``chip``."""
     return Tile(
         weight,
@@ -28,6 +37,7 @@ def make_tile(weight: torch.Tensor, chip: ChipSpec) -> Tile:
         array_rows=chip.array.rows,
         array_cols=chip.array.cols,
         compensation=build_compensation(chip.compensation),
+        row_granule=row_granule,
     )
 
 
@@ -41,7 +51,8 @@ class AnalogLayer(nn.Module):
         self.weight = nn.Parameter(weight.detach().clone(), requires_grad=False)
         self.bias = None if bias is None else nn.Parameter(bias.detach().clone())
         self.chip = chip
-        self.tile = make_tile(self.weight.reshape(self.weight.shape[0], -1), chip)
+        granule = math.prod(weight.shape[2:])  # kernel rows of one input channel (1 for Linear)
+        self.tile = make_tile(self.weight.reshape(self.weight.shape[0], -1), chip, granule)
 
 
 class AnalogLinear(AnalogLayer):
@@ -95,28 +106,53 @@ class _AnalogConvNd(AnalogLayer):
     def _as_2d(self, value: tuple[int, ...], fill: int) -> tuple[int, int]:
         return (fill, *value) if self._spatial_dims == 1 else tuple(value)
 
+    def _conv_layout(self, m: torch.Tensor) -> torch.Tensor:
+        """``[arrays, channels*kh*kw, out]`` → grouped-conv weight ``[arrays*out, channels, kh, kw]``."""
+        kh, kw = self._as_2d(self.kernel_size, 1)
+        arrays, _, out = m.shape
+        m = m.view(arrays, -1, kh, kw, out).permute(0, 4, 1, 2, 3)
+        return m.reshape(arrays * out, -1, kh, kw)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dim() != self._spatial_dims + 2:
+        if x.dim() != self._spatial_dims + 2 or x.shape[1] != self.in_channels:
             raise ValueError(
-                f"{type(self).__name__} expects [batch, channels, ...] with {self._spatial_dims} "
-                f"spatial dims, got shape {tuple(x.shape)}"
+                f"{type(self).__name__} expects [batch, {self.in_channels}, ...] with "
+                f"{self._spatial_dims} spatial dims, got shape {tuple(x.shape)}"
             )
         if any(self._pad):
             mode = "constant" if self.padding_mode == "zeros" else self.padding_mode
             x = F.pad(x, self._pad, mode=mode)
         if self._spatial_dims == 1:
             x = x.unsqueeze(2)
+        tile = self.tile
         kernel = self._as_2d(self.kernel_size, 1)
         dilation = self._as_2d(self.dilation, 1)
         stride = self._as_2d(self.stride, 1)
-        batch, _, height, width = x.shape
-        out_h = (height - dilation[0] * (kernel[0] - 1) - 1) // stride[0] + 1
-        out_w = (width - dilation[1] * (kernel[1] - 1) - 1) // stride[1] + 1
-        cols = F.unfold(x, kernel, dilation=dilation, stride=stride)  # [B, C*k, L]
-        y = self.tile(cols.transpose(1, 2))  # [B, L, C_out]
-        if self.bias is not None:
-            y = y + self.bias
-        y = y.transpose(1, 2).reshape(batch, self.out_channels, out_h, out_w)
+        x_normalized, x_scale = tile.dac.normalize(x.to(torch.float32), dims=(1, 2, 3))
+        batch = x.shape[0]
+        if tile.row_granule == kernel[0] * kernel[1]:  # whole channels per array: grouped conv
+            pad_channels = tile.row_arrays * tile.granules_per_array - self.in_channels
+            if pad_channels:
+                x_normalized = F.pad(x_normalized, (0, 0, 0, 0, 0, pad_channels))
+            matrices = tile.matrices(self._conv_layout, key="conv")
+            op = partial(F.conv2d, stride=stride, dilation=dilation, groups=tile.row_arrays)
+            codes = tile.read(x_normalized, matrices, op)  # [B, arrays*out, H', W']
+            out_h, out_w = codes.shape[-2:]
+            if tile.row_arrays > 1:
+                codes = codes.view(batch, tile.row_arrays, self.out_channels, out_h, out_w).sum(1)
+        else:  # a kernel larger than an array: explicit im2col over arbitrary row splits
+            height, width = x.shape[-2:]
+            out_h = (height - dilation[0] * (kernel[0] - 1) - 1) // stride[0] + 1
+            out_w = (width - dilation[1] * (kernel[1] - 1) - 1) // stride[1] + 1
+            cols = F.unfold(x_normalized, kernel, dilation=dilation, stride=stride)  # [B, C*k, L]
+            codes = tile.read_codes(cols.transpose(1, 2).reshape(-1, tile.in_features))
+            codes = codes.view(batch, out_h * out_w, -1).transpose(1, 2)
+            codes = codes.reshape(batch, self.out_channels, out_h, out_w)
+        scale = tile.output_scale.view(1, -1, 1, 1) * x_scale  # [B or 1, out, 1, 1]
+        if self.bias is None:
+            y = codes * scale
+        else:
+            y = torch.addcmul(self.bias.view(1, -1, 1, 1), codes, scale)
         return y.squeeze(2) if self._spatial_dims == 1 else y
 
     def extra_repr(self) -> str:

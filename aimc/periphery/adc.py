@@ -14,6 +14,8 @@ removes clipping.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, model_validator
 
@@ -63,11 +65,17 @@ class ADC(BaseModel):
             return None
         return float(self.levels) if self.levels is not None else float(self.full_scale)
 
-    def digitize(self, codes: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Convert currents expressed in codes (I / unit_current) to output codes, in place."""
+    def digitize(
+        self, codes: torch.Tensor, normal: Callable[[torch.Size], torch.Tensor] | None = None
+    ) -> torch.Tensor:
+        """Convert currents expressed in codes (I / unit_current) to output codes, in place.
+
+        ``normal(shape)`` supplies standard normal numbers for the ADC noise (if any).
+        """
         if self.noise > 0.0:
-            noise = torch.randn(codes.shape, generator=generator, dtype=codes.dtype)
-            codes.add_(noise.mul_(self.noise))
+            if normal is None:
+                raise ValueError("an ADC with noise needs a source of normal numbers")
+            codes.add_(normal(codes.shape), alpha=self.noise)
         if self.levels is not None:
             codes.round_()
         if self.max_code is not None:

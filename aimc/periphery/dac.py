@@ -42,11 +42,17 @@ class DAC(BaseModel):
         """Number of non-zero levels on each side of zero, or None for infinite resolution."""
         return None if self.bits is None else max(2 ** (self.bits - 1) - 1, 1)
 
-    def normalize(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | float]:
-        """Map inputs ``x [batch, n]`` to full-scale units; return them and the digital scale."""
+    def normalize(
+        self, x: torch.Tensor, dims: int | tuple[int, ...] = -1
+    ) -> tuple[torch.Tensor, torch.Tensor | float]:
+        """Map inputs to full-scale units; return them and the digital scale.
+
+        ``dims`` are the dimensions that share one abs-max scale: the features of one input
+        vector (default), or e.g. ``(1, 2, 3)`` for all patches of one image of a convolution.
+        """
         if self.scaling == "fixed":
             return x / self.input_range, self.input_range
-        scale = x.abs().amax(dim=-1, keepdim=True).clamp(min=torch.finfo(x.dtype).tiny)
+        scale = x.abs().amax(dim=dims, keepdim=True).clamp(min=torch.finfo(x.dtype).tiny)
         return x / scale, scale
 
     def quantize(self, x_normalized: torch.Tensor) -> torch.Tensor:

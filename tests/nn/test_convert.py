@@ -109,3 +109,28 @@ def test_gradients_flow_to_inputs(ideal_chip):
     x = torch.randn(2, 6, requires_grad=True)
     analog(x).sum().backward()
     torch.testing.assert_close(x.grad, analog.weight.sum(0).expand(2, 6))
+
+
+def test_kernel_larger_than_array_uses_im2col(ideal_chip):
+    chip = type(ideal_chip).model_validate({**ideal_chip.model_dump(), "array": {"rows": 4, "cols": 4}})
+    conv = nn.Conv2d(3, 5, 3, padding=1)
+    analog, report = aimc.convert(conv, chip)
+    assert analog.tile.row_granule == 1 and analog.tile.array_grid == (7, 2)  # 27 rows, 5 cols
+    aimc.program(analog, seed=0)
+    x = torch.randn(2, 3, 6, 6)
+    with torch.no_grad():
+        float_close(analog(x), conv(x), 10)
+
+
+def test_conv_tile_keeps_whole_kernels_per_array(pcm_chip):
+    analog, _ = aimc.convert(nn.Conv2d(64, 8, 3), pcm_chip)
+    tile = analog.tile
+    # 28 channels (252 rows) fit a 256-row array: 64 channels need 3 arrays of 22 channels
+    assert (tile.row_granule, tile.row_arrays, tile.granules_per_array) == (9, 3, 22)
+    aimc.program(analog, seed=0)
+    aimc.drift(analog, 3600.0)
+    x = torch.rand(2, 64, 5, 5)
+    y = analog(x)
+    assert y.shape == (2, 8, 3, 3) and torch.isfinite(y).all()
+    ref = nn.functional.conv2d(x, analog.weight, analog.bias)
+    assert torch.corrcoef(torch.stack([y.flatten(), ref.flatten()]))[0, 1] > 0.95

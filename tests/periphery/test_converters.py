@@ -49,7 +49,8 @@ def test_adc_infinite_resolution_and_no_clipping():
 
 def test_adc_noise_statistics():
     adc = ADC(bits=None, full_scale=None, noise=0.5)
-    out = adc.digitize(torch.zeros(100_000), torch.Generator().manual_seed(0))
+    g = torch.Generator().manual_seed(0)
+    out = adc.digitize(torch.zeros(100_000), lambda shape: torch.randn(shape, generator=g))
     # std error of the sample std: 0.5/sqrt(2e5) ~ 0.2 %
     assert out.std().item() == pytest.approx(0.5, rel=0.02)
 
