@@ -19,9 +19,9 @@ Signal path (one place for each arrow of DESIGN.md):
   DAC → ``I = V @ G`` with fresh read noise → ADC → digital sum → digital rescale.
 
 Hot path. Drift, read-noise variance and all constant unit conversions are folded once per
-:meth:`drift_to` into two matrices in ADC-code units, so a forward is the DAC rounding, one
-matrix product (two with read noise), one normal number per partial sum, the ADC rounding and one
-rescale. Physical values (siemens) stay available through :meth:`conductances`.
+:meth:`drift_to` into two matrices in ADC-code units, so a forward is the DAC rounding (to integer
+levels), one matrix product per array (two with read noise), one normal number per partial sum,
+the ADC rounding and one rescale. Physical values (siemens) stay available through :meth:`conductances`.
 """
 
 from __future__ import annotations
@@ -179,7 +179,7 @@ class Tile(nn.Module):
     def _set_time(self, t: float) -> None:
         g = self.device_model.conductance(self.state, t)
         sigma = self.device_model.read_noise_std(self.state, g, t)
-        to_codes = self.dac.v_read / self._unit_current()
+        to_codes = self.dac.v_read / (self.dac.full_scale_levels * self._unit_current())
         self._w_codes = (g[0] - g[1]) * to_codes
         self._var_codes = None if sigma is None else (sigma * sigma).sum(0) * to_codes**2
         self._layouts = {}
@@ -191,15 +191,17 @@ class Tile(nn.Module):
 
     @property
     def output_scale(self) -> torch.Tensor:
-        """Per-column factor from summed ADC codes to weight units (includes drift compensation)."""
-        return self.weight_per_siemens * (self._unit_current() / self.dac.v_read * self.gdc_scale)
+        """Per-column factor from summed ADC codes to weight units per DAC level (includes drift
+        compensation): ``y = codes * output_scale * step`` with ``step`` from the DAC."""
+        per_level = self._unit_current() * self.dac.full_scale_levels / self.dac.v_read
+        return self.weight_per_siemens * (per_level * self.gdc_scale)
 
     def matrices(
         self, layout: Callable[[torch.Tensor], torch.Tensor] | None = None, key: str = "matmul"
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Differential conductances and read-noise variances in ADC-code units per full-scale
-        input, ``[arrays, rows, out]`` each, optionally rearranged by ``layout`` (cached per key
-        until the next program or drift)."""
+        """Differential conductances and read-noise variances in ADC codes per DAC level,
+        ``[arrays, rows, out]`` each, optionally rearranged by ``layout`` (cached per key until
+        the next program or drift)."""
         if not self.programmed:
             raise RuntimeError(
                 "analog tile is not programmed: call aimc.program(model, seed) before inference"
@@ -212,16 +214,15 @@ class Tile(nn.Module):
         return self._layouts[key]
 
     # ------------------------------------------------------------------ read
-    def read(self, x_normalized: torch.Tensor, matrices: tuple[torch.Tensor, torch.Tensor | None],
+    def read(self, levels: torch.Tensor, matrices: tuple[torch.Tensor, torch.Tensor | None],
              op: LinearOp = torch.matmul) -> torch.Tensor:
-        """One read of every array: DAC → currents with read noise → ADC, in codes, per array."""
-        v = self.dac.quantize(x_normalized)
+        """One read of every array: DAC levels → currents with read noise → ADC codes, per array."""
         w, var = matrices
-        codes = column_currents(v, w, var, self.normals, op)
+        codes = column_currents(levels, w, var, self.normals, op)
         return self.adc.digitize(codes, self.normals.draw)
 
-    def read_codes(self, x_normalized: torch.Tensor) -> torch.Tensor:
-        """Full-scale inputs ``[batch, in]`` → ADC codes summed over arrays ``[batch, out]``.
+    def read_codes(self, levels: torch.Tensor) -> torch.Tensor:
+        """DAC levels ``[batch, in]`` → ADC codes summed over arrays ``[batch, out]``.
 
         Each array is one ``F.linear`` on its slice of the inputs, with the conductances stored
         output-major (the layout BLAS multiplies fastest); partial sums are digitised per array.
@@ -229,11 +230,11 @@ class Tile(nn.Module):
         w, var = self.matrices(_output_major, key="linear")
         pad = self.padded_rows - self.in_features
         if pad:
-            x_normalized = nn.functional.pad(x_normalized, (0, pad))
+            levels = nn.functional.pad(levels, (0, pad))
         rows = self.rows_per_array
         total = None
         for a in range(self.row_arrays):
-            v = x_normalized[:, a * rows:(a + 1) * rows] if self.row_arrays > 1 else x_normalized
+            v = levels[:, a * rows:(a + 1) * rows] if self.row_arrays > 1 else levels
             codes = self.read(v, (w[a], None if var is None else var[a]), nn.functional.linear)
             total = codes if total is None else total.add_(codes)
         return total
@@ -243,10 +244,9 @@ class Tile(nn.Module):
         if x.shape[-1] != self.in_features:
             raise ValueError(f"expected inputs with {self.in_features} features, got {x.shape[-1]}")
         lead = x.shape[:-1]
-        x = x.reshape(-1, self.in_features).to(torch.float32)
-        x_normalized, x_scale = self.dac.normalize(x)
-        y = self.read_codes(x_normalized).mul_(self.output_scale)
-        y = y.mul_(x_scale) if isinstance(x_scale, torch.Tensor) else y.mul_(float(x_scale))
+        levels, step = self.dac.to_levels(x.reshape(-1, self.in_features).to(torch.float32))
+        y = self.read_codes(levels).mul_(self.output_scale)
+        y = y.mul_(step) if isinstance(step, torch.Tensor) else y.mul_(float(step))
         return y.view(*lead, self.out_features)
 
     def extra_repr(self) -> str:

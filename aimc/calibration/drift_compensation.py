@@ -52,7 +52,8 @@ class GlobalDriftCompensation(BaseModel):
     def readout(self, tile: Tile) -> float:
         """Mean absolute ADC output of the tile for the calibration inputs."""
         with torch.no_grad():
-            codes = tile.read_codes(self.calibration_inputs(tile.in_features))
+            levels, _ = tile.dac.to_levels(self.calibration_inputs(tile.in_features))
+            codes = tile.read_codes(levels)
         return float(codes.abs().mean())
 
 

@@ -128,15 +128,15 @@ class _AnalogConvNd(AnalogLayer):
         kernel = self._as_2d(self.kernel_size, 1)
         dilation = self._as_2d(self.dilation, 1)
         stride = self._as_2d(self.stride, 1)
-        x_normalized, x_scale = tile.dac.normalize(x.to(torch.float32), dims=(1, 2, 3))
+        levels, step = tile.dac.to_levels(x.to(torch.float32), dims=(1, 2, 3))
         batch = x.shape[0]
         if tile.row_granule == kernel[0] * kernel[1]:  # whole channels per array: grouped conv
             pad_channels = tile.row_arrays * tile.granules_per_array - self.in_channels
             if pad_channels:
-                x_normalized = F.pad(x_normalized, (0, 0, 0, 0, 0, pad_channels))
+                levels = F.pad(levels, (0, 0, 0, 0, 0, pad_channels))
             matrices = tile.matrices(self._conv_layout, key="conv")
             op = partial(F.conv2d, stride=stride, dilation=dilation, groups=tile.row_arrays)
-            codes = tile.read(x_normalized, matrices, op)  # [B, arrays*out, H', W']
+            codes = tile.read(levels, matrices, op)  # [B, arrays*out, H', W']
             out_h, out_w = codes.shape[-2:]
             if tile.row_arrays > 1:
                 codes = codes.view(batch, tile.row_arrays, self.out_channels, out_h, out_w).sum(1)
@@ -144,11 +144,11 @@ class _AnalogConvNd(AnalogLayer):
             height, width = x.shape[-2:]
             out_h = (height - dilation[0] * (kernel[0] - 1) - 1) // stride[0] + 1
             out_w = (width - dilation[1] * (kernel[1] - 1) - 1) // stride[1] + 1
-            cols = F.unfold(x_normalized, kernel, dilation=dilation, stride=stride)  # [B, C*k, L]
+            cols = F.unfold(levels, kernel, dilation=dilation, stride=stride)  # [B, C*k, L]
             codes = tile.read_codes(cols.transpose(1, 2).reshape(-1, tile.in_features))
             codes = codes.view(batch, out_h * out_w, -1).transpose(1, 2)
             codes = codes.reshape(batch, self.out_channels, out_h, out_w)
-        scale = tile.output_scale.view(1, -1, 1, 1) * x_scale  # [B or 1, out, 1, 1]
+        scale = tile.output_scale.view(1, -1, 1, 1) * step  # [B or 1, out, 1, 1]
         if self.bias is None:
             y = codes * scale
         else:

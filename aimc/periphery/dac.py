@@ -24,8 +24,8 @@ class DAC(BaseModel):
 
     Example:
         >>> dac = DAC(bits=3, scaling="fixed", input_range=1.0)
-        >>> dac.quantize(torch.tensor([0.5, 2.0, -0.1]))   # levels are k/3, clipped to [-1, 1]
-        tensor([ 0.6667,  1.0000, -0.0000])
+        >>> dac.to_levels(torch.tensor([0.5, 2.0, -0.1]))   # 3 levels per sign, clipped
+        (tensor([ 2.,  3., -0.]), 0.3333333333333333)
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -42,22 +42,30 @@ class DAC(BaseModel):
         """Number of non-zero levels on each side of zero, or None for infinite resolution."""
         return None if self.bits is None else max(2 ** (self.bits - 1) - 1, 1)
 
-    def normalize(
+    def to_levels(
         self, x: torch.Tensor, dims: int | tuple[int, ...] = -1
     ) -> tuple[torch.Tensor, torch.Tensor | float]:
-        """Map inputs to full-scale units; return them and the digital scale.
+        """Digital inputs → DAC levels (integers in ``[-L, L]``, or reals in ``[-1, 1]`` with
+        infinite resolution) and the digital value of one level, ``x ≈ levels * step``.
 
         ``dims`` are the dimensions that share one abs-max scale: the features of one input
         vector (default), or e.g. ``(1, 2, 3)`` for all patches of one image of a convolution.
+        The row voltage of a level is ``levels / L * v_read``.
         """
+        top = float(self.levels or 1)
         if self.scaling == "fixed":
-            return x / self.input_range, self.input_range
-        scale = x.abs().amax(dim=dims, keepdim=True).clamp(min=torch.finfo(x.dtype).tiny)
-        return x / scale, scale
+            levels = (x * (top / self.input_range)).clamp_(-top, top)
+            step: torch.Tensor | float = self.input_range / top
+        else:
+            peak = torch.linalg.vector_norm(x, float("inf"), dim=dims, keepdim=True)
+            peak = peak.clamp(min=torch.finfo(x.dtype).tiny)
+            levels = x * (top / peak)
+            step = peak / top
+        if self.levels is not None:
+            levels.round_()
+        return levels, step
 
-    def quantize(self, x_normalized: torch.Tensor) -> torch.Tensor:
-        """Clip to [-1, 1] and round to the DAC levels (still in full-scale units)."""
-        x = x_normalized.clamp(-1.0, 1.0)
-        if self.levels is None:
-            return x
-        return torch.round(x * self.levels).div_(self.levels)
+    @property
+    def full_scale_levels(self) -> float:
+        """Levels at full scale (the divisor from levels to fractions of ``v_read``)."""
+        return float(self.levels or 1)

@@ -6,29 +6,33 @@ from aimc.periphery import ADC, DAC
 
 
 def test_dac_levels_and_clipping_exact():
-    dac = DAC(bits=3, scaling="fixed", input_range=2.0)  # levels k/3 of full scale 2.0
+    dac = DAC(bits=3, scaling="fixed", input_range=2.0)  # 3 levels per sign over full scale 2.0
     x = torch.tensor([0.0, 0.5, 1.0, 1.9, 2.0, 3.0, -0.34, -5.0])
-    xn, scale = dac.normalize(x)
-    assert scale == 2.0
-    q = dac.quantize(xn) * scale
-    expected = torch.tensor([0, 2 / 3, 4 / 3, 2, 2, 2, -2 / 3, -2]) * 1.0
-    torch.testing.assert_close(q, expected, rtol=0, atol=1e-7)
+    levels, step = dac.to_levels(x)
+    assert step == 2.0 / 3
+    assert torch.equal(levels, torch.tensor([0.0, 1, 2, 3, 3, 3, -1, -3]))
     # 8 bits: 255 levels, every level reachable and nothing in between
     dac8 = DAC(bits=8, scaling="fixed")
-    levels = dac8.quantize(torch.linspace(-1.2, 1.2, 20001)) * 127
-    assert torch.equal(levels, levels.round())
-    assert levels.unique().numel() == 255
+    levels8, _ = dac8.to_levels(torch.linspace(-1.2, 1.2, 20001))
+    assert torch.equal(levels8, levels8.round()) and levels8.abs().max() == 127
+    assert levels8.unique().numel() == 255
 
 
 def test_dac_abs_max_uses_full_range_per_vector():
     dac = DAC(bits=None, scaling="abs_max")
     x = torch.tensor([[1.0, -4.0], [0.5, 0.25]])
-    xn, scale = dac.normalize(x)
-    torch.testing.assert_close(scale, torch.tensor([[4.0], [0.5]]))
-    torch.testing.assert_close(xn, torch.tensor([[0.25, -1.0], [1.0, 0.5]]))
-    # an all-zero vector stays zero (no division by zero)
-    xn0, _ = dac.normalize(torch.zeros(1, 3))
-    assert torch.equal(xn0, torch.zeros(1, 3))
+    levels, step = dac.to_levels(x)
+    torch.testing.assert_close(step, torch.tensor([[4.0], [0.5]]))
+    torch.testing.assert_close(levels, torch.tensor([[0.25, -1.0], [1.0, 0.5]]))
+    q, step8 = DAC(bits=8).to_levels(x)
+    assert torch.equal(q, torch.tensor([[32.0, -127.0], [127.0, 64.0]]))  # 0.25*127 = 31.75
+    torch.testing.assert_close(q * step8, x, atol=4.0 / 254, rtol=0)  # within half a level
+    # an all-zero vector stays zero (no division by zero); dims share one scale
+    zeros, _ = dac.to_levels(torch.zeros(1, 3))
+    assert torch.equal(zeros, torch.zeros(1, 3))
+    img = torch.tensor([[[[2.0, -1.0]], [[0.5, 0.0]]]])  # [1, 2, 1, 2]
+    levels_img, step_img = dac.to_levels(img, dims=(1, 2, 3))
+    assert step_img.shape == (1, 1, 1, 1) and step_img.item() == 2.0
 
 
 def test_adc_codes_and_clipping_exact():
