@@ -3,9 +3,10 @@
 Signal path (one place for each arrow of DESIGN.md):
 
 * **mapping** — the matrix ``W [out, in]`` is stored transposed, inputs on rows and outputs on
-  columns. Each weight is a differential pair: ``G+ = max(w, 0) / s_j`` and ``G- = max(-w, 0) /
-  s_j``, where the per-column scale ``s_j = max_i |W_ji| / g_max`` makes the largest weight of
-  every column reach ``g_max``. The column current ``I+ - I-`` is formed in analog.
+  columns, and each weight becomes several devices as its encoding (``aimc.encoding``) says; by
+  default a differential pair ``G+ - G-`` whose largest weight per column reaches ``g_max``.
+  Planes of one ADC group are combined in analog, groups digitally, a reference column (offset
+  encoding) is subtracted after the ADC.
 * **splitting** — a matrix with more rows than an array is spread evenly over
   ``ceil(in / rows)`` arrays (the last one padded with unused rows); each array's column currents
   are digitised by its own ADCs and the partial sums are added digitally, as on IBM's and other
@@ -36,6 +37,7 @@ from torch import nn
 
 from .array import LinearOp, NormalSource, column_currents
 from .devices import Device
+from .encoding import Differential, EncodingSpec
 from .periphery import ADC, DAC
 
 
@@ -54,8 +56,9 @@ def split_seed(seed: int | np.random.SeedSequence, n: int) -> list[int]:
 
 
 def _output_major(m: torch.Tensor) -> torch.Tensor:
-    """``[arrays, rows, out]`` → ``[arrays, out, rows]`` (weight layout of ``F.linear``)."""
-    return m.transpose(1, 2)
+    """``[groups, arrays, rows, columns]`` → ``[arrays, groups*columns, rows]`` (``F.linear``)."""
+    groups, arrays, rows, columns = m.shape
+    return m.permute(1, 0, 3, 2).reshape(arrays, groups * columns, rows)
 
 
 class Tile(nn.Module):
@@ -91,6 +94,7 @@ class Tile(nn.Module):
         array_cols: int = 256,
         compensation: DriftCompensation | None = None,
         row_granule: int = 1,
+        encoding: EncodingSpec | None = None,
     ) -> None:
         super().__init__()
         if weight.ndim != 2 or weight.numel() == 0:
@@ -110,17 +114,19 @@ class Tile(nn.Module):
         self.row_granule = granule
         self.granules_per_array = math.ceil(granules / self.row_arrays)
         self.rows_per_array = self.granules_per_array * granule
-        self.array_grid = (self.row_arrays, math.ceil(self.out_features / array_cols))
+        columns = self.out_features + (1 if getattr(encoding, "kind", None) == "offset" else 0)
+        self.array_grid = (self.row_arrays, math.ceil(columns / array_cols))
         self.array_shape = (array_rows, array_cols)
 
-        w = weight.detach().to(torch.float32).T  # [in, out]: inputs on rows
-        col_max = w.abs().amax(dim=0)
-        weight_per_siemens = torch.where(col_max > 0, col_max, torch.ones_like(col_max)) / device.g_max
-        w = nn.functional.pad(w, (0, 0, 0, self.padded_rows - self.in_features))
-        w = w.view(self.row_arrays, self.rows_per_array, -1)
-        g_target = torch.stack([w.clamp(min=0), (-w).clamp(min=0)]) / weight_per_siemens
-        self.register_buffer("g_target", g_target)  # [2 (G+, G-), arrays, rows, out] in S
-        self.register_buffer("weight_per_siemens", weight_per_siemens)  # [out]
+        self.encoding = encoding or Differential()
+        encoded = self.encoding.encode(weight.detach().to(torch.float32).T, device.g_max)
+        self.alpha, self.group, self.beta = encoded.alpha, encoded.group, encoded.beta
+        self.reference_column = encoded.reference_column
+        self.columns = encoded.g_target.shape[-1]  # outputs, plus the reference column if any
+        g = nn.functional.pad(encoded.g_target, (0, 0, 0, self.padded_rows - self.in_features))
+        g = g.view(len(self.alpha), self.row_arrays, self.rows_per_array, self.columns)
+        self.register_buffer("g_target", g)  # [planes, arrays, rows, columns] in S
+        self.register_buffer("weight_per_siemens", encoded.weight_per_siemens)  # [out]
         self.state: dict[str, torch.Tensor] = {}
         self.time: float | None = None
         self.version = 0  # bumps whenever the conductances seen by a read change
@@ -171,7 +177,7 @@ class Tile(nn.Module):
             self.gdc_scale = self._gdc_reference / max(now, torch.finfo(torch.float32).tiny)
 
     def conductances(self) -> torch.Tensor:
-        """Noise-free conductances (S) at the current time, ``[2, arrays, rows, out]``."""
+        """Noise-free conductances (S) at the current time, ``[planes, arrays, rows, columns]``."""
         if not self.programmed:
             raise RuntimeError("tile is not programmed: call program(seed) first")
         return self.device_model.conductance(self.state, self.time)
@@ -180,8 +186,14 @@ class Tile(nn.Module):
         g = self.device_model.conductance(self.state, t)
         sigma = self.device_model.read_noise_std(self.state, g, t)
         to_codes = self.dac.v_read / (self.dac.full_scale_levels * self._unit_current())
-        self._w_codes = (g[0] - g[1]) * to_codes
-        self._var_codes = None if sigma is None else (sigma * sigma).sum(0) * to_codes**2
+        shape = (len(self.beta), *g.shape[1:])
+        w = torch.zeros(shape)
+        var = None if sigma is None else torch.zeros(shape)
+        for d, (a, grp) in enumerate(zip(self.alpha, self.group, strict=True)):
+            w[grp] += (a * to_codes) * g[d]
+            if var is not None:
+                var[grp] += (a * to_codes) ** 2 * sigma[d] ** 2
+        self._w_codes, self._var_codes = w, var  # [groups, arrays, rows, columns]
         self._layouts = {}
         self.time = float(t)
         self.version += 1
@@ -199,9 +211,9 @@ class Tile(nn.Module):
     def matrices(
         self, layout: Callable[[torch.Tensor], torch.Tensor] | None = None, key: str = "matmul"
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Differential conductances and read-noise variances in ADC codes per DAC level,
-        ``[arrays, rows, out]`` each, optionally rearranged by ``layout`` (cached per key until
-        the next program or drift)."""
+        """Analog-combined conductances and read-noise variances of each ADC group in ADC codes
+        per DAC level, ``[groups, arrays, rows, columns]`` each, optionally rearranged by
+        ``layout`` (cached per key until the next program or drift)."""
         if not self.programmed:
             raise RuntimeError(
                 "analog tile is not programmed: call aimc.program(model, seed) before inference"
@@ -221,11 +233,23 @@ class Tile(nn.Module):
         codes = column_currents(levels, w, var, self.normals, op)
         return self.adc.digitize(codes, self.normals.draw)
 
+    def combine(self, codes: torch.Tensor) -> torch.Tensor:
+        """Digital recombination of ADC codes ``[B, groups*columns, ...]`` (summed over arrays):
+        shift-and-add over ADC groups, minus the reference column → ``[B, out, ...]``."""
+        if len(self.beta) > 1:
+            codes = codes.unflatten(1, (len(self.beta), self.columns))
+            beta = torch.tensor(self.beta).view(1, -1, *([1] * (codes.dim() - 2)))
+            codes = (codes * beta).sum(1)
+        if self.reference_column:
+            codes = codes[:, :-1] - codes[:, -1:]
+        return codes
+
     def read_codes(self, levels: torch.Tensor) -> torch.Tensor:
-        """DAC levels ``[batch, in]`` → ADC codes summed over arrays ``[batch, out]``.
+        """DAC levels ``[batch, in]`` → recombined ADC codes summed over arrays ``[batch, out]``.
 
         Each array is one ``F.linear`` on its slice of the inputs, with the conductances stored
-        output-major (the layout BLAS multiplies fastest); partial sums are digitised per array.
+        output-major (the layout BLAS multiplies fastest); partial sums are digitised per array
+        and ADC group.
         """
         w, var = self.matrices(_output_major, key="linear")
         pad = self.padded_rows - self.in_features
@@ -237,7 +261,7 @@ class Tile(nn.Module):
             v = levels[:, a * rows:(a + 1) * rows] if self.row_arrays > 1 else levels
             codes = self.read(v, (w[a], None if var is None else var[a]), nn.functional.linear)
             total = codes if total is None else total.add_(codes)
-        return total
+        return self.combine(total)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Analog matrix-vector products for ``x [..., in_features]`` → ``[..., out_features]``."""

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
 from ..calibration import Compensation, GlobalDriftCompensation
 from ..devices import PCM, Ideal
+from ..encoding import Differential, EncodingSpec
 from ..periphery import ADC, DAC
 
 DeviceSpec = Annotated[PCM | Ideal, Field(discriminator="name")]
@@ -27,7 +28,8 @@ class ArraySpec(BaseModel):
 
 
 class ChipSpec(BaseModel):
-    """A chip: one device technology, its converters, array size and drift compensation.
+    """A chip: one device technology, its weight encoding, converters, array size and drift
+    compensation.
 
     Example:
         >>> chip = ChipSpec(adc={"bits": 6})          # groups accept dicts (as from YAML)
@@ -45,4 +47,5 @@ class ChipSpec(BaseModel):
     dac: DAC = Field(default_factory=DAC)
     adc: ADC = Field(default_factory=ADC)
     array: ArraySpec = Field(default_factory=ArraySpec)
+    encoding: EncodingSpec = Field(default_factory=Differential)
     compensation: Compensation = Field(default_factory=GlobalDriftCompensation)

@@ -38,6 +38,7 @@ def make_tile(weight: torch.Tensor, chip: ChipSpec, row_granule: int = 1) -> Til
         array_cols=chip.array.cols,
         compensation=build_compensation(chip.compensation),
         row_granule=row_granule,
+        encoding=chip.encoding,
     )
 
 
@@ -107,11 +108,12 @@ class _AnalogConvNd(AnalogLayer):
         return (fill, *value) if self._spatial_dims == 1 else tuple(value)
 
     def _conv_layout(self, m: torch.Tensor) -> torch.Tensor:
-        """``[arrays, channels*kh*kw, out]`` → grouped-conv weight ``[arrays*out, channels, kh, kw]``."""
+        """``[groups, arrays, channels*kh*kw, columns]`` → grouped-conv weight
+        ``[arrays*groups*columns, channels, kh, kw]``."""
         kh, kw = self._as_2d(self.kernel_size, 1)
-        arrays, _, out = m.shape
-        m = m.view(arrays, -1, kh, kw, out).permute(0, 4, 1, 2, 3)
-        return m.reshape(arrays * out, -1, kh, kw)
+        groups, arrays, _, columns = m.shape
+        m = m.view(groups, arrays, -1, kh, kw, columns).permute(1, 0, 5, 2, 3, 4)
+        return m.reshape(arrays * groups * columns, -1, kh, kw)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() != self._spatial_dims + 2 or x.shape[1] != self.in_channels:
@@ -136,10 +138,10 @@ class _AnalogConvNd(AnalogLayer):
                 levels = F.pad(levels, (0, 0, 0, 0, 0, pad_channels))
             matrices = tile.matrices(self._conv_layout, key="conv")
             op = partial(F.conv2d, stride=stride, dilation=dilation, groups=tile.row_arrays)
-            codes = tile.read(levels, matrices, op)  # [B, arrays*out, H', W']
-            out_h, out_w = codes.shape[-2:]
+            codes = tile.read(levels, matrices, op)  # [B, arrays*groups*columns, H', W']
             if tile.row_arrays > 1:
-                codes = codes.view(batch, tile.row_arrays, self.out_channels, out_h, out_w).sum(1)
+                codes = codes.unflatten(1, (tile.row_arrays, -1)).sum(1)
+            codes = tile.combine(codes)
         else:  # a kernel larger than an array: explicit im2col over arbitrary row splits
             height, width = x.shape[-2:]
             out_h = (height - dilation[0] * (kernel[0] - 1) - 1) // stride[0] + 1
