@@ -35,7 +35,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .array import LinearOp, NormalSource, column_currents
+from .array import Faults, LinearOp, NormalSource, column_currents
 from .devices import Device
 from .encoding import Differential, EncodingSpec
 from .periphery import ADC, DAC
@@ -95,6 +95,7 @@ class Tile(nn.Module):
         compensation: DriftCompensation | None = None,
         row_granule: int = 1,
         encoding: EncodingSpec | None = None,
+        faults: Faults | None = None,
     ) -> None:
         super().__init__()
         if weight.ndim != 2 or weight.numel() == 0:
@@ -105,6 +106,8 @@ class Tile(nn.Module):
             raise ValueError(f"array size must be >= 1x1, got {array_rows}x{array_cols}")
         self.device_model, self.dac, self.adc = device, dac, adc
         self.compensation = compensation
+        self.faults = faults if faults is not None and faults.any else None
+        self.fault_maps: dict[str, torch.Tensor] = {}
         self.out_features, self.in_features = weight.shape
         granule = row_granule if 1 <= row_granule <= array_rows else 1
         if self.in_features % granule:
@@ -119,11 +122,15 @@ class Tile(nn.Module):
         self.array_shape = (array_rows, array_cols)
 
         self.encoding = encoding or Differential()
-        encoded = self.encoding.encode(weight.detach().to(torch.float32).T, device.g_max)
+        # encodings work in [0, span]; every device sits on top of g_min (offsets cancel in
+        # each differential combination and against the offset encoding's reference column)
+        span = device.g_max - device.g_min
+        encoded = self.encoding.encode(weight.detach().to(torch.float32).T, span)
         self.alpha, self.group, self.beta = encoded.alpha, encoded.group, encoded.beta
         self.reference_column = encoded.reference_column
         self.columns = encoded.g_target.shape[-1]  # outputs, plus the reference column if any
-        g = nn.functional.pad(encoded.g_target, (0, 0, 0, self.padded_rows - self.in_features))
+        g = encoded.g_target + device.g_min
+        g = nn.functional.pad(g, (0, 0, 0, self.padded_rows - self.in_features))
         g = g.view(len(self.alpha), self.row_arrays, self.rows_per_array, self.columns)
         self.register_buffer("g_target", g)  # [planes, arrays, rows, columns] in S
         self.register_buffer("weight_per_siemens", encoded.weight_per_siemens)  # [out]
@@ -152,9 +159,12 @@ class Tile(nn.Module):
     # ------------------------------------------------------------------ program / drift
     def program(self, seed: int | np.random.SeedSequence = 0) -> None:
         """Program every device (fresh chip instance) from ``seed``; leaves the tile at t = 0."""
-        program_seed, read_seed = split_seed(seed, 2)
+        program_seed, read_seed, fault_seed = split_seed(seed, 3)
         generator = torch.Generator().manual_seed(program_seed)
         self.state = self.device_model.program(self.g_target, generator)
+        if self.faults is not None:
+            fault_generator = torch.Generator().manual_seed(fault_seed)
+            self.fault_maps = self.faults.draw(self.g_target.shape, fault_generator)
         self.normals.seed(read_seed)
         self.gdc_scale = 1.0
         self._set_time(0.0)
@@ -176,14 +186,19 @@ class Tile(nn.Module):
             now = self.compensation.readout(self)
             self.gdc_scale = self._gdc_reference / max(now, torch.finfo(torch.float32).tiny)
 
-    def conductances(self) -> torch.Tensor:
-        """Noise-free conductances (S) at the current time, ``[planes, arrays, rows, columns]``."""
-        if not self.programmed:
+    def conductances(self, t: float | None = None) -> torch.Tensor:
+        """Noise-free conductances (S) as read at ``t`` (default: the current time), faults
+        included, ``[planes, arrays, rows, columns]``."""
+        if not self.state:
             raise RuntimeError("tile is not programmed: call program(seed) first")
-        return self.device_model.conductance(self.state, self.time)
+        g = self.device_model.conductance(self.state, self.time if t is None else t)
+        if self.faults is not None:
+            dev = self.device_model
+            g = self.faults.apply(g, self.fault_maps, dev.g_max, dev.g_min)
+        return g
 
     def _set_time(self, t: float) -> None:
-        g = self.device_model.conductance(self.state, t)
+        g = self.conductances(t)
         sigma = self.device_model.read_noise_std(self.state, g, t)
         to_codes = self.dac.v_read / (self.dac.full_scale_levels * self._unit_current())
         shape = (len(self.beta), *g.shape[1:])

@@ -11,12 +11,13 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
+from ..array import Faults
 from ..calibration import Compensation, GlobalDriftCompensation
-from ..devices import PCM, Ideal
+from ..devices import PCM, RRAM, Flash, Ideal, MeasuredDevice
 from ..encoding import Differential, EncodingSpec
 from ..periphery import ADC, DAC
 
-DeviceSpec = Annotated[PCM | Ideal, Field(discriminator="name")]
+DeviceSpec = Annotated[PCM | RRAM | Flash | MeasuredDevice | Ideal, Field(discriminator="name")]
 
 
 class ArraySpec(BaseModel):
@@ -48,4 +49,5 @@ class ChipSpec(BaseModel):
     adc: ADC = Field(default_factory=ADC)
     array: ArraySpec = Field(default_factory=ArraySpec)
     encoding: EncodingSpec = Field(default_factory=Differential)
+    faults: Faults = Field(default_factory=Faults)
     compensation: Compensation = Field(default_factory=GlobalDriftCompensation)

@@ -12,17 +12,28 @@ tensors of devices and all in SI units (siemens, seconds):
 3. ``read_noise_std(state, g_t, t)``: the standard deviation of the conductance seen by one read
    at time ``t`` (fresh at every read), or ``None`` when reads are exact.
 
+Common to every device (this base class): the target window ``g_min..g_max`` (a device cannot be
+programmed below ``g_min``, its on/off ratio is ``g_max / g_min``), an optional finite number of
+programmable ``levels`` (targets snap to the nearest of ``levels`` equally spaced conductances),
+and the chip temperature ``temperature_k`` for models that depend on it (Arrhenius acceleration
+of retention: ``t_eff = t * exp(Ea / k_B * (1 / T_ref - 1 / T))``).
+
 To add a technology: subclass :class:`Device` in a new module of this package, give it a
-``name: Literal["…"]`` field (the tag used in chip YAML files), cite the source of the model in the
-module docstring, and register it in ``aimc.devices.DEVICES``.
+``name: Literal["…"]`` field (the tag used in chip YAML files), implement ``_program``,
+``conductance`` and ``read_noise_std``, cite the source of the model in the module docstring, and
+add the class to ``aimc.devices.DEVICES`` and to ``DeviceSpec`` in ``aimc.chips.spec``.
 """
 
 from __future__ import annotations
 
+import math
+
 import torch
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 State = dict[str, torch.Tensor]
+
+BOLTZMANN_EV = 8.617333262e-5  # k_B in eV/K (CODATA 2018)
 
 
 class Device(BaseModel):
@@ -32,10 +43,36 @@ class Device(BaseModel):
 
     name: str
     g_max: float = Field(25e-6, gt=0, description="largest target conductance (S)")
+    g_min: float = Field(0.0, ge=0, description="smallest programmable conductance (S)")
+    levels: int | None = Field(None, ge=2, description="programmable levels; None = continuous")
+    temperature_k: float = Field(300.0, gt=0, description="chip temperature (K)")
+
+    @model_validator(mode="after")
+    def _window(self) -> Device:
+        if self.g_min >= self.g_max:
+            raise ValueError(f"g_min ({self.g_min} S) must be below g_max ({self.g_max} S)")
+        return self
+
+    def snap(self, g_target: torch.Tensor) -> torch.Tensor:
+        """Targets clipped to the window and rounded to the programmable levels (if finite)."""
+        g = g_target.clamp(self.g_min, self.g_max)
+        if self.levels is None:
+            return g
+        step = (self.g_max - self.g_min) / (self.levels - 1)
+        return torch.round((g - self.g_min) / step) * step + self.g_min
 
     def program(self, g_target: torch.Tensor, generator: torch.Generator) -> State:
-        """Program devices to ``g_target`` (S); return the programmed state (``g_prog`` at least)."""
+        """Program devices to ``g_target`` (S); return the programmed state (``g_prog`` at least).
+        Targets are first snapped to the device's window and levels (:meth:`snap`)."""
+        return self._program(self.snap(g_target), generator)
+
+    def _program(self, g_target: torch.Tensor, generator: torch.Generator) -> State:
         raise NotImplementedError
+
+    def arrhenius_factor(self, activation_ev: float, reference_k: float) -> float:
+        """How much faster a thermally activated process runs at ``temperature_k`` than at
+        ``reference_k``: ``exp(Ea / k_B * (1 / T_ref - 1 / T))``."""
+        return math.exp(activation_ev / BOLTZMANN_EV * (1.0 / reference_k - 1.0 / self.temperature_k))
 
     def conductance(self, state: State, t: float) -> torch.Tensor:
         """Noise-free conductance (S) ``t`` seconds after programming."""

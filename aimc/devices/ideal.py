@@ -23,7 +23,7 @@ class Ideal(Device):
 
     name: Literal["ideal"] = "ideal"
 
-    def program(self, g_target: torch.Tensor, generator: torch.Generator) -> State:
+    def _program(self, g_target: torch.Tensor, generator: torch.Generator) -> State:
         return {"g_prog": g_target.clone()}
 
     def conductance(self, state: State, t: float) -> torch.Tensor:

@@ -82,7 +82,7 @@ class PCM(Device):
         """sqrt(ln((t + t_read) / (2 t_read))), zero before t_read."""
         return math.sqrt(max(math.log((t + self.t_read) / (2.0 * self.t_read)), 0.0))
 
-    def program(self, g_target: torch.Tensor, generator: torch.Generator) -> State:
+    def _program(self, g_target: torch.Tensor, generator: torch.Generator) -> State:
         noise = torch.randn(g_target.shape, generator=generator, dtype=g_target.dtype)
         g_prog = (g_target + self.programming_std(g_target) * noise).clamp(min=0.0)
         mu, sigma = self.drift_exponent_stats(g_target)

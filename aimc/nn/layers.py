@@ -39,6 +39,7 @@ def make_tile(weight: torch.Tensor, chip: ChipSpec, row_granule: int = 1) -> Til
         compensation=build_compensation(chip.compensation),
         row_granule=row_granule,
         encoding=chip.encoding,
+        faults=chip.faults,
     )
 
 

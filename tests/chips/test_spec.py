@@ -31,7 +31,7 @@ def test_user_yaml_round_trip(tmp_path):
     ({"device": {"name": "pcm", "g_max": -1e-6}}, "device.pcm.g_max", "greater than 0"),
     ({"array": {"rows": 0}}, "array.rows", "greater than 0"),
     ({"array": {"cols": -3}}, "array.cols", "greater than 0"),
-    ({"device": {"name": "memristor9000"}}, "device", "'pcm', 'ideal'"),
+    ({"device": {"name": "memristor9000"}}, "device", "'pcm', 'rram', 'flash', 'measured', 'ideal'"),
     ({"adc": {"bits": "eight"}}, "adc.bits", "valid integer"),
     ({"dac": {"v_read": "high"}}, "dac.v_read", "valid number"),
     ({"compensation": {"method": "magic"}}, "compensation", "'none', 'gdc'"),
