@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+import yaml
 from rich.console import Console
+from rich.table import Table
 
 from .chips import DEFAULT_CHIP, list_chips, load_chip
 
@@ -32,11 +34,35 @@ def demo(
     run_demo(out_dir=out, chip=chip, repeats=repeats, epochs=epochs, seed=seed, console=console)
 
 
-@app.command()
-def chips() -> None:
-    """List the built-in chip presets."""
+chips_app = typer.Typer(help="Chip presets: list them, show one.", invoke_without_command=True)
+app.add_typer(chips_app, name="chips")
+
+
+@chips_app.callback()
+def chips(ctx: typer.Context) -> None:
+    """List the built-in chip presets (``aimc chips show NAME`` prints one)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    table = Table(title="chip presets")
+    for column in ("name", "device", "cores", "array", "DAC/ADC bits", "encoding", "node"):
+        table.add_column(column, no_wrap=column in ("name", "encoding"))
     for name in list_chips():
-        console.print(f"{name}: {load_chip(name).description.strip()}")
+        c = load_chip(name)
+        table.add_row(name, c.device.name, str(c.cores), f"{c.array.rows}x{c.array.cols}",
+                      f"{c.dac.bits}/{c.adc.bits}", c.encoding.kind,
+                      "-" if c.node_nm is None else f"{c.node_nm:g} nm")
+    console.print(table)
+
+
+@chips_app.command("show")
+def chips_show(name: str = typer.Argument(..., help="preset name or YAML path")) -> None:
+    """Print one chip: every field, its sources and assumptions, as YAML."""
+    try:
+        chip = load_chip(name)
+    except Exception as err:
+        console.print(f"[red]bad chip {name!r}:[/red] {err}")
+        raise typer.Exit(2) from err
+    typer.echo(yaml.safe_dump(chip.model_dump(mode="json"), sort_keys=False, width=100))
 
 
 if __name__ == "__main__":

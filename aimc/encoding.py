@@ -21,7 +21,7 @@ Encodings here:
   ``DualPairConductanceConverter``). Every pair is programmed to the same normalised value, so
   the pairs average each other's programming errors.
 * :class:`Offset` — one device per weight, ``w ∝ G - G_ref`` with ``G_ref = g_max / 2`` in a
-  shared reference column (e.g. Mythic-style single-ended flash arrays).
+  shared reference column: half the devices of a differential pair, for single-ended arrays.
 * :class:`BitSliced` — ``|w|`` quantised to ``slices * bits_per_slice`` bits, each slice on its
   own differential pair and ADC read, recombined by digital shift-and-add (ISAAC, Shafiee et
   al., ISCA 2016; PRIME, Chi et al., ISCA 2016).

@@ -1,7 +1,9 @@
 import json
 
+import pytest
 from typer.testing import CliRunner
 
+from aimc.chips import list_chips
 from aimc.cli import app
 from aimc.demo import TIMES, run_demo
 
@@ -34,3 +36,20 @@ def test_cli_demo_runs(tmp_path):
     result = CliRunner().invoke(app, ["demo", "--repeats", "1", "--epochs", "2", "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
     assert "1 year" in result.output and (tmp_path / "results.json").exists()
+
+
+@pytest.mark.parametrize("chip", list_chips())
+def test_demo_runs_on_every_preset(tmp_path, chip):
+    result = CliRunner().invoke(app, ["demo", "--chip", chip, "--repeats", "1", "--epochs", "1",
+                                      "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    saved = json.loads((tmp_path / "results.json").read_text())
+    assert saved["chip"]["name"] == chip and len(saved["analog"]["GDC"]["accuracy"][0]) == 5
+
+
+def test_cli_chips_show(tmp_path):
+    runner = CliRunner()
+    shown = runner.invoke(app, ["chips", "show", "neurram"])
+    assert shown.exit_code == 0 and "name: neurram" in shown.output and "Wan et al." in shown.output
+    missing = runner.invoke(app, ["chips", "show", "nope"])
+    assert missing.exit_code == 2 and "ibm-hermes-pcm" in missing.output

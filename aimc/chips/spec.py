@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator
 
 from ..array import Faults
 from ..calibration import Compensation, GlobalDriftCompensation
@@ -21,7 +21,8 @@ DeviceSpec = Annotated[PCM | RRAM | Flash | MeasuredDevice | Ideal, Field(discri
 
 
 class ArraySpec(BaseModel):
-    """Size of one physical crossbar array (rows = inputs, columns = outputs)."""
+    """Size of one physical crossbar array in weights (unit cells): rows = inputs, columns =
+    outputs, whatever number of devices one weight uses (see ``encoding``)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
     rows: PositiveInt = 256
@@ -41,7 +42,9 @@ class ChipSpec(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     name: str = "custom"
-    description: str = ""
+    description: str = Field("", description="what the chip is (one paragraph)")
+    cores: PositiveInt = Field(1, description="arrays (cores/tiles) on one chip")
+    node_nm: float | None = Field(None, gt=0, description="CMOS technology node (nm)")
     sources: list[str] = Field(default_factory=list, description="papers the values come from")
     assumptions: list[str] = Field(default_factory=list, description="values not in the sources")
     device: DeviceSpec = Field(default_factory=PCM)
@@ -51,3 +54,8 @@ class ChipSpec(BaseModel):
     encoding: EncodingSpec = Field(default_factory=Differential)
     faults: Faults = Field(default_factory=Faults)
     compensation: Compensation = Field(default_factory=GlobalDriftCompensation)
+
+    @field_validator("description")
+    @classmethod
+    def _one_paragraph(cls, text: str) -> str:
+        return " ".join(text.split())

@@ -54,3 +54,22 @@ def test_bad_yaml_file_errors(tmp_path):
         load_chip(path)
     with pytest.raises(ValueError, match="ibm-hermes-pcm"):  # names the presets
         load_chip("nope")
+
+
+PUBLISHED = {"ibm-hermes-pcm": ("pcm", 64, 256), "ibm-speech-pcm": ("pcm", 34, 512),
+             "neurram": ("rram", 48, 256), "mythic-m1076": ("flash", 76, 1024)}
+
+
+@pytest.mark.parametrize("name", sorted(PUBLISHED))
+def test_published_presets_cite_sources_and_assumptions(name):
+    chip = load_chip(name)
+    device, cores, rows = PUBLISHED[name]
+    assert (chip.device.name, chip.cores, chip.array.rows) == (device, cores, rows)
+    assert chip.sources and chip.assumptions and chip.node_nm
+    # a preset round-trips through YAML unchanged
+    assert ChipSpec.model_validate(yaml.safe_load(yaml.safe_dump(chip.model_dump(mode="json")))) == chip
+
+
+def test_speech_chip_uses_four_devices_per_weight():
+    chip = load_chip("ibm-speech-pcm")
+    assert chip.encoding.kind == "multi_pair" and chip.encoding.significance == 1.0

@@ -1,0 +1,41 @@
+"""The demo network on every chip preset: accuracy at 1 s, 1 day and 1 year after programming.
+
+Trains the demo CNN once (digits, seed 0), converts it onto each preset as the preset defines it
+(its own encoding, converters and drift compensation), and prints a Markdown table of test
+accuracy, mean ± std over ``--repeats`` chip instances. The README's preset table comes from here.
+
+Run: ``python benchmarks/compare_presets.py [--repeats 10]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from aimc import convert, evaluate_over_time, list_chips, load_chip
+from aimc.data import digits
+from aimc.demo import DAY, train_demo_model
+from aimc.evaluation import accuracy
+
+TIMES = {"1 s": 1.0, "1 day": DAY, "1 year": 365 * DAY}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=10)
+    args = parser.parse_args()
+    data = digits()
+    model = train_demo_model(data)
+    test = (data.x_test, data.y_test)
+    print(f"digital accuracy: {100 * accuracy(model, test):.2f} %\n")
+    print("| chip | device | " + " | ".join(TIMES) + " |")
+    print("|---|---|" + "---|" * len(TIMES))
+    for name in list_chips():
+        chip = load_chip(name)
+        analog, _ = convert(model, chip)
+        res = evaluate_over_time(analog, test, list(TIMES.values()), repeats=args.repeats, progress=False)
+        cells = [f"{100 * m:.2f} ± {100 * s:.2f}" for m, s in zip(res.mean, res.std, strict=True)]
+        print(f"| {name} | {chip.device.name} | " + " | ".join(cells) + " |")
+
+
+if __name__ == "__main__":
+    main()
