@@ -117,10 +117,6 @@ class Tile(nn.Module):
         self.row_granule = granule
         self.granules_per_array = math.ceil(granules / self.row_arrays)
         self.rows_per_array = self.granules_per_array * granule
-        columns = self.out_features + (1 if getattr(encoding, "kind", None) == "offset" else 0)
-        self.array_grid = (self.row_arrays, math.ceil(columns / array_cols))
-        self.array_shape = (array_rows, array_cols)
-
         self.encoding = encoding or Differential()
         # encodings work in [0, span]; every device sits on top of g_min (offsets cancel in
         # each differential combination and against the offset encoding's reference column)
@@ -129,6 +125,8 @@ class Tile(nn.Module):
         self.alpha, self.group, self.beta = encoded.alpha, encoded.group, encoded.beta
         self.reference_column = encoded.reference_column
         self.columns = encoded.g_target.shape[-1]  # outputs, plus the reference column if any
+        self.array_grid = (self.row_arrays, math.ceil(self.columns / array_cols))
+        self.array_shape = (array_rows, array_cols)
         g = encoded.g_target + device.g_min
         g = nn.functional.pad(g, (0, 0, 0, self.padded_rows - self.in_features))
         g = g.view(len(self.alpha), self.row_arrays, self.rows_per_array, self.columns)
