@@ -8,7 +8,8 @@ Every encoding maps a column-scaled weight matrix ``W [in, out]`` to ``D`` *devi
   digitised together;
 * ADC groups are combined digitally with coefficients ``beta_g`` (shift-and-add of bit slices);
 * with a **reference column** (offset encoding) the last output column holds a fixed mid-scale
-  conductance whose digitised current is subtracted from every other column.
+  conductance whose current is subtracted from every other column in analog (a current mirror),
+  before the ADC.
 
 With ideal devices and converters the decoded matrix is ``W`` exactly (bit slicing: ``W``
 rounded to its bit grid), which the tests check for every encoding.
@@ -36,7 +37,7 @@ from dataclasses import dataclass
 from typing import Annotated, Literal
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, model_validator
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,7 @@ class Encoded:
     alpha: tuple[float, ...]  # analog coefficient of each plane
     group: tuple[int, ...]  # ADC group of each plane
     beta: tuple[float, ...]  # digital coefficient of each ADC group
-    reference_column: bool  # out' = out + 1, last column subtracted after the ADC
+    reference_column: bool  # out' = out + 1, last column subtracted (in analog) from the others
     weight_per_siemens: torch.Tensor  # [out]: decoded (combined) conductance -> weight units
 
     @property
@@ -105,7 +106,8 @@ class MultiPair(_EncodingBase):
 
 class Offset(_EncodingBase):
     """One device per weight, ``G = g_max (w + a) / 2a`` with ``a = max |w|`` of the column, and
-    a reference column at ``g_max / 2`` whose digitised current is subtracted."""
+    a reference column at ``g_max / 2`` whose current is subtracted in analog before the ADC.
+    With finite device levels the reference must be a level: use an odd number of levels."""
 
     kind: Literal["offset"] = "offset"
 
@@ -126,11 +128,17 @@ class BitSliced(_EncodingBase):
     slices: PositiveInt = Field(2, le=8, description="number of slices")
     bits_per_slice: PositiveInt = Field(4, le=8, description="bits stored by one device")
 
+    @model_validator(mode="after")
+    def _total_bits(self) -> BitSliced:
+        if self.slices * self.bits_per_slice > 32:
+            raise ValueError("slices * bits_per_slice must be <= 32 bits")
+        return self
+
     def encode(self, w: torch.Tensor, g_max: float) -> Encoded:
         peak = _column_peak(w)
         top = 2 ** (self.slices * self.bits_per_slice) - 1
         digit_max = 2 ** self.bits_per_slice - 1
-        q = torch.round(w.abs() / peak * top).to(torch.int64)
+        q = torch.round(w.abs().double() / peak.double() * top).clamp_(max=top).to(torch.int64)
         sign = torch.sign(w)
         planes, alpha, group = [], [], []
         for s in range(self.slices):

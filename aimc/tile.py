@@ -5,8 +5,8 @@ Signal path (one place for each arrow of DESIGN.md):
 * **mapping** — the matrix ``W [out, in]`` is stored transposed, inputs on rows and outputs on
   columns, and each weight becomes several devices as its encoding (``aimc.encoding``) says; by
   default a differential pair ``G+ - G-`` whose largest weight per column reaches ``g_max``.
-  Planes of one ADC group are combined in analog, groups digitally, a reference column (offset
-  encoding) is subtracted after the ADC.
+  Planes of one ADC group are combined in analog, groups digitally; a reference column (offset
+  encoding) is subtracted in analog, before the ADC.
 * **splitting** — a matrix with more rows than an array is spread evenly over
   ``ceil(in / rows)`` arrays (the last one padded with unused rows); each array's column currents
   are digitised by its own ADCs and the partial sums are added digitally, as on IBM's and other
@@ -28,6 +28,7 @@ the ADC rounding and one rescale. Physical values (siemens) stay available throu
 from __future__ import annotations
 
 import math
+import struct
 from collections.abc import Callable
 from typing import Protocol
 
@@ -47,6 +48,20 @@ class DriftCompensation(Protocol):
     def readout(self, tile: Tile) -> float:
         """A scalar read from the tile with fixed calibration inputs."""
         ...
+
+
+def check_finite(x: torch.Tensor) -> None:
+    """A DAC cannot encode NaN or infinity: refuse them with a clear message."""
+    if not torch.isfinite(x).all():
+        raise ValueError("analog layer input contains NaN or infinite values")
+
+
+def check_seed(seed: object) -> None:
+    """Seeds are non-negative integers (or a numpy SeedSequence)."""
+    if isinstance(seed, np.random.SeedSequence):
+        return
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise TypeError(f"seed must be a non-negative integer, got {seed!r}")
 
 
 def split_seed(seed: int | np.random.SeedSequence, n: int) -> list[int]:
@@ -132,13 +147,23 @@ class Tile(nn.Module):
         g = g.view(len(self.alpha), self.row_arrays, self.rows_per_array, self.columns)
         self.register_buffer("g_target", g)  # [planes, arrays, rows, columns] in S
         self.register_buffer("weight_per_siemens", encoded.weight_per_siemens)  # [out]
+        if self.reference_column and device.levels is not None and device.levels % 2 == 0:
+            raise ValueError(
+                f"offset encoding puts its reference column at mid-window, which is not one of "
+                f"{device.levels} device levels: use an odd number of levels (e.g. {device.levels - 1})")
         self.state: dict[str, torch.Tensor] = {}
+        self._read_seed = 0
         self.time: float | None = None
         self.version = 0  # bumps whenever the conductances seen by a read change
         self.normals = NormalSource()
         self._layouts: dict[str, tuple[torch.Tensor, torch.Tensor | None]] = {}
         self._gdc_reference: float | None = None
         self.gdc_scale = 1.0
+
+    def _load_from_state_dict(self, *args, **kwargs) -> None:
+        # new targets make the programmed devices stale: the chip must be programmed again
+        super()._load_from_state_dict(*args, **kwargs)
+        self.state, self.fault_maps, self.time, self._layouts = {}, {}, None, {}
 
     @property
     def n_arrays(self) -> int:
@@ -156,14 +181,18 @@ class Tile(nn.Module):
 
     # ------------------------------------------------------------------ program / drift
     def program(self, seed: int | np.random.SeedSequence = 0) -> None:
-        """Program every device (fresh chip instance) from ``seed``; leaves the tile at t = 0."""
-        program_seed, read_seed, fault_seed = split_seed(seed, 3)
+        """Program every device (fresh chip instance) from ``seed``; leaves the tile at t = 0.
+
+        Reads at time ``t`` draw their noise from a stream seeded by ``(seed, t)``, so the numbers
+        seen at one time do not depend on which other times were read before.
+        """
+        check_seed(seed)
+        program_seed, self._read_seed, fault_seed = split_seed(seed, 3)
         generator = torch.Generator().manual_seed(program_seed)
         self.state = self.device_model.program(self.g_target, generator)
         if self.faults is not None:
             fault_generator = torch.Generator().manual_seed(fault_seed)
             self.fault_maps = self.faults.draw(self.g_target.shape, fault_generator)
-        self.normals.seed(read_seed)
         self.gdc_scale = 1.0
         self._set_time(0.0)
         self._gdc_reference = None
@@ -197,11 +226,13 @@ class Tile(nn.Module):
 
     def _set_time(self, t: float) -> None:
         g = self.conductances(t)
-        sigma = self.device_model.read_noise_std(self.state, g, t)
+        sigma = self.device_model.read_noise_std(self._noise_state(), g, t)
+        if sigma is not None and self.faults is not None:
+            sigma = torch.where(self.fault_maps["dead"], 0.0, sigma)  # open lines carry no noise
         to_codes = self.dac.v_read / (self.dac.full_scale_levels * self._unit_current())
         shape = (len(self.beta), *g.shape[1:])
-        w = torch.zeros(shape)
-        var = None if sigma is None else torch.zeros(shape)
+        w = torch.zeros(shape, dtype=torch.float32)
+        var = None if sigma is None else torch.zeros(shape, dtype=torch.float32)
         for d, (a, grp) in enumerate(zip(self.alpha, self.group, strict=True)):
             w[grp] += (a * to_codes) * g[d]
             if var is not None:
@@ -210,6 +241,17 @@ class Tile(nn.Module):
         self._layouts = {}
         self.time = float(t)
         self.version += 1
+        time_bits = int.from_bytes(struct.pack("<d", self.time), "little")
+        self.normals.seed(split_seed(np.random.SeedSequence([self._read_seed, time_bits]), 1)[0])
+
+    def _noise_state(self) -> dict[str, torch.Tensor]:
+        """The programmed state as read noise sees it: stuck cells behave as cells programmed to
+        the conductance they are stuck at."""
+        if self.faults is None or "g_target" not in self.state:
+            return self.state
+        dev = self.device_model
+        stuck = self.faults.apply(self.state["g_target"], self.fault_maps, dev.g_max, dev.g_min)
+        return {**self.state, "g_target": stuck}
 
     def _unit_current(self) -> float:
         return self.adc.unit_current(self.device_model.g_max, self.dac.v_read)
@@ -240,21 +282,25 @@ class Tile(nn.Module):
 
     # ------------------------------------------------------------------ read
     def read(self, levels: torch.Tensor, matrices: tuple[torch.Tensor, torch.Tensor | None],
-             op: LinearOp = torch.matmul) -> torch.Tensor:
-        """One read of every array: DAC levels → currents with read noise → ADC codes, per array."""
+             op: LinearOp = torch.matmul, channel_dim: int = -1) -> torch.Tensor:
+        """One read of every array: DAC levels → currents with read noise → (reference column
+        subtracted in analog) → ADC codes, per array; columns vary fastest along ``channel_dim``."""
         w, var = matrices
-        codes = column_currents(levels, w, var, self.normals, op)
-        return self.adc.digitize(codes, self.normals.draw)
+        currents = column_currents(levels, w, var, self.normals, op)
+        if self.reference_column:
+            dim = channel_dim % currents.dim()
+            c = currents.unflatten(dim, (-1, self.columns))
+            currents = (c.narrow(dim + 1, 0, self.columns - 1) - c.narrow(dim + 1, self.columns - 1, 1))
+            currents = currents.flatten(dim, dim + 1)
+        return self.adc.digitize(currents, self.normals.draw)
 
     def combine(self, codes: torch.Tensor) -> torch.Tensor:
-        """Digital recombination of ADC codes ``[B, groups*columns, ...]`` (summed over arrays):
-        shift-and-add over ADC groups, minus the reference column → ``[B, out, ...]``."""
+        """Digital shift-and-add of ADC codes ``[B, groups*out, ...]`` (summed over arrays) over
+        the ADC groups → ``[B, out, ...]``."""
         if len(self.beta) > 1:
-            codes = codes.unflatten(1, (len(self.beta), self.columns))
-            beta = torch.tensor(self.beta).view(1, -1, *([1] * (codes.dim() - 2)))
+            codes = codes.unflatten(1, (len(self.beta), self.out_features))
+            beta = torch.tensor(self.beta, dtype=codes.dtype).view(1, -1, *([1] * (codes.dim() - 2)))
             codes = (codes * beta).sum(1)
-        if self.reference_column:
-            codes = codes[:, :-1] - codes[:, -1:]
         return codes
 
     def read_codes(self, levels: torch.Tensor) -> torch.Tensor:
@@ -280,6 +326,7 @@ class Tile(nn.Module):
         """Analog matrix-vector products for ``x [..., in_features]`` → ``[..., out_features]``."""
         if x.shape[-1] != self.in_features:
             raise ValueError(f"expected inputs with {self.in_features} features, got {x.shape[-1]}")
+        check_finite(x)
         lead = x.shape[:-1]
         levels, step = self.dac.to_levels(x.reshape(-1, self.in_features).to(torch.float32))
         y = self.read_codes(levels).mul_(self.output_scale)

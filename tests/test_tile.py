@@ -108,8 +108,8 @@ def test_read_noise_of_tile_matches_device_sigma():
     tile.drift_to(DAY)
     reads = torch.stack([tile(torch.ones(1, 1))[0] for _ in range(2000)])  # [reads, 200]
     pcm = PCM()
-    sigma = pcm.read_noise_std(tile.state, tile.conductances(), DAY).sum(dim=(0, 1, 2))
-    expected_std = sigma * tile.weight_per_siemens  # in weight units
+    sigma = pcm.read_noise_std(tile.state, tile.conductances(), DAY)  # [2, 1, 1, 200]
+    expected_std = sigma.pow(2).sum(dim=(0, 1, 2)).sqrt() * tile.weight_per_siemens
     ratio = reads.std(dim=0) / expected_std
     # 200 columns x 2000 reads: pooled std of the ratio is known to ~0.4 %
     assert ratio.mean().item() == pytest.approx(1.0, rel=0.02)

@@ -53,6 +53,7 @@ def column_currents(
     if g_var is not None:
         if normals is None:
             raise ValueError("read noise needs a NormalSource")
-        std = op(v * v, g_var).sqrt_()
-        currents.addcmul_(std, normals.draw(currents.shape))
+        with torch.no_grad():  # noise is a sample, not a function to differentiate
+            noise = op(v * v, g_var).sqrt_().mul_(normals.draw(currents.shape))
+        currents = currents.add_(noise) if not currents.requires_grad else currents + noise
     return currents

@@ -24,7 +24,7 @@ class NormalSource:
 
     def __init__(self, seed: int = 0) -> None:
         self._generator = torch.Generator()
-        self._buffer = torch.empty(0)
+        self._buffer = torch.empty(0, dtype=torch.float32)
         self.seed(seed)
 
     def seed(self, seed: int) -> None:
@@ -37,5 +37,5 @@ class NormalSource:
         for s in shape:
             n *= s
         if self._buffer.numel() < n:
-            self._buffer = torch.empty(n)
+            self._buffer = torch.empty(n, dtype=torch.float32)
         return self._buffer[:n].normal_(generator=self._generator).view(shape)

@@ -47,7 +47,7 @@ class GlobalDriftCompensation(BaseModel):
     def calibration_inputs(self, in_features: int) -> torch.Tensor:
         """The fixed calibration vectors, uniform in [-1, 1] of full scale."""
         generator = torch.Generator().manual_seed(self.seed)
-        return torch.rand(self.vectors, in_features, generator=generator) * 2.0 - 1.0
+        return torch.rand(self.vectors, in_features, generator=generator, dtype=torch.float32) * 2 - 1
 
     def readout(self, tile: Tile) -> float:
         """Mean absolute ADC output of the tile for the calibration inputs."""

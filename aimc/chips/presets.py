@@ -28,7 +28,7 @@ def load_chip(name_or_path: str | Path = DEFAULT_CHIP) -> ChipSpec:
         >>> load_chip("ibm-hermes-pcm").array.rows
         256
     """
-    text = None
+    base = None
     if str(name_or_path) in list_chips():
         text = (_preset_dir() / f"{name_or_path}.yaml").read_text()
     else:
@@ -39,7 +39,12 @@ def load_chip(name_or_path: str | Path = DEFAULT_CHIP) -> ChipSpec:
                 "and not a YAML file"
             )
         text = path.read_text()
+        base = path.parent
     data = yaml.safe_load(text)
     if not isinstance(data, dict):
         raise ValueError(f"chip file {name_or_path!s} must hold a mapping of fields")
+    device = data.get("device")
+    if base is not None and isinstance(device, dict) and isinstance(device.get("csv"), str):
+        csv = Path(device["csv"])  # a measured device's CSV is found next to its YAML
+        data["device"] = {**device, "csv": str(csv if csv.is_absolute() else base / csv)}
     return ChipSpec.model_validate(data)

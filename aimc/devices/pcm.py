@@ -18,7 +18,10 @@ inference", ICECS 2019 (doi:10.1109/ICECS46596.2019.8964852); the same model dri
   ``Q_s = min(0.0088 / g_r**0.65, 0.2)``, ``t_read = 250 ns``. The logarithm is the integral of a
   1/f spectrum from ``1/(t + t_read)`` to ``1/(2 t_read)``; it is taken as 0 before ``t_read``.
 
-Assumptions: devices are independent; ``t`` is the time since the end of programming. Units: S, s.
+Assumptions: devices are independent; ``t`` is the time since the end of programming, in both
+the drift and the read-noise law, as the equations above are written (IBM aihwkit evaluates the
+read-noise law at ``t + t0`` instead, which gives 10 % more read noise at 1 s and the same within
+0.1 % from one hour on). ``Q_s`` uses the target conductance. Units: S, s.
 """
 
 from __future__ import annotations

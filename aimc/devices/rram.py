@@ -13,10 +13,11 @@ error after iterative write-verify, measured 1 s and 1 day after programming, fi
 Model built on them (SI units):
 
 * **programming**: ``g_prog = g_T + d + e`` with ``Var(d) + Var(e) = sigma_prog^2``, split by
-  ``d2d_fraction`` into a device-to-device part ``d`` (kept in the state: it belongs to the device
-  and comes back if the same device is programmed again) and a cycle-to-cycle part ``e`` (fresh
-  at every programming). Wan et al. do not separate the two: ``d2d_fraction = 0.5`` is an
-  assumption. Conductances are clipped to ``[0, g_max * 1.25]``.
+  ``d2d_fraction`` into a device-to-device part ``d`` (a property of the device, kept in the
+  state for schemes that program the same chip again) and a cycle-to-cycle part ``e`` (a property
+  of one programming event). Every :meth:`program` call is a new chip instance and draws both.
+  Wan et al. do not separate the two: ``d2d_fraction = 0.5`` is an assumption. Conductances are
+  clipped to ``[0, g_max * 1.25]``.
 * **relaxation** over log time after programming: each device follows
   ``g(t) = g_prog + sigma_relax(t) * xi`` with one ``xi ~ N(0, 1)`` per device, and
   ``sigma_relax(t)^2 = (sigma_day^2 - sigma_prog^2) * ln(t_eff / 1 s) / ln(86400)`` for

@@ -24,7 +24,7 @@ from torch import nn
 
 from ..calibration import build_compensation
 from ..chips import ChipSpec
-from ..tile import Tile
+from ..tile import Tile, check_finite
 
 
 def make_tile(weight: torch.Tensor, chip: ChipSpec, row_granule: int = 1) -> Tile:
@@ -117,11 +117,14 @@ class _AnalogConvNd(AnalogLayer):
         return m.reshape(arrays * groups * columns, -1, kh, kw)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() == self._spatial_dims + 1:  # unbatched input, as nn.ConvNd accepts
+            return self.forward(x.unsqueeze(0)).squeeze(0)
         if x.dim() != self._spatial_dims + 2 or x.shape[1] != self.in_channels:
             raise ValueError(
                 f"{type(self).__name__} expects [batch, {self.in_channels}, ...] with "
                 f"{self._spatial_dims} spatial dims, got shape {tuple(x.shape)}"
             )
+        check_finite(x)
         if any(self._pad):
             mode = "constant" if self.padding_mode == "zeros" else self.padding_mode
             x = F.pad(x, self._pad, mode=mode)
@@ -139,7 +142,7 @@ class _AnalogConvNd(AnalogLayer):
                 levels = F.pad(levels, (0, 0, 0, 0, 0, pad_channels))
             matrices = tile.matrices(self._conv_layout, key="conv")
             op = partial(F.conv2d, stride=stride, dilation=dilation, groups=tile.row_arrays)
-            codes = tile.read(levels, matrices, op)  # [B, arrays*groups*columns, H', W']
+            codes = tile.read(levels, matrices, op, channel_dim=1)  # [B, arrays*groups*out, H', W']
             if tile.row_arrays > 1:
                 codes = codes.unflatten(1, (tile.row_arrays, -1)).sum(1)
             codes = tile.combine(codes)

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import numpy as np
 from torch import nn
 
-from ..tile import Tile
+from ..tile import Tile, check_seed
 
 
 def analog_tiles(model: nn.Module) -> Iterator[tuple[str, Tile]]:
@@ -27,6 +27,7 @@ def _tiles(model: nn.Module) -> list[Tile]:
 def program(model: nn.Module, seed: int = 0) -> nn.Module:
     """Program every tile: a fresh chip instance. Same seed, same chip; tile ``i`` gets the
     ``i``-th child of ``numpy.random.SeedSequence(seed)``. Leaves the chip at t = 0."""
+    check_seed(seed)
     tiles = _tiles(model)
     for tile, child in zip(tiles, np.random.SeedSequence(seed).spawn(len(tiles)), strict=True):
         tile.program(child)

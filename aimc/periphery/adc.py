@@ -75,7 +75,9 @@ class ADC(BaseModel):
         if self.noise > 0.0:
             if normal is None:
                 raise ValueError("an ADC with noise needs a source of normal numbers")
-            codes.add_(normal(codes.shape), alpha=self.noise)
+            with torch.no_grad():
+                noise = normal(codes.shape) * self.noise
+            codes = codes.add_(noise) if not codes.requires_grad else codes + noise
         if self.levels is not None:
             codes.round_()
         if self.max_code is not None:

@@ -92,10 +92,11 @@ def test_read_noise_sigma(g_t, t):
     q_s = min(0.0088 / g_r**0.65, 0.2)
     expected = g * q_s * math.sqrt(math.log((t + 250e-9) / (2 * 250e-9)))
     torch.testing.assert_close(sigma, expected, rtol=1e-12, atol=0)
-    # and sampled reads have that spread: (read - g) / sigma is standard normal
-    z = torch.randn(N, generator=torch.Generator().manual_seed(7), dtype=torch.float64)
-    reads = g + sigma * z
-    assert ((reads - g) / sigma).std().item() == pytest.approx(1.0, rel=0.03)
+    # and a read of the crossbar has that spread: one device per column, driven at 1 V
+    from aimc.array import NormalSource, column_currents
+    reads = column_currents(torch.ones(1, 1, dtype=torch.float64), g[None, :].double(),
+                            (sigma * sigma)[None, :].double(), NormalSource(seed=7))
+    assert ((reads[0] - g) / sigma).std().item() == pytest.approx(1.0, rel=0.03)
 
 
 def test_read_noise_cap_and_zero_before_t_read():
