@@ -30,13 +30,14 @@ from __future__ import annotations
 import math
 import struct
 from collections.abc import Callable
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 import numpy as np
 import torch
 from torch import nn
 
-from .array import Faults, LinearOp, NormalSource, column_currents
+from .array import CircuitNoise, Faults, LinearOp, NormalSource, column_currents
+from .array.ir_drop import CrossbarSolver, IRDrop
 from .devices import Device
 from .encoding import Differential, EncodingSpec
 from .periphery import ADC, DAC
@@ -70,10 +71,30 @@ def split_seed(seed: int | np.random.SeedSequence, n: int) -> list[int]:
     return [int(s) for s in ss.generate_state(n, dtype=np.uint64) >> np.uint64(1)]
 
 
+class ReadMatrices(NamedTuple):
+    """What one read needs, in ADC codes per DAC level: conductances, read-noise variances,
+    input-independent (thermal) variances per output, shot-noise variances per ``|level|``."""
+
+    w: torch.Tensor
+    var: torch.Tensor | None = None
+    bias: torch.Tensor | None = None
+    shot: torch.Tensor | None = None
+
+    def array(self, a: int) -> ReadMatrices:
+        """The matrices of array ``a`` (leading dimension)."""
+        return ReadMatrices(*(None if m is None else m[a] for m in self))
+
+
 def _output_major(m: torch.Tensor) -> torch.Tensor:
     """``[groups, arrays, rows, columns]`` → ``[arrays, groups*columns, rows]`` (``F.linear``)."""
     groups, arrays, rows, columns = m.shape
     return m.permute(1, 0, 3, 2).reshape(arrays, groups * columns, rows)
+
+
+def _output_major_bias(b: torch.Tensor) -> torch.Tensor:
+    """``[groups, arrays, columns]`` → ``[arrays, groups*columns]``."""
+    groups, arrays, columns = b.shape
+    return b.permute(1, 0, 2).reshape(arrays, groups * columns)
 
 
 class Tile(nn.Module):
@@ -87,6 +108,8 @@ class Tile(nn.Module):
         compensation: drift compensation applied by :meth:`drift_to`, or None.
         row_granule: rows that must stay on one array (``k*k`` for a convolution); ignored
             when a granule is larger than an array.
+        encoding: weight encoding (default differential pairs); faults: stuck cells and dead
+            lines; ir_drop: wire parasitics and solver mode (default ideal wires).
 
     Example:
         >>> from aimc.devices import PCM
@@ -111,6 +134,8 @@ class Tile(nn.Module):
         row_granule: int = 1,
         encoding: EncodingSpec | None = None,
         faults: Faults | None = None,
+        ir_drop: IRDrop | None = None,
+        circuit_noise: CircuitNoise | None = None,
     ) -> None:
         super().__init__()
         if weight.ndim != 2 or weight.numel() == 0:
@@ -122,6 +147,10 @@ class Tile(nn.Module):
         self.device_model, self.dac, self.adc = device, dac, adc
         self.compensation = compensation
         self.faults = faults if faults is not None and faults.any else None
+        self.circuit_noise = circuit_noise if circuit_noise is not None and circuit_noise.any else None
+        self.adc_instance: torch.Tensor | None = None
+        active = ir_drop is not None and ir_drop.mode != "none" and not ir_drop.ideal
+        self.ir_drop = ir_drop if active else None
         self.fault_maps: dict[str, torch.Tensor] = {}
         self.out_features, self.in_features = weight.shape
         granule = row_granule if 1 <= row_granule <= array_rows else 1
@@ -187,9 +216,10 @@ class Tile(nn.Module):
         seen at one time do not depend on which other times were read before.
         """
         check_seed(seed)
-        program_seed, self._read_seed, fault_seed = split_seed(seed, 3)
+        program_seed, self._read_seed, fault_seed, adc_seed = split_seed(seed, 4)
         generator = torch.Generator().manual_seed(program_seed)
         self.state = self.device_model.program(self.g_target, generator)
+        self.adc_instance = self.adc.draw_instance(torch.Generator().manual_seed(adc_seed))
         if self.faults is not None:
             fault_generator = torch.Generator().manual_seed(fault_seed)
             self.fault_maps = self.faults.draw(self.g_target.shape, fault_generator)
@@ -229,6 +259,8 @@ class Tile(nn.Module):
         sigma = self.device_model.read_noise_std(self._noise_state(), g, t)
         if sigma is not None and self.faults is not None:
             sigma = torch.where(self.fault_maps["dead"], 0.0, sigma)  # open lines carry no noise
+        if self.ir_drop is not None:
+            g = self._with_ir_drop(g)
         to_codes = self.dac.v_read / (self.dac.full_scale_levels * self._unit_current())
         shape = (len(self.beta), *g.shape[1:])
         w = torch.zeros(shape, dtype=torch.float32)
@@ -237,12 +269,51 @@ class Tile(nn.Module):
             w[grp] += (a * to_codes) * g[d]
             if var is not None:
                 var[grp] += (a * to_codes) ** 2 * sigma[d] ** 2
-        self._w_codes, self._var_codes = w, var  # [groups, arrays, rows, columns]
+        bias, shot = self._circuit_noise(g)
+        self._read = ReadMatrices(w, var, bias, shot)  # [groups, arrays, rows, columns] ...
         self._layouts = {}
         self.time = float(t)
         self.version += 1
         time_bits = int.from_bytes(struct.pack("<d", self.time), "little")
         self.normals.seed(split_seed(np.random.SeedSequence([self._read_seed, time_bits]), 1)[0])
+
+    def _with_ir_drop(self, g: torch.Tensor) -> torch.Tensor:
+        """Effective conductances ``I = V @ H`` of every physical array with its wire, driver
+        and sense resistances (``aimc.array.ir_drop``). The planes of a weight sit in adjacent
+        columns (G+ next to G-); the matrix occupies the array's corner next to its drivers and
+        read-outs, so unused rows and columns are not in the current path. Read noise keeps the
+        variance of ideal wires (a second-order effect of the IR drop is neglected)."""
+        planes, arrays, rows, columns = g.shape
+        dtype = torch.float64 if self.ir_drop.mode == "exact" else torch.float32
+        width = self.array_shape[1]
+        out = torch.empty_like(g)
+        for a in range(arrays):
+            for c0 in range(0, columns, width):
+                block = g[:, a, :, c0:c0 + width]  # [planes, rows, cw]
+                cw = block.shape[-1]
+                physical = block.permute(1, 2, 0).reshape(rows, cw * planes)
+                h = CrossbarSolver(physical, self.ir_drop, dtype=dtype).transfer
+                out[:, a, :, c0:c0 + width] = h.reshape(rows, cw, planes).permute(2, 0, 1).to(g.dtype)
+        return out
+
+    def _circuit_noise(self, g: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """Thermal variance per output ``[groups, arrays, columns]`` and shot variance per device
+        and DAC level ``[groups, arrays, rows, columns]``, in ADC codes squared."""
+        if self.circuit_noise is None:
+            return None, None
+        unit = self._unit_current()
+        shape = (len(self.beta), *g.shape[1:])
+        thermal = self.circuit_noise.thermal_variance_per_siemens(self.device_model.temperature_k)
+        per_amp = self.circuit_noise.shot_variance_per_ampere()
+        volts_per_level = self.dac.v_read / self.dac.full_scale_levels
+        bias = torch.zeros((shape[0], shape[1], shape[3]), dtype=torch.float32) if thermal else None
+        shot = torch.zeros(shape, dtype=torch.float32) if per_amp else None
+        for d, (a, grp) in enumerate(zip(self.alpha, self.group, strict=True)):
+            if bias is not None:  # every device of the column, whatever its input
+                bias[grp] += (a * a * thermal / unit**2) * g[d].sum(dim=1)
+            if shot is not None:
+                shot[grp] += (a * a * per_amp * volts_per_level / unit**2) * g[d]
+        return bias, shot
 
     def _noise_state(self) -> dict[str, torch.Tensor]:
         """The programmed state as read noise sees it: stuck cells behave as cells programmed to
@@ -264,35 +335,41 @@ class Tile(nn.Module):
         return self.weight_per_siemens * (per_level * self.gdc_scale)
 
     def matrices(
-        self, layout: Callable[[torch.Tensor], torch.Tensor] | None = None, key: str = "matmul"
-    ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Analog-combined conductances and read-noise variances of each ADC group in ADC codes
-        per DAC level, ``[groups, arrays, rows, columns]`` each, optionally rearranged by
-        ``layout`` (cached per key until the next program or drift)."""
+        self,
+        layout: Callable[[torch.Tensor], torch.Tensor] | None = None,
+        key: str = "matmul",
+        bias_layout: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    ) -> ReadMatrices:
+        """Analog-combined conductances and noise variances of each ADC group in ADC codes per
+        DAC level, ``[groups, arrays, rows, columns]`` (thermal: ``[groups, arrays, columns]``),
+        optionally rearranged by ``layout`` / ``bias_layout`` (cached per key until the next
+        program or drift)."""
         if not self.programmed:
             raise RuntimeError(
                 "analog tile is not programmed: call aimc.program(model, seed) before inference"
             )
         if key not in self._layouts:
-            w, var = self._w_codes, self._var_codes
-            if layout is not None:
-                w, var = layout(w), None if var is None else layout(var)
-            self._layouts[key] = (w.contiguous(), None if var is None else var.contiguous())
+            def arrange(m, fn):
+                return None if m is None else (m if fn is None else fn(m)).contiguous()
+            r = self._read
+            self._layouts[key] = ReadMatrices(arrange(r.w, layout), arrange(r.var, layout),
+                                              arrange(r.bias, bias_layout), arrange(r.shot, layout))
         return self._layouts[key]
 
     # ------------------------------------------------------------------ read
-    def read(self, levels: torch.Tensor, matrices: tuple[torch.Tensor, torch.Tensor | None],
-             op: LinearOp = torch.matmul, channel_dim: int = -1) -> torch.Tensor:
-        """One read of every array: DAC levels → currents with read noise → (reference column
-        subtracted in analog) → ADC codes, per array; columns vary fastest along ``channel_dim``."""
-        w, var = matrices
-        currents = column_currents(levels, w, var, self.normals, op)
+    def read(self, levels: torch.Tensor, matrices: ReadMatrices, op: LinearOp = torch.matmul,
+             channel_dim: int = -1) -> torch.Tensor:
+        """One read of every array: DAC levels → currents with read, thermal and shot noise →
+        (reference column subtracted in analog) → ADC codes, per array; columns vary fastest
+        along ``channel_dim``."""
+        currents = column_currents(levels, matrices.w, matrices.var, self.normals, op,
+                                   var_bias=matrices.bias, shot=matrices.shot)
         if self.reference_column:
             dim = channel_dim % currents.dim()
             c = currents.unflatten(dim, (-1, self.columns))
             currents = (c.narrow(dim + 1, 0, self.columns - 1) - c.narrow(dim + 1, self.columns - 1, 1))
             currents = currents.flatten(dim, dim + 1)
-        return self.adc.digitize(currents, self.normals.draw)
+        return self.adc.digitize(currents, self.normals.draw, self.adc_instance)
 
     def combine(self, codes: torch.Tensor) -> torch.Tensor:
         """Digital shift-and-add of ADC codes ``[B, groups*out, ...]`` (summed over arrays) over
@@ -310,7 +387,7 @@ class Tile(nn.Module):
         output-major (the layout BLAS multiplies fastest); partial sums are digitised per array
         and ADC group.
         """
-        w, var = self.matrices(_output_major, key="linear")
+        matrices = self.matrices(_output_major, key="linear", bias_layout=_output_major_bias)
         pad = self.padded_rows - self.in_features
         if pad:
             levels = nn.functional.pad(levels, (0, pad))
@@ -318,7 +395,7 @@ class Tile(nn.Module):
         total = None
         for a in range(self.row_arrays):
             v = levels[:, a * rows:(a + 1) * rows] if self.row_arrays > 1 else levels
-            codes = self.read(v, (w[a], None if var is None else var[a]), nn.functional.linear)
+            codes = self.read(v, matrices.array(a), nn.functional.linear)
             total = codes if total is None else total.add_(codes)
         return self.combine(total)
 

@@ -1,7 +1,10 @@
-"""Crossbar arrays: currents from conductances and voltages, with read noise and faults."""
+"""Crossbar arrays: currents from conductances and voltages, with read noise, faults and IR drop."""
 
+from .circuit_noise import CircuitNoise
 from .crossbar import LinearOp, column_currents
 from .faults import Faults
+from .ir_drop import ConvergenceError, CrossbarSolver, IRDrop, solve_nodal, to_spice
 from .noise import NormalSource
 
-__all__ = ["Faults", "LinearOp", "NormalSource", "column_currents"]
+__all__ = ["CircuitNoise", "ConvergenceError", "CrossbarSolver", "Faults", "IRDrop", "LinearOp",
+           "NormalSource", "column_currents", "solve_nodal", "to_spice"]

@@ -35,25 +35,35 @@ def column_currents(
     g_var: torch.Tensor | None = None,
     normals: NormalSource | None = None,
     op: LinearOp = torch.matmul,
+    var_bias: torch.Tensor | None = None,
+    shot: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """Column currents ``I = op(V, G)`` plus read noise of variance ``op(V*V, g_var)``.
+    """Column currents ``I = op(V, G)`` plus Gaussian noise of variance
+    ``op(V*V, g_var) + var_bias + op(|V|, shot)``.
 
     Args:
         v: row voltages (V).
         g: conductances (S).
         g_var: per-device read-noise variance (S^2), same layout as ``g``, or None.
-        normals: source of the standard normal numbers (needed with ``g_var``).
+        normals: source of the standard normal numbers (needed with any noise term).
         op: the linear map from voltages and conductances to currents.
+        var_bias: input-independent variance per output (thermal noise), broadcast to ``I``.
+        shot: per-device shot-noise variance per unit of ``|V|`` (same layout as ``g``).
 
     Example:
         >>> column_currents(torch.tensor([[0.2, 0.1]]), torch.tensor([[1e-5], [2e-5]]))
         tensor([[4.0000e-06]])
     """
     currents = op(v, g)
-    if g_var is not None:
-        if normals is None:
-            raise ValueError("read noise needs a NormalSource")
-        with torch.no_grad():  # noise is a sample, not a function to differentiate
-            noise = op(v * v, g_var).sqrt_().mul_(normals.draw(currents.shape))
-        currents = currents.add_(noise) if not currents.requires_grad else currents + noise
-    return currents
+    if g_var is None and var_bias is None and shot is None:
+        return currents
+    if normals is None:
+        raise ValueError("read noise needs a NormalSource")
+    with torch.no_grad():  # noise is a sample, not a function to differentiate
+        var = op(v * v, g_var) if g_var is not None else torch.zeros_like(currents)
+        if var_bias is not None:
+            var += var_bias
+        if shot is not None:
+            var += op(v.abs(), shot)
+        noise = var.clamp_(min=0.0).sqrt_().mul_(normals.draw(currents.shape))
+    return currents.add_(noise) if not currents.requires_grad else currents + noise

@@ -11,7 +11,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator
 
-from ..array import Faults
+from ..array import CircuitNoise, Faults
+from ..array.ir_drop import IRDrop
 from ..calibration import Compensation, GlobalDriftCompensation
 from ..devices import PCM, RRAM, Flash, Ideal, MeasuredDevice
 from ..encoding import Differential, EncodingSpec
@@ -53,6 +54,8 @@ class ChipSpec(BaseModel):
     array: ArraySpec = Field(default_factory=ArraySpec)
     encoding: EncodingSpec = Field(default_factory=Differential)
     faults: Faults = Field(default_factory=Faults)
+    ir_drop: IRDrop = Field(default_factory=IRDrop, description="wire parasitics; mode none/exact/fast")
+    circuit_noise: CircuitNoise = Field(default_factory=CircuitNoise, description="thermal/shot noise")
     compensation: Compensation = Field(default_factory=GlobalDriftCompensation)
 
     @field_validator("description")

@@ -40,7 +40,15 @@ def make_tile(weight: torch.Tensor, chip: ChipSpec, row_granule: int = 1) -> Til
         row_granule=row_granule,
         encoding=chip.encoding,
         faults=chip.faults,
+        ir_drop=chip.ir_drop,
+        circuit_noise=chip.circuit_noise,
     )
+
+
+def _conv_bias_layout(b: torch.Tensor) -> torch.Tensor:
+    """``[groups, arrays, columns]`` → ``[arrays*groups*columns, 1, 1]`` (per output channel)."""
+    groups, arrays, columns = b.shape
+    return b.permute(1, 0, 2).reshape(-1, 1, 1)
 
 
 class AnalogLayer(nn.Module):
@@ -140,7 +148,7 @@ class _AnalogConvNd(AnalogLayer):
             pad_channels = tile.row_arrays * tile.granules_per_array - self.in_channels
             if pad_channels:
                 levels = F.pad(levels, (0, 0, 0, 0, 0, pad_channels))
-            matrices = tile.matrices(self._conv_layout, key="conv")
+            matrices = tile.matrices(self._conv_layout, key="conv", bias_layout=_conv_bias_layout)
             op = partial(F.conv2d, stride=stride, dilation=dilation, groups=tile.row_arrays)
             codes = tile.read(levels, matrices, op, channel_dim=1)  # [B, arrays*groups*out, H', W']
             if tile.row_arrays > 1:

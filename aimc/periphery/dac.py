@@ -5,6 +5,12 @@ zero (sign-magnitude input encoding, as in pulse-width-modulated inputs of IBM's
 Gallo et al., Nature Electronics 2023), followed by an ideal driver that maps full scale to
 ``v_read`` volts. Inputs outside the range are clipped. ``bits=None`` means infinite resolution.
 
+Encoding: ``amplitude`` sets the row voltage to ``level / L * v_read`` for one read period;
+``pulse_width`` applies ``v_read`` for ``|level|`` clock periods (sign by polarity), so the
+column integrates the same charge: with linear cells both give the same result (superposition),
+and the choice shows in latency and energy (the cost model) and, with non-linear cell I-V, in
+accuracy (PWM keeps every cell at one bias point).
+
 Range: with ``scaling="fixed"`` the digital full scale is ``input_range``; with
 ``scaling="abs_max"`` each input vector is first divided by its largest magnitude (a digital
 pre-scale undone after the ADC; "noise management" in aihwkit terms), so every vector uses the
@@ -36,6 +42,8 @@ class DAC(BaseModel):
         "abs_max", description="per-vector abs-max pre-scaling, or a fixed input range"
     )
     input_range: PositiveFloat = Field(1.0, description="digital full scale for scaling='fixed'")
+    encoding: Literal["amplitude", "pulse_width"] = Field(
+        "amplitude", description="input as a voltage amplitude or as a pulse duration at v_read")
 
     @property
     def levels(self) -> int | None:

@@ -125,3 +125,27 @@ def test_bad_parameters():
         IRDrop(r_on=-1.0)
     with pytest.raises(ValueError, match="non-negative"):
         CrossbarSolver(-torch.ones(2, 2), IRDrop(r_row=1.0, r_col=1.0))
+
+
+def test_tile_forward_uses_the_solver_transparently():
+    from aimc.devices import Ideal
+    from aimc.periphery import ADC, DAC
+    from aimc.tile import Tile
+    rng = np.random.default_rng(3)
+    w = torch.tensor(rng.uniform(-1, 1, (5, 40)), dtype=torch.float32)  # 40 rows, 5 outputs
+    circuit = IRDrop(mode="exact", r_row=2.0, r_col=2.0, cell="0T1R")
+    kw = dict(device=Ideal(), dac=DAC(bits=None, scaling="fixed"), adc=ADC(bits=None, full_scale=None))
+    tile = Tile(w, ir_drop=circuit, **kw)
+    tile.program(0)
+    x = torch.tensor(rng.uniform(0, 1, (3, 40)), dtype=torch.float32)
+    # reference: the physical array (G+ and G- in adjacent columns) solved by the sparse solver
+    g = tile.g_target[:, 0].permute(1, 2, 0).reshape(40, 10).double()
+    currents = solve_nodal(g, x.double() * 0.2, circuit)  # [3, 10]: + and - interleaved
+    y_ref = (currents[:, 0::2] - currents[:, 1::2]) / 0.2 * tile.weight_per_siemens.double().numpy()
+    assert relative_error(tile(x), y_ref) < 1e-5
+    ideal = Tile(w, **kw)
+    ideal.program(0)
+    assert relative_error(ideal(x), y_ref) > 1e-3  # the wires change the result
+    fast = Tile(w, ir_drop=circuit.model_copy(update={"mode": "fast"}), **kw)
+    fast.program(0)
+    assert relative_error(fast(x), y_ref) < 1e-4

@@ -1,0 +1,54 @@
+"""Study: the demo network's accuracy with IR drop off and on, over wire resistance and array size.
+
+Trains the demo CNN once (digits, seed 0), then for each array size and wire resistance per cell
+pitch converts it onto the IBM PCM preset with that array size and ``ir_drop`` in exact mode
+(passive cells, driver and sense resistances 0) and reports test accuracy 1 s after programming
+(mean ± std over ``--repeats`` chip instances; global drift compensation as in the preset, so a
+uniform loss of column current is calibrated away and what remains is the distortion).
+The README's IR-drop table comes from here.
+
+Run: ``python benchmarks/study_irdrop.py [--repeats 3]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from aimc import ChipSpec, convert, evaluate_over_time, load_chip
+from aimc.data import digits
+from aimc.demo import train_demo_model
+from aimc.evaluation import accuracy
+
+SIZES = (64, 128, 256)
+RESISTANCES = (0.0, 1.0, 5.0, 20.0)
+
+
+def chip_with(size: int, r_wire: float) -> ChipSpec:
+    base = load_chip("ibm-hermes-pcm").model_dump()
+    base["array"] = {"rows": size, "cols": size}
+    base["ir_drop"] = ({"mode": "none"} if r_wire == 0 else
+                       {"mode": "exact", "r_row": r_wire, "r_col": r_wire, "cell": "0T1R"})
+    return ChipSpec.model_validate(base)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    data = digits()
+    model = train_demo_model(data)
+    test = (data.x_test, data.y_test)
+    print(f"digital accuracy: {100 * accuracy(model, test):.2f} %\n")
+    print("| array | " + " | ".join("IR drop off" if r == 0 else f"{r:g} Ω/cell" for r in RESISTANCES) + " |")
+    print("|---|" + "---|" * len(RESISTANCES))
+    for size in SIZES:
+        cells = []
+        for r_wire in RESISTANCES:
+            analog, _ = convert(model, chip_with(size, r_wire))
+            res = evaluate_over_time(analog, test, [1.0], repeats=args.repeats, progress=False)
+            cells.append(f"{100 * res.mean[0]:.2f} ± {100 * res.std[0]:.2f}")
+        print(f"| {size}×{size} | " + " | ".join(cells) + " |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
