@@ -20,10 +20,11 @@ Solvers:
 
 * :class:`CrossbarSolver` (linear cells) uses the structure: ordered by column index ``j``, the
   unknowns form a block-tridiagonal system whose blocks couple through the row wires only. Each
-  column's own chain is eliminated first (``T_j^-1 D_j``), then a block Thomas sweep over ``j``
-  factors the rest once per programmed state. Because the circuit is linear, the factorisation
-  then yields the exact *transfer matrix* ``H`` (``I = V @ H``, ``[M, N]``): every later input
-  vector costs one matrix product, like an ideal array. ``dtype=float64`` is exact to rounding
+  column's own chain is eliminated first (``T_j^-1 D_j``, Thomas algorithm), then one block
+  elimination sweep over ``j`` from the open end of the rows, once per programmed state. Because
+  the circuit is linear and symmetric, that sweep yields the exact *transfer matrix* ``H``
+  (``I = V @ H``, ``[M, N]``) in ``O(N M^3)``: every later input vector costs one matrix
+  product, like an ideal array. ``dtype=float64`` is exact to rounding
   (checked against ngspice to 1e-6); ``float32`` is the fast mode (error reported by the
   benchmark). Wire conductances (~1 S) exceed cell conductances (~1e-5 S) by five orders of
   magnitude, so the cell terms live in the 6th digit of the Schur complements: that recursion is
@@ -93,7 +94,7 @@ class CrossbarSolver:
         circuit: parasitics (``r_row``, ``r_col`` > 0).
         dtype: of the transfer computation, ``torch.float64`` (exact) or ``torch.float32``
             (fast: the ill-conditioned Schur-complement recursion stays in float64, the
-            O(N M^3) sweeps that build the transfer matrix run in float32).
+            sweep that builds the transfer matrix runs in float32).
 
     Example:
         >>> solver = CrossbarSolver(torch.full((4, 3), 10e-6), IRDrop(r_row=1.0, r_col=1.0))
@@ -130,23 +131,21 @@ class CrossbarSolver:
         wire[0] = g_in + g_r if n > 1 else g_in
         wire[-1] = g_r if n > 1 else g_in
         cmat = torch.diag_embed(wire[:, None] + d) - d[:, :, None] * w  # [N, M, M]
-        # block Thomas: S_0 = C_0, S_j = C_j - g_r^2 S_{j-1}^-1; keep P_j = S_j^-1
-        inverses = torch.empty_like(cmat)
-        inverses[0] = torch.linalg.inv(cmat[0])
-        for j in range(1, n):
-            inverses[j] = torch.linalg.inv(cmat[j] - (g_r * g_r) * inverses[j - 1])
-        p = inverses.to(self.dtype)
-        # transfer for unit inputs (one right-hand side per input row): b_0 = g_in * I
-        z = torch.empty_like(p)
-        z[0] = p[0] * g_in
-        for j in range(1, n):
-            z[j] = g_r * (p[j] @ z[j - 1])
-        x = z  # back substitution in place: x_j = z_j + g_r P_j x_{j+1}
-        for j in range(n - 2, -1, -1):
-            x[j] = z[j] + g_r * (p[j] @ x[j + 1])
-        # output current of column j: g_out * Vc[M-1, j] = g_out * (T_j^-1 D_j x_j)[M-1]
-        out_row = (g_out * w[:, -1, :]).to(self.dtype)  # [N, M]
-        return torch.einsum("ni,nik->kn", out_row, x)  # [M inputs, N columns]
+        # Output current of column j: I_j = g_out Vc[M-1, j] = o_j . x_j, o_j = g_out (T_j^-1 D_j)[M-1].
+        # The reduced system is symmetric, so column j of the transfer matrix is the response at
+        # slice 0 (the driven row nodes) to a source o_j at slice j, times g_in. Eliminating from
+        # the open far end (R_j = (C_j - g_r^2 R_{j+1})^-1, z_j = R_j (F_j + g_r z_{j+1})) gives
+        # that response as z_0 directly: no back substitution, and columns left of j stay zero.
+        zt = (g_out * w[:, -1, :]).to(self.dtype)  # row j: the source o_j, becomes z_0[:, j]
+        inverse = None
+        for j in range(n - 1, -1, -1):
+            schur = cmat[j] if inverse is None else cmat[j] - (g_r * g_r) * inverse
+            inverse = torch.linalg.inv(schur)  # float64: the cell terms sit in the 6th digit
+            if j + 1 < n:
+                zt[j + 1:] *= g_r
+            # (R_j (F_j + g_r z))^T = (F_j + g_r z)^T R_j, R_j symmetric; rows j.. are live
+            zt[j:] = zt[j:] @ inverse.to(self.dtype)
+        return g_in * zt.T  # [M inputs, N columns]
 
     def currents(self, v: torch.Tensor) -> torch.Tensor:
         """Column currents (A) ``[B, N]`` for row voltages ``v [B, M]`` (V)."""
