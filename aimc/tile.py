@@ -151,6 +151,10 @@ class Tile(nn.Module):
         self.adc_instance: torch.Tensor | None = None
         active = ir_drop is not None and ir_drop.mode != "none" and not ir_drop.ideal
         self.ir_drop = ir_drop if active else None
+        if self.ir_drop is not None and device.iv_v0 is not None:
+            raise NotImplementedError(
+                "IR drop with non-linear (sinh) cells is solved per input vector by "
+                "aimc.array.solve_nodal; the tile forward supports ohmic cells (iv_v0=None) only")
         self.fault_maps: dict[str, torch.Tensor] = {}
         self.out_features, self.in_features = weight.shape
         granule = row_granule if 1 <= row_granule <= array_rows else 1

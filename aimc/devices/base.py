@@ -15,8 +15,9 @@ tensors of devices and all in SI units (siemens, seconds):
 Common to every device (this base class): the target window ``g_min..g_max`` (a device cannot be
 programmed below ``g_min``, its on/off ratio is ``g_max / g_min``), an optional finite number of
 programmable ``levels`` (targets snap to the nearest of ``levels`` equally spaced conductances),
-and the chip temperature ``temperature_k`` for models that depend on it (Arrhenius acceleration
-of retention: ``t_eff = t * exp(Ea / k_B * (1 / T_ref - 1 / T))``).
+the chip temperature ``temperature_k`` for models that depend on it (Arrhenius acceleration
+of retention: ``t_eff = t * exp(Ea / k_B * (1 / T_ref - 1 / T))``), and the cell's I-V
+non-linearity ``iv_v0`` used by the circuit solver (``aimc.array.solve_nodal``).
 
 To add a technology: subclass :class:`Device` in a new module of this package, give it a
 ``name: Literal["…"]`` field (the tag used in chip YAML files), implement ``_program``,
@@ -46,6 +47,8 @@ class Device(BaseModel):
     g_min: float = Field(0.0, ge=0, description="smallest programmable conductance (S)")
     levels: int | None = Field(None, ge=2, description="programmable levels; None = continuous")
     temperature_k: float = Field(300.0, gt=0, description="chip temperature (K)")
+    iv_v0: float | None = Field(
+        None, gt=0, description="sinh I-V non-linearity I = G V0 sinh(V/V0) (V); None = ohmic")
 
     @model_validator(mode="after")
     def _window(self) -> Device:

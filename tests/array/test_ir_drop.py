@@ -149,3 +149,16 @@ def test_tile_forward_uses_the_solver_transparently():
     fast = Tile(w, ir_drop=circuit.model_copy(update={"mode": "fast"}), **kw)
     fast.program(0)
     assert relative_error(fast(x), y_ref) < 1e-4
+
+
+def test_device_nonlinearity_parameter_feeds_the_solver_and_tile_refuses_it():
+    from aimc.devices import RRAM
+    from aimc.periphery import ADC, DAC
+    from aimc.tile import Tile
+    dev = RRAM(iv_v0=0.15)
+    c = IRDrop(mode="exact", r_row=1.0, r_col=1.0)
+    g = np.full((4, 4), 20e-6)
+    nonlinear = solve_nodal(g, np.full(4, 0.2), c, v0=dev.iv_v0)
+    assert (nonlinear > solve_nodal(g, np.full(4, 0.2), c)).all()  # sinh: more current than ohmic
+    with pytest.raises(NotImplementedError, match="solve_nodal"):
+        Tile(torch.randn(3, 4), device=dev, dac=DAC(), adc=ADC(), ir_drop=c)
