@@ -5,6 +5,7 @@ a time after programming → evaluate. See ``aimc.demo`` for the whole path on r
 """
 
 from .chips import ChipSpec, list_chips, load_chip
+from .compiler import compile
 from .evaluation import accuracy, evaluate_over_time
 from .nn import AnalogConv1d, AnalogConv2d, AnalogLinear, convert, drift, program
 from .tile import Tile
@@ -18,6 +19,7 @@ __all__ = [
     "ChipSpec",
     "Tile",
     "accuracy",
+    "compile",
     "convert",
     "drift",
     "evaluate_over_time",

@@ -65,5 +65,58 @@ def chips_show(name: str = typer.Argument(..., help="preset name or YAML path"))
     typer.echo(yaml.safe_dump(chip.model_dump(mode="json"), sort_keys=False, width=100))
 
 
+@app.command("compile")
+def compile_cmd(
+    model: str = typer.Option(..., help="digits-cnn, mlp, resnet18, vgg8, or FILE.py:FUNCTION"),
+    chip: str = typer.Option(DEFAULT_CHIP, help="chip preset name or YAML path"),
+    input_shape: str = typer.Option("", help="example input shape, e.g. 1,3,32,32 (FILE.py models)"),
+    replicate: bool = typer.Option(False, help="replicate the slowest layers on free cores"),
+    digital: list[str] = typer.Option([], help="layer-name pattern to keep digital (repeatable)"),
+    json_path: Path | None = typer.Option(None, "--json", help="also write the mapping as JSON"),
+) -> None:
+    """Map a model onto a chip: arrays, utilisation, cores, and how many chips it needs."""
+    import json
+
+    import torch
+
+    from .compiler import compile as compile_model
+    from .models import MODELS
+
+    try:
+        spec = load_chip(chip)
+        if model in MODELS:
+            build, shape = MODELS[model]
+            network = build()
+        elif ":" in model and model.split(":")[0].endswith(".py"):
+            network, shape = _load_model_file(model), None
+        else:
+            raise ValueError(f"unknown model {model!r}: use one of {', '.join(MODELS)} or FILE.py:FUNCTION")
+        if input_shape:
+            shape = tuple(int(v) for v in input_shape.split(","))
+        if shape is None:
+            raise ValueError("a model from a file needs --input-shape, e.g. 1,3,32,32")
+        mapping = compile_model(network, spec, torch.zeros(shape), digital=digital, replicate=replicate)
+    except Exception as err:
+        console.print(f"[red]cannot compile:[/red] {err}")
+        raise typer.Exit(2) from err
+    console.print(mapping)
+    console.print(f"analog MACs per inference: {mapping.analog_macs:,}; digital: {mapping.digital_macs:,}")
+    if json_path is not None:
+        json_path.write_text(json.dumps(mapping.to_dict(), indent=2))
+        console.print(f"wrote {json_path}")
+
+
+def _load_model_file(spec: str):
+    import importlib.util
+
+    path, function = spec.rsplit(":", 1)
+    module_spec = importlib.util.spec_from_file_location("aimc_user_model", path)
+    if module_spec is None or not Path(path).is_file():
+        raise ValueError(f"no such file: {path}")
+    module = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(module)
+    return getattr(module, function)()
+
+
 if __name__ == "__main__":
     app()

@@ -73,6 +73,10 @@ def _column_peak(w: torch.Tensor) -> torch.Tensor:
 class _EncodingBase(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    def columns(self, out_features: int) -> int:
+        """Array columns (weight cells) an ``out_features``-wide matrix occupies."""
+        return out_features
+
 
 class Differential(_EncodingBase):
     """``w_ij ∝ G+_ij - G-_ij``; the larger of ``|w|`` per column reaches ``g_max``."""
@@ -110,6 +114,9 @@ class Offset(_EncodingBase):
     With finite device levels the reference must be a level: use an odd number of levels."""
 
     kind: Literal["offset"] = "offset"
+
+    def columns(self, out_features: int) -> int:
+        return out_features + 1  # the shared reference column
 
     def encode(self, w: torch.Tensor, g_max: float) -> Encoded:
         peak = _column_peak(w)

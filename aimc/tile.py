@@ -51,6 +51,20 @@ class DriftCompensation(Protocol):
         ...
 
 
+def split_rows(rows: int, array_rows: int, granule: int = 1) -> tuple[int, int, int, int]:
+    """How ``rows`` matrix rows spread evenly over arrays of ``array_rows`` rows, keeping groups
+    of ``granule`` rows (a conv kernel's rows of one channel) on one array; a granule larger
+    than an array falls back to single rows. Returns ``(arrays, granule, granules per array,
+    rows per array)``."""
+    granule = granule if 1 <= granule <= array_rows else 1
+    if rows % granule:
+        raise ValueError(f"in_features={rows} is not a multiple of row_granule={granule}")
+    granules = rows // granule
+    arrays = math.ceil(granules / (array_rows // granule))
+    per_array = math.ceil(granules / arrays)
+    return arrays, granule, per_array, per_array * granule
+
+
 def check_finite(x: torch.Tensor) -> None:
     """A DAC cannot encode NaN or infinity: refuse them with a clear message."""
     if not torch.isfinite(x).all():
@@ -157,14 +171,8 @@ class Tile(nn.Module):
                 "aimc.array.solve_nodal; the tile forward supports ohmic cells (iv_v0=None) only")
         self.fault_maps: dict[str, torch.Tensor] = {}
         self.out_features, self.in_features = weight.shape
-        granule = row_granule if 1 <= row_granule <= array_rows else 1
-        if self.in_features % granule:
-            raise ValueError(f"in_features={self.in_features} is not a multiple of row_granule={granule}")
-        granules = self.in_features // granule
-        self.row_arrays = math.ceil(granules / (array_rows // granule))
-        self.row_granule = granule
-        self.granules_per_array = math.ceil(granules / self.row_arrays)
-        self.rows_per_array = self.granules_per_array * granule
+        split = split_rows(self.in_features, array_rows, row_granule)
+        self.row_arrays, self.row_granule, self.granules_per_array, self.rows_per_array = split
         self.encoding = encoding or Differential()
         # encodings work in [0, span]; every device sits on top of g_min (offsets cancel in
         # each differential combination and against the offset encoding's reference column)

@@ -1,0 +1,214 @@
+"""Mapping a network onto a chip: layers → arrays → cores.
+
+``compile(model, chip, example_input)`` traces the model once on the example input and, for
+every weight layer, records its matrix (a convolution as im2col: ``C_in * k * k`` rows by
+``C_out`` columns, applied to every output position), how the tile splits it over arrays (the
+same split as :class:`aimc.tile.Tile`: rows evenly over arrays, whole kernels per array), the
+arrays' utilisation, and which cores hold it. One core holds one array of the chip's size.
+Layers the hardware cannot take, or that a policy keeps digital (name patterns), stay digital
+with the reason. Optionally the layers that limit a pipelined schedule (most input vectors per
+inference per replica) get replicas on the free cores. A model larger than the chip is reported
+with the number of chips it needs, never an error.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+
+import torch
+from rich.table import Table
+from torch import nn
+
+from ..chips import ChipSpec, load_chip
+from ..nn.convert import CONVERTERS, _unsupported_reason
+from ..tile import split_rows
+
+
+@dataclass
+class LayerMap:
+    """One weight layer of a compiled model."""
+
+    name: str
+    kind: str
+    analog: bool
+    reason: str  # why it stays digital ("" when analog)
+    rows: int  # matrix rows (inputs), conv: C_in * k * k
+    cols: int  # matrix columns (outputs)
+    vectors: int  # matrix-vector products per inference (conv: output positions)
+    row_arrays: int = 0
+    col_arrays: int = 0
+    replicas: int = 1
+    cores: list[int] = field(default_factory=list)
+    utilization: float = 0.0
+
+    @property
+    def macs(self) -> int:
+        """Multiply-accumulates per inference."""
+        return self.rows * self.cols * self.vectors
+
+    @property
+    def arrays(self) -> int:
+        """Arrays (cores) used, replicas included."""
+        return self.row_arrays * self.col_arrays * self.replicas
+
+
+@dataclass
+class Mapping:
+    """The result of :func:`compile`."""
+
+    chip: ChipSpec
+    input_shape: tuple[int, ...]
+    layers: list[LayerMap]
+
+    @property
+    def analog_layers(self) -> list[LayerMap]:
+        return [layer for layer in self.layers if layer.analog]
+
+    @property
+    def arrays_needed(self) -> int:
+        return sum(layer.arrays for layer in self.analog_layers)
+
+    @property
+    def chips_needed(self) -> int:
+        return max(1, math.ceil(self.arrays_needed / self.chip.cores))
+
+    @property
+    def fits(self) -> bool:
+        return self.arrays_needed <= self.chip.cores
+
+    @property
+    def analog_macs(self) -> int:
+        return sum(layer.macs for layer in self.analog_layers)
+
+    @property
+    def digital_macs(self) -> int:
+        return sum(layer.macs for layer in self.layers if not layer.analog)
+
+    def __rich__(self) -> Table:
+        chip = self.chip
+        title = (f"{chip.name}: {self.arrays_needed} of {chip.cores} cores "
+                 f"({chip.array.rows}x{chip.array.cols}); "
+                 + ("fits on one chip" if self.fits else f"needs {self.chips_needed} chips"))
+        table = Table(title=title)
+        numeric = ("vectors", "arrays", "replicas", "utilization")
+        for column in ("layer", "type", "matrix", *numeric, "placement"):
+            table.add_column(column, justify="right" if column in numeric else "left")
+        for layer in self.layers:
+            table.add_row(
+                layer.name, layer.kind, f"{layer.rows}x{layer.cols}", str(layer.vectors),
+                f"{layer.row_arrays}x{layer.col_arrays}" if layer.analog else "-",
+                str(layer.replicas) if layer.analog else "-",
+                f"{100 * layer.utilization:.0f} %" if layer.analog else "-",
+                "analog" if layer.analog else f"digital: {layer.reason}")
+        return table
+
+    def to_dict(self) -> dict:
+        return {
+            "chip": self.chip.name, "input_shape": list(self.input_shape),
+            "arrays_needed": self.arrays_needed, "cores": self.chip.cores,
+            "chips_needed": self.chips_needed, "fits": self.fits,
+            "analog_macs": self.analog_macs, "digital_macs": self.digital_macs,
+            "layers": [asdict(layer) | {"macs": layer.macs, "arrays": layer.arrays} for layer in self.layers],
+        }
+
+
+def _trace(model: nn.Module, example: torch.Tensor) -> dict[str, tuple[nn.Module, int]]:
+    """Weight layers and their matrix-vector products per inference (batch of 1)."""
+    found: dict[str, tuple[nn.Module, int]] = {}
+    hooks = []
+    batch = example.shape[0] if example.dim() > 1 else 1
+    for name, module in model.named_modules():
+        if isinstance(module, nn.Linear | nn.modules.conv._ConvNd):
+            def hook(mod, inputs, output, name=name):
+                if isinstance(mod, nn.Linear):
+                    vectors = inputs[0].numel() // mod.in_features
+                else:
+                    vectors = output[0].numel() // mod.out_channels if output.dim() > 1 else 1
+                    vectors *= output.shape[0]
+                found[name] = (mod, max(1, vectors // batch))
+            hooks.append(module.register_forward_hook(hook))
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            model(example)
+    finally:
+        model.train(was_training)
+        for h in hooks:
+            h.remove()
+    return found
+
+
+def _replicate(layers: list[LayerMap], free: int) -> None:
+    """Give replicas to the pipeline's slowest stage while whole copies fit in ``free`` cores."""
+    while True:
+        slowest = max(layers, key=lambda layer: layer.vectors / layer.replicas)
+        copy = slowest.row_arrays * slowest.col_arrays
+        if copy > free or slowest.vectors <= slowest.replicas:
+            return
+        slowest.replicas += 1
+        free -= copy
+
+
+def compile(  # noqa: A001 - the name users expect (aimc.compile)
+    model: nn.Module,
+    chip: ChipSpec | str | None = None,
+    example_input: torch.Tensor | None = None,
+    *,
+    digital: Sequence[str] = (),
+    replicate: bool = False,
+) -> Mapping:
+    """Map ``model`` onto ``chip``'s arrays and cores.
+
+    Args:
+        model: any ``nn.Module`` (digital or converted); it is run once on ``example_input``.
+        chip: a :class:`ChipSpec`, preset name or YAML path (default: IBM PCM preset).
+        example_input: one input batch (batch size 1 recommended), e.g. ``torch.zeros(1, 3, 32, 32)``.
+        digital: layer-name patterns (fnmatch, e.g. ``"fc*"``) that stay digital.
+        replicate: copy the layers with the most vectors per inference onto free cores.
+
+    Example:
+        >>> from aimc.models import mlp
+        >>> m = compile(mlp(), "ibm-hermes-pcm", torch.zeros(1, 784))
+        >>> m.arrays_needed, m.fits
+        (14, True)
+    """
+    spec = chip if isinstance(chip, ChipSpec) else load_chip(chip or "ibm-hermes-pcm")
+    if example_input is None:
+        raise ValueError("compile needs an example_input to trace the model's shapes")
+    traced = _trace(model, example_input)
+    rows_per_array, cols_per_array = spec.array.rows, spec.array.cols
+    layers: list[LayerMap] = []
+    for name, (module, vectors) in traced.items():
+        weight = getattr(module, "weight", None)
+        if weight is None:
+            continue
+        kind = type(module).__name__
+        out = weight.shape[0]
+        inputs = int(weight[0].numel()) if weight.dim() > 1 else 1
+        reason = _unsupported_reason(module)
+        if reason is None and any(fnmatch.fnmatch(name, p) for p in digital):
+            reason = "kept digital by policy"
+        layer = LayerMap(name, kind, reason is None, reason or "", inputs, out, vectors)
+        if layer.analog:
+            granule = math.prod(weight.shape[2:]) if weight.dim() > 2 else 1
+            layer.row_arrays, *_ = split_rows(inputs, rows_per_array, granule)
+            layer.col_arrays = math.ceil(spec.encoding.columns(out) / cols_per_array)
+            cells = layer.row_arrays * layer.col_arrays * rows_per_array * cols_per_array
+            layer.utilization = inputs * out / cells
+        layers.append(layer)
+    analog = [layer for layer in layers if layer.analog]
+    if not analog:
+        supported = ", ".join(t.__name__ for t in CONVERTERS)
+        raise ValueError(f"model has no layer the analog hardware can take (supported: {supported})")
+    needed = sum(layer.arrays for layer in analog)
+    if replicate and needed < spec.cores:
+        _replicate(analog, spec.cores - needed)
+    core = 0
+    for layer in analog:
+        layer.cores = list(range(core, core + layer.arrays))
+        core += layer.arrays
+    return Mapping(spec, tuple(example_input.shape), layers)
