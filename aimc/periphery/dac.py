@@ -65,8 +65,8 @@ class DAC(BaseModel):
             levels = (x * (top / self.input_range)).clamp_(-top, top)
             step: torch.Tensor | float = self.input_range / top
         else:
-            peak = torch.linalg.vector_norm(x, float("inf"), dim=dims, keepdim=True)
-            peak = peak.clamp(min=torch.finfo(x.dtype).tiny)
+            # abs().amax() is several times faster than the inf-norm kernel on CPU
+            peak = x.abs().amax(dim=dims, keepdim=True).clamp(min=torch.finfo(x.dtype).tiny)
             levels = x * (top / peak)
             step = peak / top
         if self.levels is not None:
