@@ -92,6 +92,10 @@ class AnalogLinear(AnalogLayer):
         y = self.tile(x)
         return y if self.bias is None else y + self.bias
 
+    def digital_forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The exact digital result of this layer (reference for error and ENOB)."""
+        return F.linear(x, self.weight, self.bias)
+
     def extra_repr(self) -> str:
         bias = self.bias is not None
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={bias}"
@@ -168,6 +172,16 @@ class _AnalogConvNd(AnalogLayer):
         else:
             y = torch.addcmul(self.bias.view(1, -1, 1, 1), codes, scale)
         return y.squeeze(2) if self._spatial_dims == 1 else y
+
+    def digital_forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The exact digital result of this layer (reference for error and ENOB)."""
+        if x.dim() == self._spatial_dims + 1:
+            return self.digital_forward(x.unsqueeze(0)).squeeze(0)
+        if any(self._pad):
+            mode = "constant" if self.padding_mode == "zeros" else self.padding_mode
+            x = F.pad(x, self._pad, mode=mode)
+        conv = F.conv1d if self._spatial_dims == 1 else F.conv2d
+        return conv(x, self.weight, self.bias, self.stride, 0, self.dilation)
 
     def extra_repr(self) -> str:
         return (
