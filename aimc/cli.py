@@ -99,10 +99,18 @@ def compile_cmd(
     except Exception as err:
         console.print(f"[red]cannot compile:[/red] {err}")
         raise typer.Exit(2) from err
+    from .cost import peak_ops, schedule
+
+    plan = schedule(mapping)
     console.print(mapping)
     console.print(f"analog MACs per inference: {mapping.analog_macs:,}; digital: {mapping.digital_macs:,}")
+    console.print(f"one MVM {1e9 * plan.mvm_s:.0f} ns; chip peak {peak_ops(spec) / 1e12:.1f} TOPS; "
+                  f"pipelined: {1e6 * plan.latency_s:.2f} us per inference, "
+                  f"{plan.throughput:,.0f} inferences/s (analog stages only; energy model to come)")
     if json_path is not None:
-        json_path.write_text(json.dumps(mapping.to_dict(), indent=2))
+        data = mapping.to_dict() | {"mvm_s": plan.mvm_s, "peak_ops": peak_ops(spec),
+                                    "latency_s": plan.latency_s, "throughput": plan.throughput}
+        json_path.write_text(json.dumps(data, indent=2))
         console.print(f"wrote {json_path}")
 
 

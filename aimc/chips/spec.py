@@ -30,6 +30,18 @@ class ArraySpec(BaseModel):
     cols: PositiveInt = 256
 
 
+class Timing(BaseModel):
+    """Timing of a chip's arrays and converters (s); used by the cost model (``aimc.cost``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    dac_lsb_s: float = Field(1e-9, gt=0, description="pulse duration of one input LSB (PWM)")
+    integration_s: float = Field(100e-9, gt=0, description="integration time for amplitude inputs")
+    adc_clock_s: float = Field(1e-9, gt=0, description="SAR/ramp ADC clock period")
+    adc_s: float = Field(0.0, ge=0, description="readout time of ideal/integrating ADCs")
+    phases: PositiveInt = Field(1, description="read phases per MVM (sign quadrants)")
+
+
 class ChipSpec(BaseModel):
     """A chip: one device technology, its weight encoding, converters, array size and drift
     compensation.
@@ -56,6 +68,7 @@ class ChipSpec(BaseModel):
     faults: Faults = Field(default_factory=Faults)
     ir_drop: IRDrop = Field(default_factory=IRDrop, description="wire parasitics; mode none/exact/fast")
     circuit_noise: CircuitNoise = Field(default_factory=CircuitNoise, description="thermal/shot noise")
+    timing: Timing = Field(default_factory=Timing, description="converter and read timing")
     compensation: Compensation = Field(default_factory=GlobalDriftCompensation)
 
     @field_validator("description")
