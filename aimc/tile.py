@@ -196,7 +196,6 @@ class Tile(nn.Module):
         self.state: dict[str, torch.Tensor] = {}
         self._read_seed = 0
         self.time: float | None = None
-        self.version = 0  # bumps whenever the conductances seen by a read change
         self.normals = NormalSource()
         self._layouts: dict[str, tuple[torch.Tensor, torch.Tensor | None]] = {}
         self._gdc_reference: float | None = None
@@ -286,7 +285,6 @@ class Tile(nn.Module):
         self._read = ReadMatrices(w, var, bias, shot)  # [groups, arrays, rows, columns] ...
         self._layouts = {}
         self.time = float(t)
-        self.version += 1
         time_bits = int.from_bytes(struct.pack("<d", self.time), "little")
         self.normals.seed(split_seed(np.random.SeedSequence([self._read_seed, time_bits]), 1)[0])
 
