@@ -46,7 +46,8 @@ def test_bad_idx_file(tmp_path):
         read_idx(bad)
 
 
-@pytest.mark.skipif(not FASHION_MNIST_DIR.is_dir(), reason="Debian package dataset-fashion-mnist not installed")
+@pytest.mark.skipif(not FASHION_MNIST_DIR.is_dir(),
+                    reason="Debian package dataset-fashion-mnist not installed")
 def test_real_fashion_mnist():
     data = fashion_mnist()
     assert data.x_train.shape == (60000, 1, 28, 28) and data.x_test.shape == (10000, 1, 28, 28)
