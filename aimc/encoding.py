@@ -55,10 +55,12 @@ class Encoded:
     def groups(self) -> int:
         return len(self.beta)
 
-    def decode(self) -> torch.Tensor:
-        """The weight matrix ``[in, out]`` these planes represent with ideal devices."""
-        combined = torch.zeros(self.g_target.shape[1:], dtype=self.g_target.dtype)
-        for g, a, grp in zip(self.g_target, self.alpha, self.group, strict=True):
+    def decode(self, planes: torch.Tensor | None = None) -> torch.Tensor:
+        """The weight matrix ``[in, out]`` that ``planes`` (default: the targets) represent, with
+        ideal periphery; pass programmed or drifted conductances to see their weight error."""
+        planes = self.g_target if planes is None else planes
+        combined = torch.zeros(planes.shape[1:], dtype=planes.dtype)
+        for g, a, grp in zip(planes, self.alpha, self.group, strict=True):
             combined += self.beta[grp] * a * g
         if self.reference_column:
             combined = combined[:, :-1] - combined[:, -1:]

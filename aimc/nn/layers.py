@@ -61,8 +61,17 @@ class AnalogLayer(nn.Module):
         self.weight = nn.Parameter(weight.detach().clone(), requires_grad=False)
         self.bias = None if bias is None else nn.Parameter(bias.detach().clone())
         self.chip = chip
-        granule = math.prod(weight.shape[2:])  # kernel rows of one input channel (1 for Linear)
-        self.tile = make_tile(self.weight.reshape(self.weight.shape[0], -1), chip, granule)
+        # hardware-aware training hook (set by aimc.training.enable_hwa): .inputs(layer, x) and
+        # .weight(layer) give the training forward its quantised inputs and noisy weights
+        self.hwa = None
+        self._granule = math.prod(weight.shape[2:])  # kernel rows of one input channel (1 for Linear)
+        self.remap()
+
+    def remap(self) -> None:
+        """Map the current weights onto a new tile (after training); it must be programmed."""
+        with torch.no_grad():
+            w = self.weight.detach().reshape(self.weight.shape[0], -1)
+            self.tile = make_tile(w, self.chip, self._granule)
 
 
 class AnalogLinear(AnalogLayer):
@@ -89,8 +98,13 @@ class AnalogLinear(AnalogLayer):
         return layer
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.training and self.hwa is not None:
+            return self._hwa_forward(x)
         y = self.tile(x)
         return y if self.bias is None else y + self.bias
+
+    def _hwa_forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.linear(self.hwa.inputs(self, x), self.hwa.weight(self), self.bias)
 
     def digital_forward(self, x: torch.Tensor) -> torch.Tensor:
         """The exact digital result of this layer (reference for error and ENOB)."""
@@ -131,6 +145,8 @@ class _AnalogConvNd(AnalogLayer):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() == self._spatial_dims + 1:  # unbatched input, as nn.ConvNd accepts
             return self.forward(x.unsqueeze(0)).squeeze(0)
+        if self.training and self.hwa is not None:
+            return self.digital_forward(self.hwa.inputs(self, x), self.hwa.weight(self))
         if x.dim() != self._spatial_dims + 2 or x.shape[1] != self.in_channels:
             raise ValueError(
                 f"{type(self).__name__} expects [batch, {self.in_channels}, ...] with "
@@ -173,15 +189,17 @@ class _AnalogConvNd(AnalogLayer):
             y = torch.addcmul(self.bias.view(1, -1, 1, 1), codes, scale)
         return y.squeeze(2) if self._spatial_dims == 1 else y
 
-    def digital_forward(self, x: torch.Tensor) -> torch.Tensor:
-        """The exact digital result of this layer (reference for error and ENOB)."""
+    def digital_forward(self, x: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
+        """The exact digital result of this layer (reference for error and ENOB), optionally
+        with another ``weight`` (hardware-aware training passes a noisy one)."""
         if x.dim() == self._spatial_dims + 1:
-            return self.digital_forward(x.unsqueeze(0)).squeeze(0)
+            return self.digital_forward(x.unsqueeze(0), weight).squeeze(0)
         if any(self._pad):
             mode = "constant" if self.padding_mode == "zeros" else self.padding_mode
             x = F.pad(x, self._pad, mode=mode)
         conv = F.conv1d if self._spatial_dims == 1 else F.conv2d
-        return conv(x, self.weight, self.bias, self.stride, 0, self.dilation)
+        weight = self.weight if weight is None else weight
+        return conv(x, weight, self.bias, self.stride, 0, self.dilation)
 
     def extra_repr(self) -> str:
         return (

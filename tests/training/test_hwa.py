@@ -1,0 +1,71 @@
+import pytest
+import torch
+from torch import nn
+
+import aimc
+from aimc.chips import load_chip
+from aimc.training import HWAConfig, Trainer, enable_hwa, noisy_weight
+
+
+def toy():
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(512, 20, generator=g)
+    w = torch.randn(20, 3, generator=g)
+    return x, (x @ w).argmax(1)
+
+
+def test_ideal_chip_noisy_weight_is_the_weight_and_gradient_is_straight_through():
+    layer, _ = aimc.convert(nn.Linear(20, 3), load_chip("ideal"))
+    enable_hwa(layer, HWAConfig(quantize_inputs=False))
+    w = noisy_weight(layer, layer.hwa.config, layer.hwa.generator)
+    torch.testing.assert_close(w, layer.weight, rtol=1e-5, atol=1e-6)
+    w.sum().backward()
+    assert torch.equal(layer.weight.grad, torch.ones_like(layer.weight))
+
+
+def test_pcm_noise_is_drawn_fresh_and_of_device_size():
+    layer, _ = aimc.convert(nn.Linear(200, 50), load_chip("ibm-hermes-pcm"))
+    enable_hwa(layer, HWAConfig(t_inference=86400.0), seed=1)
+    a = noisy_weight(layer, layer.hwa.config, layer.hwa.generator)
+    b = noisy_weight(layer, layer.hwa.config, layer.hwa.generator)
+    rel = ((a - layer.weight).std() / layer.weight.abs().max(dim=1).values.mean()).item()
+    assert not torch.equal(a, b)
+    assert 0.01 < rel < 0.1  # PCM programming + read noise: a few % of the largest weight
+
+
+def test_training_forward_uses_noise_and_eval_uses_the_tile():
+    layer, _ = aimc.convert(nn.Linear(20, 3), load_chip("ibm-hermes-pcm"))
+    enable_hwa(layer, seed=0)
+    x = torch.randn(4, 20)
+    layer.train()
+    assert not torch.equal(layer(x), layer(x))  # fresh noise every step
+    layer.eval()
+    with pytest.raises(RuntimeError, match="not programmed"):
+        layer(x)
+
+
+def test_trainer_learns_checkpoints_and_resumes_exactly(tmp_path):
+    x, y = toy()
+
+    def fresh():
+        torch.manual_seed(0)
+        model, _ = aimc.convert(nn.Sequential(nn.Linear(20, 16), nn.ReLU(), nn.Linear(16, 3)),
+                                load_chip("ibm-hermes-pcm"))
+        return enable_hwa(model, seed=0)
+
+    def trainer(model, **kw):
+        return Trainer(model, torch.optim.Adam(model.parameters(), lr=1e-2), seed=0, **kw)
+
+    straight = trainer(fresh())
+    losses = straight.fit((x, y), epochs=6, progress=False)
+    assert losses[-1] < 0.5 * losses[0]
+    first = trainer(fresh(), checkpoint=tmp_path / "ckpt.safetensors")
+    first.fit((x, y), epochs=3, progress=False)
+    resumed = trainer(fresh(), checkpoint=tmp_path / "ckpt.safetensors")
+    assert resumed.epoch == 3
+    resumed.fit((x, y), epochs=6, progress=False)
+    for a, b in zip(straight.model.parameters(), resumed.model.parameters(), strict=True):
+        torch.testing.assert_close(a, b)
+    # after fit the tiles follow the trained weights
+    aimc.program(resumed.model, seed=0)
+    assert aimc.accuracy(resumed.model, (x, y)) > 0.8
