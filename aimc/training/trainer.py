@@ -59,6 +59,12 @@ class Trainer:
             progress: bool = True) -> list[float]:
         """Train up to ``epochs`` epochs in total (resumed runs continue); returns epoch losses."""
         x, y = data
+        plain = [name for name, m in self.model.named_modules()
+                 if isinstance(m, AnalogLayer) and m.hwa is None]
+        if plain:
+            raise ValueError(
+                f"analog layers {', '.join(plain)} have no training forward: call "
+                "aimc.training.enable_hwa(model) first, or train the digital model and convert it")
         if len(x) != len(y):
             raise ValueError(f"inputs and labels differ in length: {len(x)} vs {len(y)}")
         losses = []

@@ -69,3 +69,10 @@ def test_trainer_learns_checkpoints_and_resumes_exactly(tmp_path):
     # after fit the tiles follow the trained weights
     aimc.program(resumed.model, seed=0)
     assert aimc.accuracy(resumed.model, (x, y)) > 0.8
+
+
+def test_trainer_refuses_analog_layers_without_a_training_forward():
+    x, y = toy()
+    model, _ = aimc.convert(nn.Linear(20, 3), load_chip("ideal"))
+    with pytest.raises(ValueError, match="enable_hwa"):
+        Trainer(model).fit((x, y), epochs=1, progress=False)
