@@ -43,6 +43,12 @@ from .encoding import Differential, EncodingSpec
 from .periphery import ADC, DAC
 
 
+class ProgramVerifier(Protocol):
+    """What a tile needs of a closed-loop programming scheme (``aimc.calibration``)."""
+
+    def program(self, device: Device, g_target: torch.Tensor, generator: torch.Generator): ...
+
+
 class DriftCompensation(Protocol):
     """What a tile needs of a drift-compensation scheme (implemented in ``aimc.calibration``)."""
 
@@ -194,6 +200,7 @@ class Tile(nn.Module):
                 f"offset encoding puts its reference column at mid-window, which is not one of "
                 f"{device.levels} device levels: use an odd number of levels (e.g. {device.levels - 1})")
         self.state: dict[str, torch.Tensor] = {}
+        self.verify_history = None
         self._read_seed = 0
         self.time: float | None = None
         self.normals = NormalSource()
@@ -221,8 +228,10 @@ class Tile(nn.Module):
         return self.time is not None
 
     # ------------------------------------------------------------------ program / drift
-    def program(self, seed: int | np.random.SeedSequence = 0) -> None:
+    def program(self, seed: int | np.random.SeedSequence = 0, verify: ProgramVerifier | None = None) -> None:
         """Program every device (fresh chip instance) from ``seed``; leaves the tile at t = 0.
+        With ``verify`` (e.g. ``aimc.calibration.ProgramVerify()``) the devices are programmed
+        closed-loop and the error history is kept in :attr:`verify_history`.
 
         Reads at time ``t`` draw their noise from a stream seeded by ``(seed, t)``, so the numbers
         seen at one time do not depend on which other times were read before.
@@ -230,7 +239,11 @@ class Tile(nn.Module):
         check_seed(seed)
         program_seed, self._read_seed, fault_seed, adc_seed = split_seed(seed, 4)
         generator = torch.Generator().manual_seed(program_seed)
-        self.state = self.device_model.program(self.g_target, generator)
+        if verify is None:
+            self.state = self.device_model.program(self.g_target, generator)
+            self.verify_history = None
+        else:
+            self.state, self.verify_history = verify.program(self.device_model, self.g_target, generator)
         self.adc_instance = self.adc.draw_instance(torch.Generator().manual_seed(adc_seed))
         if self.faults is not None:
             fault_generator = torch.Generator().manual_seed(fault_seed)

@@ -1,4 +1,4 @@
-"""Keeping a programmed chip accurate over its life: drift compensation."""
+"""Keeping a programmed chip accurate over its life: drift compensation, program-and-verify."""
 
 from .drift_compensation import (
     Compensation,
@@ -6,5 +6,7 @@ from .drift_compensation import (
     NoCompensation,
     build_compensation,
 )
+from .program_verify import ProgramVerify, VerifyHistory
 
-__all__ = ["Compensation", "GlobalDriftCompensation", "NoCompensation", "build_compensation"]
+__all__ = ["Compensation", "GlobalDriftCompensation", "NoCompensation", "ProgramVerify",
+           "VerifyHistory", "build_compensation"]

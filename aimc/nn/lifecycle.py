@@ -24,13 +24,14 @@ def _tiles(model: nn.Module) -> list[Tile]:
     return tiles
 
 
-def program(model: nn.Module, seed: int = 0) -> nn.Module:
+def program(model: nn.Module, seed: int = 0, verify=None) -> nn.Module:
     """Program every tile: a fresh chip instance. Same seed, same chip; tile ``i`` gets the
-    ``i``-th child of ``numpy.random.SeedSequence(seed)``. Leaves the chip at t = 0."""
+    ``i``-th child of ``numpy.random.SeedSequence(seed)``. Leaves the chip at t = 0.
+    ``verify`` (``aimc.calibration.ProgramVerify``) programs closed-loop."""
     check_seed(seed)
     tiles = _tiles(model)
     for tile, child in zip(tiles, np.random.SeedSequence(seed).spawn(len(tiles)), strict=True):
-        tile.program(child)
+        tile.program(child, verify=verify)
     return model
 
 
