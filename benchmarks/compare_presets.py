@@ -12,9 +12,7 @@ from __future__ import annotations
 import argparse
 
 from aimc import convert, evaluate_over_time, list_chips, load_chip
-from aimc.data import digits
-from aimc.demo import DAY, train_demo_model
-from aimc.evaluation import accuracy
+from aimc.demo import DAY, trained_demo
 
 TIMES = {"1 s": 1.0, "1 day": DAY, "1 year": 365 * DAY}
 
@@ -23,10 +21,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=10)
     args = parser.parse_args()
-    data = digits()
-    model = train_demo_model(data)
-    test = (data.x_test, data.y_test)
-    print(f"digital accuracy: {100 * accuracy(model, test):.2f} %\n")
+    model, test = trained_demo()
     print("| chip | device | " + " | ".join(TIMES) + " |")
     print("|---|---|" + "---|" * len(TIMES))
     for name in list_chips():

@@ -15,9 +15,7 @@ from __future__ import annotations
 import argparse
 
 from aimc import ChipSpec, convert, evaluate_over_time, load_chip
-from aimc.data import digits
-from aimc.demo import train_demo_model
-from aimc.evaluation import accuracy
+from aimc.demo import trained_demo
 
 SIZES = (64, 128, 256)
 RESISTANCES = (0.0, 1.0, 5.0, 20.0)
@@ -35,10 +33,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
-    data = digits()
-    model = train_demo_model(data)
-    test = (data.x_test, data.y_test)
-    print(f"digital accuracy: {100 * accuracy(model, test):.2f} %\n")
+    model, test = trained_demo()
     print("| array | " + " | ".join("IR drop off" if r == 0 else f"{r:g} Ω/cell" for r in RESISTANCES) + " |")
     print("|---|" + "---|" * len(RESISTANCES))
     for size in SIZES:

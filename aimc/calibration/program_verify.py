@@ -20,7 +20,6 @@ energy per pulse and read are parameters (assumed, typical PCM values: 100 ns / 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import torch
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt
@@ -30,34 +29,13 @@ from ..devices import Device, State
 
 @dataclass
 class VerifyHistory:
-    """Residual error after each round (round 0 = one-shot programming)."""
+    """Residual error after each round (round 0 = one-shot programming); plot it with
+    :func:`aimc.evaluation.plot_program_verify`."""
 
     rms_error: list[float] = field(default_factory=list)  # S, over all devices
     converged: list[float] = field(default_factory=list)  # fraction within tolerance
     pulses: int = 0  # write pulses over all devices
     reads: int = 0  # verify reads over all devices
-
-    def plot(self, path: str | Path, title: str = "program-and-verify") -> Path:
-        """Error versus iteration, as a PNG."""
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        fig, ax = plt.subplots(figsize=(5.6, 3.8), dpi=120)
-        rounds = range(len(self.rms_error))
-        ax.semilogy(rounds, [1e6 * e for e in self.rms_error], marker="o", label="rms error")
-        ax.axhline(1e6 * self.rms_error[0], color="gray", ls="--", lw=1, label="one-shot")
-        ax.set_xlabel("iteration (0 = one-shot programming)")
-        ax.set_ylabel("rms conductance error (uS)")
-        ax.set_title(title)
-        ax.grid(True, which="both", alpha=0.3)
-        ax.legend()
-        fig.tight_layout()
-        path = Path(path)
-        fig.savefig(path)
-        plt.close(fig)
-        return path
 
 
 class ProgramVerify(BaseModel):

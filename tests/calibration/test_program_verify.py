@@ -7,6 +7,7 @@ from torch import nn
 import aimc
 from aimc.calibration import ProgramVerify
 from aimc.devices import PCM, RRAM
+from aimc.evaluation import plot_program_verify
 
 N = 50_000
 
@@ -25,7 +26,7 @@ def test_error_falls_with_iterations_and_beats_one_shot(device, tmp_path):
     assert verify.time_s(hist, rows_in_parallel=256) == pytest.approx(
         (hist.pulses * 100e-9 + hist.reads * 1e-6) / 256)
     assert verify.energy_j(hist) == pytest.approx(hist.pulses * 10e-12)
-    png = hist.plot(tmp_path / "pv.png")
+    png = plot_program_verify(hist, tmp_path / "pv.png")
     assert png.read_bytes()[:4] == b"\x89PNG"
 
 
