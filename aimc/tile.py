@@ -214,11 +214,6 @@ class Tile(nn.Module):
         self.state, self.fault_maps, self.time, self._layouts = {}, {}, None, {}
 
     @property
-    def n_arrays(self) -> int:
-        """Number of physical arrays the matrix occupies."""
-        return self.array_grid[0] * self.array_grid[1]
-
-    @property
     def padded_rows(self) -> int:
         """Rows over all arrays, including unused padding rows of the last array."""
         return self.row_arrays * self.rows_per_array
