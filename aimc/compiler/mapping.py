@@ -43,6 +43,9 @@ class LayerMap:
     replicas: int = 1
     cores: list[int] = field(default_factory=list)
     utilization: float = 0.0
+    devices: int = 0  # devices per weight (conductance planes of the encoding)
+    adc_groups: int = 1  # conversions per column and read (bit slices converted separately)
+    fill: float = 0.0  # summed target conductance per weight cell / g_max (read energy)
 
     @property
     def macs(self) -> int:
@@ -142,6 +145,18 @@ def _trace(model: nn.Module, example: torch.Tensor) -> dict[str, tuple[nn.Module
     return found
 
 
+def _conductance_fill(weight: torch.Tensor, spec: ChipSpec) -> tuple[int, int, float]:
+    """Devices per weight, ADC groups, and the mean summed conductance of one weight cell over
+    ``g_max``, from the layer's own weights encoded as the tile would program them."""
+    device = spec.device
+    with torch.no_grad():
+        w = weight.detach().reshape(weight.shape[0], -1).T.to(torch.float32)
+        encoded = spec.encoding.encode(w, device.g_max - device.g_min)
+    planes = encoded.g_target
+    total = planes.sum().item() + device.g_min * planes.numel()
+    return planes.shape[0], encoded.groups, total / (device.g_max * w.numel())
+
+
 def _replicate(layers: list[LayerMap], free: int) -> None:
     """Give replicas to the pipeline's slowest stage while whole copies fit in ``free`` cores."""
     while True:
@@ -167,7 +182,8 @@ def compile(  # noqa: A001 - the name users expect (aimc.compile)
         model: any ``nn.Module`` (digital or converted); it is run once on ``example_input``.
         chip: a :class:`ChipSpec`, preset name or YAML path (default: IBM PCM preset).
         example_input: one input batch (batch size 1 recommended), e.g. ``torch.zeros(1, 3, 32, 32)``.
-        digital: layer-name patterns (fnmatch, e.g. ``"fc*"``) that stay digital.
+        digital: layers that stay digital: name patterns (fnmatch, e.g. ``"fc*"``) or layer
+            types (e.g. ``"Linear"``).
         replicate: copy the layers with the most vectors per inference onto free cores.
 
     Example:
@@ -190,7 +206,7 @@ def compile(  # noqa: A001 - the name users expect (aimc.compile)
         out = weight.shape[0]
         inputs = int(weight[0].numel()) if weight.dim() > 1 else 1
         reason = _unsupported_reason(module)
-        if reason is None and any(fnmatch.fnmatch(name, p) for p in digital):
+        if reason is None and any(fnmatch.fnmatch(name, p) or p == kind for p in digital):
             reason = "kept digital by policy"
         layer = LayerMap(name, kind, reason is None, reason or "", inputs, out, vectors)
         if layer.analog:
@@ -199,6 +215,7 @@ def compile(  # noqa: A001 - the name users expect (aimc.compile)
             layer.col_arrays = math.ceil(spec.encoding.columns(out) / cols_per_array)
             cells = layer.row_arrays * layer.col_arrays * rows_per_array * cols_per_array
             layer.utilization = inputs * out / cells
+            layer.devices, layer.adc_groups, layer.fill = _conductance_fill(weight, spec)
         layers.append(layer)
     analog = [layer for layer in layers if layer.analog]
     if not analog:

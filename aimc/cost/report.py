@@ -1,0 +1,199 @@
+"""The cost report of a mapped network: energy breakdown, latency, throughput, TOPS, TOPS/W,
+area and TOPS/mm² per layer and per inference, beside the digital INT8 baseline.
+
+Also :func:`peak`, the chip's own peak figures for an MVM workload with every core busy (the
+numbers chip papers quote: the energy counts the arrays, DACs and ADCs, as in Le Gallo et al.,
+Nat. Electron. 2023, Methods).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from rich.console import Group
+from rich.table import Table
+
+from ..chips import ChipSpec
+from ..compiler import Mapping
+from .digital import SystolicArray, digital_baseline
+from .energy import COMPONENTS, core_footprint, digital_layer_energy, layer_energy, mvm_energy
+from .timing import mvm_time, peak_ops, schedule
+
+UNIFORM_FILL = 0.5  # mean |w| / max |w| of uniformly distributed weights
+
+
+@dataclass
+class LayerCost:
+    name: str
+    analog: bool
+    macs: int
+    energy_j: dict[str, float]
+    stage_s: float
+
+    @property
+    def total_j(self) -> float:
+        return sum(self.energy_j.values())
+
+
+@dataclass
+class CostReport:
+    """Per-inference cost of a mapped network (batch 1, pipelined layers)."""
+
+    mapping: Mapping
+    layers: list[LayerCost]
+    area_m2: float  # silicon of the chips the model needs
+    digital: dict = field(default_factory=dict)
+
+    @property
+    def energy_j(self) -> dict[str, float]:
+        keys = dict.fromkeys(k for layer in self.layers for k in layer.energy_j)
+        return {k: sum(layer.energy_j.get(k, 0.0) for layer in self.layers) for k in keys}
+
+    @property
+    def total_j(self) -> float:
+        return sum(self.energy_j.values())
+
+    @property
+    def ops(self) -> int:
+        return 2 * sum(layer.macs for layer in self.layers)
+
+    @property
+    def latency_s(self) -> float:
+        return sum(layer.stage_s for layer in self.layers)
+
+    @property
+    def throughput(self) -> float:
+        """Inferences per second with the pipeline full."""
+        return 1.0 / max(layer.stage_s for layer in self.layers)
+
+    @property
+    def tops(self) -> float:
+        return self.ops * self.throughput / 1e12
+
+    @property
+    def tops_per_w(self) -> float:
+        return self.ops / self.total_j / 1e12
+
+    @property
+    def tops_per_mm2(self) -> float:
+        return self.tops / (self.area_m2 * 1e6)
+
+    def summary(self) -> dict[str, dict[str, float]]:
+        """Analog chip and digital baseline side by side."""
+        d = self.digital
+        d_energy = sum(d["energy_j"].values())
+        d_tput = 1.0 / d["latency_s"]  # one systolic array, layers in turn
+        return {
+            "analog": {"energy_j": self.total_j, "latency_s": self.latency_s,
+                       "inferences_per_s": self.throughput, "tops": self.tops,
+                       "tops_per_w": self.tops_per_w, "area_mm2": self.area_m2 * 1e6,
+                       "tops_per_mm2": self.tops_per_mm2},
+            "digital": {"energy_j": d_energy, "latency_s": d["latency_s"],
+                        "inferences_per_s": d_tput, "tops": self.ops * d_tput / 1e12,
+                        "tops_per_w": self.ops / d_energy / 1e12, "area_mm2": d["area_m2"] * 1e6,
+                        "tops_per_mm2": self.ops * d_tput / 1e12 / (d["area_m2"] * 1e6)},
+        }
+
+    def to_dict(self) -> dict:
+        return {
+            "energy_j": self.energy_j, "total_j": self.total_j, "ops": self.ops,
+            "latency_s": self.latency_s, "throughput": self.throughput, "tops": self.tops,
+            "tops_per_w": self.tops_per_w, "area_m2": self.area_m2, "tops_per_mm2": self.tops_per_mm2,
+            "layers": [{"name": c.name, "analog": c.analog, "macs": c.macs, "energy_j": c.energy_j,
+                        "total_j": c.total_j, "stage_s": c.stage_s} for c in self.layers],
+            "summary": self.summary(), "digital_baseline": self.digital,
+        }
+
+    def __rich__(self) -> Group:
+        unit, scale = ("µJ", 1e6) if self.total_j > 1e-5 else ("nJ", 1e9)
+        parts = Table(title=f"energy per inference on {self.mapping.chip.name}")
+        for column in ("component", unit, "share"):
+            parts.add_column(column, justify="left" if column == "component" else "right")
+        for k, v in self.energy_j.items():
+            parts.add_row(k, f"{scale * v:.4g}", f"{100 * v / self.total_j:.1f} %")
+        parts.add_row("total", f"{scale * self.total_j:.4g}", "100 %", style="bold")
+        layers = Table(title="per layer (pipelined stages)")
+        for column in ("layer", "MACs", f"energy {unit}", "largest part", "stage µs"):
+            layers.add_column(column, justify="left" if column in ("layer", "largest part") else "right")
+        for c in self.layers:
+            top = max(c.energy_j, key=c.energy_j.get)
+            layers.add_row(c.name, f"{c.macs:,}", f"{scale * c.total_j:.3g}",
+                           f"{top} {100 * c.energy_j[top] / c.total_j:.0f} %", f"{1e6 * c.stage_s:.3g}")
+        compare = Table(title="per inference: analog chip vs digital INT8 systolic array, same node")
+        rows = (("energy (µJ)", "energy_j", 1e6), ("latency (µs)", "latency_s", 1e6),
+                ("inferences/s", "inferences_per_s", 1), ("TOPS", "tops", 1),
+                ("TOPS/W", "tops_per_w", 1), ("area (mm²)", "area_mm2", 1),
+                ("TOPS/mm²", "tops_per_mm2", 1))
+        s = self.summary()
+        for column in ("", "analog", "digital", "analog advantage"):
+            compare.add_column(column, justify="left" if not column else "right")
+        for label, key, scale in rows:
+            a, d = s["analog"][key] * scale, s["digital"][key] * scale
+            better = d / a if key in ("energy_j", "latency_s", "area_mm2") else a / d
+            compare.add_row(label, f"{a:,.4g}", f"{d:,.4g}", f"{better:.2f}x")
+        return Group(parts, layers, compare)
+
+
+def estimate(mapping: Mapping, baseline: SystolicArray | None = None) -> CostReport:
+    """Cost of one inference of ``mapping``'s network on its chip (and the digital baseline).
+
+    Example:
+        >>> import torch, aimc
+        >>> from aimc.models import mlp
+        >>> report = estimate(aimc.compile(mlp(), "ibm-hermes-pcm", torch.zeros(1, 784)))
+        >>> report.ops
+        1230848
+    """
+    chip = mapping.chip
+    stages = schedule(mapping).stage_s
+    costs = []
+    for layer in mapping.layers:
+        if layer.analog:
+            costs.append(LayerCost(layer.name, True, layer.macs, layer_energy(chip, layer),
+                                   stages[layer.name]))
+        else:
+            costs.append(LayerCost(layer.name, False, layer.macs, digital_layer_energy(chip, layer),
+                                   layer.macs / chip.cost.digital_macs_per_s))
+    area = mapping.chips_needed * chip.cores * core_footprint(chip)
+    return CostReport(mapping, costs, area, digital_baseline(mapping, baseline))
+
+
+@dataclass
+class Peak:
+    """Peak MVM figures of a chip: every core reads a full array of uniform random weights."""
+
+    chip: ChipSpec
+    mvm_s: float
+    energy_per_mvm_j: dict[str, float]  # one core, one MVM: array, dac, adc
+    core_area_m2: float
+
+    @property
+    def tops(self) -> float:
+        return peak_ops(self.chip) / 1e12
+
+    @property
+    def tops_per_w(self) -> float:
+        ops = 2 * self.chip.array.rows * self.chip.array.cols
+        return ops / sum(self.energy_per_mvm_j.values()) / 1e12
+
+    @property
+    def power_w(self) -> float:
+        return self.tops / self.tops_per_w
+
+    @property
+    def tops_per_mm2(self) -> float:
+        return self.tops / (self.chip.cores * self.core_area_m2 * 1e6)
+
+
+def peak(chip: ChipSpec) -> Peak:
+    """Peak throughput, energy efficiency and area efficiency of ``chip`` (8-bit MVM workload
+    with uniformly distributed weights and input magnitudes ``cost.input_activity``)."""
+    import torch
+
+    devices = int(chip.encoding.encode(torch.ones(1, 1), 1.0).g_target.shape[0])
+    fill = UNIFORM_FILL + devices * chip.device.g_min / chip.device.g_max
+    energy = mvm_energy(chip, chip.array.rows, chip.array.cols, fill, devices)
+    return Peak(chip, mvm_time(chip), energy, core_footprint(chip, devices))
+
+
+__all__ = ["COMPONENTS", "CostReport", "LayerCost", "Peak", "estimate", "peak"]
