@@ -71,10 +71,12 @@ def compile_cmd(
     chip: str = typer.Option(DEFAULT_CHIP, help="chip preset name or YAML path"),
     input_shape: str = typer.Option("", help="example input shape, e.g. 1,3,32,32 (FILE.py models)"),
     replicate: bool = typer.Option(False, help="replicate the slowest layers on free cores"),
-    digital: list[str] = typer.Option([], help="layer-name pattern to keep digital (repeatable)"),
-    json_path: Path | None = typer.Option(None, "--json", help="also write the mapping as JSON"),
+    digital: list[str] = typer.Option([], help="layer name pattern or type to keep digital (repeatable)"),
+    json_path: Path | None = typer.Option(None, "--json", help="also write mapping and cost as JSON"),
+    baseline_pes: int = typer.Option(128, min=1, help="digital baseline: systolic array of N x N INT8 MACs"),
 ) -> None:
-    """Map a model onto a chip: arrays, utilisation, cores, and how many chips it needs."""
+    """Map a model onto a chip (arrays, utilisation, cores, chips needed) and estimate its energy,
+    latency, throughput and area per inference beside a digital INT8 baseline at the same node."""
     import json
 
     import torch
@@ -99,19 +101,28 @@ def compile_cmd(
     except Exception as err:
         console.print(f"[red]cannot compile:[/red] {err}")
         raise typer.Exit(2) from err
-    from .cost import peak_ops, schedule
+    from .cost import SystolicArray, estimate, peak
 
-    plan = schedule(mapping)
+    report = estimate(mapping, SystolicArray(rows=baseline_pes, cols=baseline_pes))
+    top = peak(spec)
     console.print(mapping)
-    console.print(f"analog MACs per inference: {mapping.analog_macs:,}; digital: {mapping.digital_macs:,}")
-    console.print(f"one MVM {1e9 * plan.mvm_s:.0f} ns; chip peak {peak_ops(spec) / 1e12:.1f} TOPS; "
-                  f"pipelined: {1e6 * plan.latency_s:.2f} us per inference, "
-                  f"{plan.throughput:,.0f} inferences/s (analog stages only; energy model to come)")
+    console.print(report)
+    console.print(f"one MVM {1e9 * top.mvm_s:,.0f} ns; chip peak {top.tops:.1f} TOPS, "
+                  f"{top.tops_per_w:.2f} TOPS/W, {top.power_w:.2f} W (arrays, DACs, ADCs; "
+                  f"{chip_kind(spec)})")
     if json_path is not None:
-        data = mapping.to_dict() | {"mvm_s": plan.mvm_s, "peak_ops": peak_ops(spec),
-                                    "latency_s": plan.latency_s, "throughput": plan.throughput}
+        data = mapping.to_dict() | {
+            "cost": report.to_dict(),
+            "peak": {"mvm_s": top.mvm_s, "tops": top.tops, "tops_per_w": top.tops_per_w,
+                     "power_w": top.power_w, "tops_per_mm2": top.tops_per_mm2,
+                     "energy_per_mvm_j": top.energy_per_mvm_j},
+        }
         json_path.write_text(json.dumps(data, indent=2))
         console.print(f"wrote {json_path}")
+
+
+def chip_kind(spec) -> str:
+    return f"{spec.cores} cores of {spec.array.rows}x{spec.array.cols}, {spec.timing.phases}-phase read"
 
 
 def _load_model_file(spec: str):

@@ -8,7 +8,7 @@ from torch import nn
 from typer.testing import CliRunner
 
 import aimc
-from aimc.chips import ChipSpec, load_chip
+from aimc.chips import ChipSpec, list_chips, load_chip
 from aimc.cli import app
 from aimc.models import MODELS, resnet18
 
@@ -62,13 +62,18 @@ def test_resnet18_fast_and_reports_chips():
     assert m.analog_macs == sum(lay.rows * lay.cols * lay.vectors for lay in m.layers)
 
 
+@pytest.mark.parametrize("chip", list_chips())
 @pytest.mark.parametrize("name", list(MODELS))
-def test_cli_compile_every_builtin_model(tmp_path, name):
+def test_cli_compile_every_builtin_model_on_every_preset(tmp_path, name, chip):
     out = tmp_path / "map.json"
-    result = CliRunner().invoke(app, ["compile", "--model", name, "--chip", "neurram", "--json", str(out)])
+    result = CliRunner().invoke(app, ["compile", "--model", name, "--chip", chip, "--json", str(out)])
     assert result.exit_code == 0, result.output
+    assert "analog advantage" in result.output and "TOPS/W" in result.output
     data = json.loads(out.read_text())
-    assert data["chip"] == "neurram" and data["arrays_needed"] >= 1
+    assert data["chip"] == chip and data["arrays_needed"] >= 1
+    cost = data["cost"]
+    assert cost["total_j"] == pytest.approx(sum(cost["energy_j"].values()))
+    assert cost["summary"]["digital"]["energy_j"] > 0 and data["peak"]["tops"] > 0
 
 
 def test_cli_compile_errors_and_user_file(tmp_path):
