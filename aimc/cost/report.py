@@ -29,10 +29,24 @@ class LayerCost:
     macs: int
     energy_j: dict[str, float]
     stage_s: float
+    area_m2: float  # cores the layer occupies (0 for layers on the digital unit)
 
     @property
     def total_j(self) -> float:
         return sum(self.energy_j.values())
+
+    @property
+    def tops(self) -> float:
+        """Operations per second of this stage while it runs."""
+        return 2 * self.macs / self.stage_s / 1e12
+
+    @property
+    def tops_per_w(self) -> float:
+        return 2 * self.macs / self.total_j / 1e12
+
+    @property
+    def tops_per_mm2(self) -> float | None:
+        return self.tops / (self.area_m2 * 1e6) if self.area_m2 else None
 
 
 @dataclass
@@ -100,7 +114,9 @@ class CostReport:
             "latency_s": self.latency_s, "throughput": self.throughput, "tops": self.tops,
             "tops_per_w": self.tops_per_w, "area_m2": self.area_m2, "tops_per_mm2": self.tops_per_mm2,
             "layers": [{"name": c.name, "analog": c.analog, "macs": c.macs, "energy_j": c.energy_j,
-                        "total_j": c.total_j, "stage_s": c.stage_s} for c in self.layers],
+                        "total_j": c.total_j, "stage_s": c.stage_s, "tops": c.tops,
+                        "tops_per_w": c.tops_per_w, "area_m2": c.area_m2,
+                        "tops_per_mm2": c.tops_per_mm2} for c in self.layers],
             "summary": self.summary(), "digital_baseline": self.digital,
         }
 
@@ -113,12 +129,13 @@ class CostReport:
             parts.add_row(k, f"{scale * v:.4g}", f"{100 * v / self.total_j:.1f} %")
         parts.add_row("total", f"{scale * self.total_j:.4g}", "100 %", style="bold")
         layers = Table(title="per layer (pipelined stages)")
-        for column in ("layer", "MACs", f"energy {unit}", "largest part", "stage µs"):
+        for column in ("layer", "MACs", f"energy {unit}", "largest part", "stage µs", "TOPS/W"):
             layers.add_column(column, justify="left" if column in ("layer", "largest part") else "right")
         for c in self.layers:
             top = max(c.energy_j, key=c.energy_j.get)
             layers.add_row(c.name, f"{c.macs:,}", f"{scale * c.total_j:.3g}",
-                           f"{top} {100 * c.energy_j[top] / c.total_j:.0f} %", f"{1e6 * c.stage_s:.3g}")
+                           f"{top} {100 * c.energy_j[top] / c.total_j:.0f} %", f"{1e6 * c.stage_s:.3g}",
+                           f"{c.tops_per_w:.3g}")
         compare = Table(title="per inference: analog chip vs digital INT8 systolic array, same node")
         rows = (("energy (µJ)", "energy_j", 1e6), ("latency (µs)", "latency_s", 1e6),
                 ("inferences/s", "inferences_per_s", 1), ("TOPS", "tops", 1),
@@ -149,11 +166,12 @@ def estimate(mapping: Mapping, baseline: SystolicArray | None = None) -> CostRep
     costs = []
     for layer in mapping.layers:
         if layer.analog:
+            area = layer.arrays * core_footprint(chip, layer.devices, layer.adc_groups)
             costs.append(LayerCost(layer.name, True, layer.macs, layer_energy(chip, layer),
-                                   stages[layer.name]))
+                                   stages[layer.name], area))
         else:
             costs.append(LayerCost(layer.name, False, layer.macs, digital_layer_energy(chip, layer),
-                                   layer.macs / chip.cost.digital_macs_per_s))
+                                   layer.macs / chip.cost.digital_macs_per_s, 0.0))
     area = mapping.chips_needed * chip.cores * core_footprint(chip)
     return CostReport(mapping, costs, area, digital_baseline(mapping, baseline))
 

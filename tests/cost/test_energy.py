@@ -75,6 +75,9 @@ def test_report_totals_equal_the_sum_of_their_parts():
     assert report.ops == 2 * (m.analog_macs + m.digital_macs)
     assert report.latency_s == pytest.approx(sum(c.stage_s for c in report.layers))
     assert report.tops_per_w == pytest.approx(report.ops / report.total_j / 1e12)
+    first = report.layers[0]
+    assert first.tops_per_w == pytest.approx(2 * first.macs / first.total_j / 1e12)
+    assert first.area_m2 == pytest.approx(m.layers[0].arrays * core_footprint(m.chip))
     digital = report.digital
     assert sum(digital["energy_j"].values()) == pytest.approx(
         sum(v["mac"] + v["sram"] + v["dram"] for v in digital["layers"].values()))
