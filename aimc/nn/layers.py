@@ -61,8 +61,8 @@ class AnalogLayer(nn.Module):
         self.weight = nn.Parameter(weight.detach().clone(), requires_grad=False)
         self.bias = None if bias is None else nn.Parameter(bias.detach().clone())
         self.chip = chip
-        # hardware-aware training hook (set by aimc.training.enable_hwa): .inputs(layer, x) and
-        # .weight(layer) give the training forward its quantised inputs and noisy weights
+        # hardware-aware training hook (set by aimc.training.enable_hwa): .forward(layer, x) is
+        # the training forward with the chip's noise and converters in the loop
         self.hwa = None
         self._granule = math.prod(weight.shape[2:])  # kernel rows of one input channel (1 for Linear)
         self.remap()
@@ -104,7 +104,8 @@ class AnalogLinear(AnalogLayer):
         return y if self.bias is None else y + self.bias
 
     def _hwa_forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.linear(self.hwa.inputs(self, x), self.hwa.weight(self), self.bias)
+        lead = x.shape[:-1]
+        return self.hwa.forward(self, x.reshape(-1, self.in_features)).view(*lead, self.out_features)
 
     def digital_forward(self, x: torch.Tensor) -> torch.Tensor:
         """The exact digital result of this layer (reference for error and ENOB)."""
@@ -146,7 +147,7 @@ class _AnalogConvNd(AnalogLayer):
         if x.dim() == self._spatial_dims + 1:  # unbatched input, as nn.ConvNd accepts
             return self.forward(x.unsqueeze(0)).squeeze(0)
         if self.training and self.hwa is not None:
-            return self.digital_forward(self.hwa.inputs(self, x), self.hwa.weight(self))
+            return self.hwa.forward(self, x)
         if x.dim() != self._spatial_dims + 2 or x.shape[1] != self.in_channels:
             raise ValueError(
                 f"{type(self).__name__} expects [batch, {self.in_channels}, ...] with "

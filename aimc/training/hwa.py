@@ -6,9 +6,14 @@ them, programmed, drifted to ``t_inference`` and read once through the chip's ow
 (``aimc.devices``), compensated globally for drift as GDC would, and decoded back to weights. The
 noise is drawn fresh at every step; gradients pass to the digital weights unchanged
 (straight-through estimator), so the network learns weights whose function survives the noise.
-Inputs go through the DAC's quantisation with a straight-through gradient as well. This is the
-noise-injection recipe of Joshi et al., Nature Communications 11, 2473 (2020) and Rasch et al.,
-Nature Communications 14, 5282 (2023), with the noise taken from the simulated chip itself.
+Inputs go through the DAC's quantisation with a straight-through gradient as well; the matrix
+is split over arrays as the tile splits it, and each array's partial sum is scaled to ADC codes,
+given the ADC's input noise, rounded and clipped at the ADC's range (straight-through inside the
+range), then added digitally. After every optimizer step the trainer clips each layer's weights
+to ``weight_clip`` standard deviations, so that fewer outliers set the per-column conductance
+scale. This is the recipe of Joshi et al., Nature Communications 11, 2473 (2020) and Rasch et
+al., Nature Communications 14, 5282 (2023), with the noise taken from the simulated chip itself.
+Input ranges are calibrated per vector by the DAC's abs-max scaling (``dac.scaling``).
 
 Outside training mode (``model.eval()``) the layers run on their programmed tiles as usual.
 """
@@ -17,6 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
@@ -32,11 +38,21 @@ class HWAConfig(BaseModel):
     noise_scale: float = Field(1.0, ge=0, description="multiplies the weight error")
     compensate: bool = Field(True, description="remove the global drift scale (as GDC does)")
     quantize_inputs: bool = Field(True, description="DAC quantisation with straight-through gradient")
+    quantize_outputs: bool = Field(True, description="per-array ADC noise, rounding and clipping "
+                                   "with straight-through gradient (finite-resolution ADCs)")
+    weight_clip: float | None = Field(2.5, gt=0, description="clip weights to this many standard "
+                                      "deviations of their layer after every step; None = off")
 
 
 def noisy_weight(layer: AnalogLayer, config: HWAConfig, generator: torch.Generator) -> torch.Tensor:
     """The layer's weight as one programmed, drifted and read chip instance would realise it;
     forward value noisy, gradient that of the digital weight."""
+    return _realised(layer, config, generator)[0]
+
+
+def _realised(layer: AnalogLayer, config: HWAConfig,
+              generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """(noisy weight with straight-through gradient, weight units per siemens of each column)."""
     weight = layer.weight
     tile, device = layer.tile, layer.chip.device
     with torch.no_grad():
@@ -51,16 +67,66 @@ def noisy_weight(layer: AnalogLayer, config: HWAConfig, generator: torch.Generat
         if config.compensate:  # one global factor per layer, as a drift compensation would find
             realised *= w.abs().sum() / realised.abs().sum().clamp(min=torch.finfo(w.dtype).tiny)
         error = (realised - w) * config.noise_scale
-    return weight + error.T.reshape(weight.shape).to(weight.dtype)
+    return weight + error.T.reshape(weight.shape).to(weight.dtype), encoded.weight_per_siemens
 
 
-def quantize_inputs(layer: AnalogLayer, x: torch.Tensor) -> torch.Tensor:
-    """DAC quantisation of ``x`` with a straight-through gradient."""
-    dims = -1 if x.dim() <= 2 or not hasattr(layer, "kernel_size") else tuple(range(1, x.dim()))
+def _round_ste(x: torch.Tensor) -> torch.Tensor:
+    return x + (torch.round(x) - x).detach()
+
+
+def hwa_forward(layer: AnalogLayer, x: torch.Tensor, config: HWAConfig,
+                generator: torch.Generator) -> torch.Tensor:
+    """Training forward of an analog layer (bias included): DAC, noisy weights, per-array
+    partial sums through the ADC (noise, rounding, clipping), digital accumulation."""
+    tile = layer.tile
+    weight, per_siemens = _realised(layer, config, generator)
+    conv = weight.dim() > 2
+    dims = tuple(range(1, x.dim())) if conv else -1
     with torch.no_grad():
-        levels, step = layer.tile.dac.to_levels(x.to(torch.float32), dims=dims)
-        quantized = (levels * step).to(x.dtype)
-    return x + (quantized - x).detach()
+        levels, step = tile.dac.to_levels(x.to(torch.float32), dims=dims)
+    if config.quantize_inputs:
+        x = x + ((levels * step).to(x.dtype) - x).detach()
+    adc = tile.adc
+    if not config.quantize_outputs or adc.levels is None:
+        return layer.digital_forward(x, weight) if conv else F.linear(x, weight, layer.bias)
+    # one ADC code in output units: weight/siemens x (A per code) / (V per DAC level) x DAC step
+    per_level = adc.unit_current(layer.chip.device.g_max, tile.dac.v_read) * tile.dac.full_scale_levels
+    lsb = per_siemens.to(x.dtype) * (per_level / tile.dac.v_read)
+    lsb = lsb.view(1, -1, *([1] * (x.dim() - 2))) * torch.as_tensor(step, dtype=x.dtype)
+    granule = weight[0, 0].numel() if conv else 1
+    per_array = tile.rows_per_array // granule  # channels (conv) or rows (linear) per array
+    total = 0.0
+    for start in range(0, weight.shape[1], per_array):
+        part_w, part_x = weight[:, start:start + per_array], x[:, start:start + per_array]
+        part = _partial(layer, part_x, part_w) if conv else F.linear(part_x, part_w)
+        codes = part / lsb
+        if adc.noise:
+            codes = codes + adc.noise * torch.randn(codes.shape, generator=generator, dtype=codes.dtype)
+        total = total + _round_ste(codes).clamp(-adc.levels, adc.levels)
+    y = total * lsb
+    if layer.bias is not None:
+        y = y + layer.bias.view(1, -1, *([1] * (x.dim() - 2)))
+    return y
+
+
+def _partial(layer: AnalogLayer, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """A convolution over a slice of the input channels, without bias."""
+    bias, layer.bias = layer.bias, None
+    try:
+        return layer.digital_forward(x, weight)
+    finally:
+        layer.bias = bias
+
+
+def clip_weights(model: nn.Module) -> None:
+    """Clip the weights of every HWA-trained analog layer to ``weight_clip`` standard deviations
+    of that layer (called by the trainer after each optimizer step)."""
+    with torch.no_grad():
+        for layer in model.modules():
+            hook = getattr(layer, "hwa", None)
+            if isinstance(layer, AnalogLayer) and hook is not None and hook.config.weight_clip:
+                bound = hook.config.weight_clip * layer.weight.std()
+                layer.weight.clamp_(-bound, bound)
 
 
 class HWAHook:
@@ -70,11 +136,8 @@ class HWAHook:
     def __init__(self, config: HWAConfig, generator: torch.Generator) -> None:
         self.config, self.generator = config, generator
 
-    def weight(self, layer: AnalogLayer) -> torch.Tensor:
-        return noisy_weight(layer, self.config, self.generator)
-
-    def inputs(self, layer: AnalogLayer, x: torch.Tensor) -> torch.Tensor:
-        return quantize_inputs(layer, x) if self.config.quantize_inputs else x
+    def forward(self, layer: AnalogLayer, x: torch.Tensor) -> torch.Tensor:
+        return hwa_forward(layer, x, self.config, self.generator)
 
 
 def enable_hwa(model: nn.Module, config: HWAConfig | None = None, seed: int = 0) -> nn.Module:

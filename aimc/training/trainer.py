@@ -20,6 +20,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from ..nn import AnalogLayer
+from .hwa import clip_weights
 
 
 class Trainer:
@@ -80,6 +81,7 @@ class Trainer:
                     loss = self.loss_fn(self.model(x[idx]), y[idx])
                     loss.backward()
                     self.optimizer.step()
+                    clip_weights(self.model)
                     total += loss.item() * len(idx)
                 losses.append(total / len(x))
                 self.epoch += 1

@@ -76,3 +76,69 @@ def test_trainer_refuses_analog_layers_without_a_training_forward():
     model, _ = aimc.convert(nn.Linear(20, 3), load_chip("ideal"))
     with pytest.raises(ValueError, match="enable_hwa"):
         Trainer(model).fit((x, y), epochs=1, progress=False)
+
+
+def ideal_with_converters(**adc):
+    data = load_chip("ideal").model_dump()
+    data["dac"]["bits"] = 6
+    data["adc"] = {**data["adc"], "bits": 5, "full_scale": 6.0, **adc}
+    data["array"] = {"rows": 64, "cols": 64}
+    return aimc.ChipSpec.model_validate(data)
+
+
+@pytest.mark.parametrize("kind", ["linear", "conv"])
+def test_training_forward_equals_the_programmed_chip_with_ideal_devices(kind):
+    # DAC levels, the tile's split over arrays, per-array ADC rounding and clipping: the same
+    # numbers as the programmed tile computes, when devices are exact
+    torch.manual_seed(0)
+    if kind == "linear":
+        digital, x = nn.Linear(150, 20), torch.randn(32, 150)  # 3 arrays of 64 rows
+    else:
+        digital, x = nn.Conv2d(20, 8, 3, padding=1), torch.randn(4, 20, 6, 6)  # 7 channels per array
+    layer, _ = aimc.convert(digital, ideal_with_converters())
+    enable_hwa(layer, HWAConfig(compensate=False, weight_clip=None))
+    layer.train()
+    trained = layer(x)
+    aimc.program(layer, seed=0)
+    layer.eval()
+    programmed = layer(x)
+    assert layer.tile.row_arrays == 3
+    close = torch.isclose(trained, programmed, rtol=1e-4, atol=1e-5)
+    assert close.float().mean() > 0.995  # at most float ties round the other way
+    clipped = (trained - (layer.digital_forward(x))).abs().max()
+    assert clipped > 0  # the converters changed the result
+
+
+def test_adc_clipping_stops_the_gradient_and_noise_is_drawn():
+    layer, _ = aimc.convert(nn.Linear(64, 4, bias=False), ideal_with_converters(full_scale=0.5))
+    enable_hwa(layer, HWAConfig(compensate=False, weight_clip=None, quantize_inputs=False))
+    layer.train()
+    x = torch.ones(2, 64)
+    with torch.no_grad():
+        layer.weight.fill_(0.1)
+    layer(x).sum().backward()  # every column saturates the 0.5-cell ADC range
+    assert torch.equal(layer.weight.grad, torch.zeros_like(layer.weight))
+    noisy, _ = aimc.convert(nn.Linear(64, 4), ideal_with_converters(noise=2.0))
+    enable_hwa(noisy, HWAConfig(compensate=False))
+    noisy.train()
+    assert not torch.equal(noisy(x), noisy(x))
+
+
+def test_trainer_clips_weights_to_their_spread():
+    from aimc.training.hwa import clip_weights
+    x, y = toy()
+    model, _ = aimc.convert(nn.Linear(20, 3), load_chip("ibm-hermes-pcm"))
+    enable_hwa(model, HWAConfig(weight_clip=2.0), seed=0)
+    with torch.no_grad():
+        model.weight[0, 0] = 50.0  # an outlier
+    before = model.weight.detach().clone()
+    clip_weights(model)
+    bound = 2.0 * before.std()
+    assert model.weight[0, 0].item() == pytest.approx(bound.item())
+    inside = before.abs() < bound
+    assert torch.equal(model.weight[inside], before[inside])  # the rest untouched
+    with torch.no_grad():
+        model.weight[0, 0] = 50.0
+    Trainer(model, torch.optim.SGD(model.parameters(), lr=1e-3)).fit((x[:64], y[:64]), epochs=1,
+                                                                    batch_size=64, progress=False)
+    assert model.weight.abs().max() < 20.0  # the trainer clipped after its step
