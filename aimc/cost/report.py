@@ -172,7 +172,7 @@ def estimate(mapping: Mapping, baseline: SystolicArray | None = None) -> CostRep
         else:
             costs.append(LayerCost(layer.name, False, layer.macs, digital_layer_energy(chip, layer),
                                    layer.macs / chip.cost.digital_macs_per_s, 0.0))
-    area = mapping.chips_needed * chip.cores * core_footprint(chip)
+    area = mapping.chips_needed * chip.cores * core_footprint(chip, *encoding_shape(chip))
     return CostReport(mapping, costs, area, digital_baseline(mapping, baseline))
 
 
@@ -206,12 +206,18 @@ class Peak:
 def peak(chip: ChipSpec) -> Peak:
     """Peak throughput, energy efficiency and area efficiency of ``chip`` (8-bit MVM workload
     with uniformly distributed weights and input magnitudes ``cost.input_activity``)."""
+    devices, groups = encoding_shape(chip)
+    fill = UNIFORM_FILL + devices * chip.device.g_min / chip.device.g_max
+    energy = mvm_energy(chip, chip.array.rows, chip.array.cols, fill, devices, groups)
+    return Peak(chip, mvm_time(chip), energy, core_footprint(chip, devices, groups))
+
+
+def encoding_shape(chip: ChipSpec) -> tuple[int, int]:
+    """Devices per weight and ADC groups of the chip's weight encoding."""
     import torch
 
-    devices = int(chip.encoding.encode(torch.ones(1, 1), 1.0).g_target.shape[0])
-    fill = UNIFORM_FILL + devices * chip.device.g_min / chip.device.g_max
-    energy = mvm_energy(chip, chip.array.rows, chip.array.cols, fill, devices)
-    return Peak(chip, mvm_time(chip), energy, core_footprint(chip, devices))
+    encoded = chip.encoding.encode(torch.ones(1, 1), 1.0)
+    return int(encoded.g_target.shape[0]), encoded.groups
 
 
 __all__ = ["COMPONENTS", "CostReport", "LayerCost", "Peak", "estimate", "peak"]

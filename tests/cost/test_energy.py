@@ -165,3 +165,10 @@ def test_ideal_converters_are_not_costed_and_every_preset_costs():
         assert report.total_j > 0 and report.tops > 0 and report.area_m2 > 0
     ideal = peak(load_chip("ideal")).energy_per_mvm_j
     assert ideal["adc"] == 0 and ideal["dac"] == 0 and ideal["array"] > 0
+
+
+def test_bit_slicing_converts_every_slice_and_needs_its_devices():
+    sliced = variant(encoding={"kind": "bit_sliced", "bits_per_slice": 2, "slices": 4})
+    p, plain = peak(sliced), peak(variant())
+    assert p.energy_per_mvm_j["adc"] == pytest.approx(4 * plain.energy_per_mvm_j["adc"])
+    assert p.core_area_m2 > plain.core_area_m2
