@@ -65,8 +65,9 @@ class DAC(BaseModel):
             levels = (x * (top / self.input_range)).clamp_(-top, top)
             step: torch.Tensor | float = self.input_range / top
         else:
-            # abs().amax() is several times faster than the inf-norm kernel on CPU
-            peak = x.abs().amax(dim=dims, keepdim=True).clamp(min=torch.finfo(x.dtype).tiny)
+            # abs().amax() is several times faster than the inf-norm kernel on CPU; the floor keeps
+            # top / peak finite, so an all-zero vector gives zero levels (not 0 * inf = NaN)
+            peak = x.abs().amax(dim=dims, keepdim=True).clamp(min=torch.finfo(x.dtype).tiny * top)
             levels = x * (top / peak)
             step = peak / top
         if self.levels is not None:
