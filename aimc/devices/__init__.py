@@ -1,10 +1,12 @@
-"""Device technologies: programming, drift and read noise of one conductance, in SI units."""
+"""Device technologies: programming, drift and read noise of one conductance, in SI units, and
+the pulsed update responses of devices trained on chip (``pulsed``)."""
 
 from .base import Device, State
 from .flash import Flash
 from .ideal import Ideal
 from .measured import DeviceCSVError, MeasuredDevice, read_device_csv, write_device_csv
 from .pcm import PCM
+from .pulsed import PULSED_DEVICES, ConstantStep, ExpStep, PulsedDevice, SoftBounds
 from .rram import RRAM
 
 DEVICES: dict[str, type[Device]] = {
@@ -12,6 +14,7 @@ DEVICES: dict[str, type[Device]] = {
 }
 
 __all__ = [
-    "DEVICES", "PCM", "RRAM", "Device", "DeviceCSVError", "Flash", "Ideal", "MeasuredDevice",
-    "State", "read_device_csv", "write_device_csv",
+    "DEVICES", "PCM", "PULSED_DEVICES", "RRAM", "ConstantStep", "Device", "DeviceCSVError", "ExpStep",
+    "Flash", "Ideal", "MeasuredDevice", "PulsedDevice", "SoftBounds", "State", "read_device_csv",
+    "write_device_csv",
 ]
