@@ -1,0 +1,137 @@
+"""Stochastic pulse-train update: the fast count sampler against the exact slot-by-slot
+simulation (Gokmen & Vlasov 2016), and the sampler's own laws against their formulas."""
+
+import math
+
+import pytest
+import torch
+
+from aimc.array import CoincidenceSampler, PulseUpdate, pulse_probabilities, pulsed_update
+from aimc.array.pulse_update import SMALL_ARRAY, expected_coincidences, pulsed_update_exact
+from aimc.devices import ConstantStep, SoftBounds
+
+NO_D2D = dict(dw_min_dtod=0.0, up_down_dtod=0.0, w_max_dtod=0.0, w_min_dtod=0.0)
+
+
+def gen(seed=0):
+    return torch.Generator().manual_seed(seed)
+
+
+def test_expected_update_is_the_sgd_update_and_management_balances_probabilities():
+    g = gen()
+    x, d = torch.rand(5, 7, generator=g), torch.randn(5, 3, generator=g) * 0.01
+    cfg = PulseUpdate(bl=31)
+    p, q = pulse_probabilities(x, d, lr=0.05, dw_min=0.001, config=cfg)
+    assert p.abs().max() < 1 and q.abs().max() < 1  # no clipping at this learning rate
+    torch.testing.assert_close(p.abs().amax(1), q.abs().amax(1))  # update management
+    up, down = expected_coincidences(p, q, cfg.bl)
+    torch.testing.assert_close((up - down) * 0.001, -0.05 * d.T @ x, rtol=1e-4, atol=1e-7)
+    # signed inputs take the general path and give the same means
+    up2, down2 = expected_coincidences(torch.cat([p, -p]), torch.cat([q, -q]), cfg.bl)
+    torch.testing.assert_close(up2, 2 * up)
+    torch.testing.assert_close(down2, 2 * down)
+
+
+@pytest.mark.parametrize("mu", [0.01, 0.3, 0.9, 1.5, 30.0])
+def test_sampler_counts_have_poisson_moments_with_step_noise_folded_in(mu):
+    n, c2c = 200_000, 0.3
+    s = CoincidenceSampler(n)
+    n_up, n_down, fallback = s.sample(torch.full((n,), mu), torch.full((n,), mu / 3), gen(1), c2c)
+    for counts, m in ((n_up, mu), (n_down, mu / 3)):
+        explicit = m > 16 * (1 - c2c**2)  # beyond 16 parts: exact Poisson, explicit step noise
+        var = m * (1 if explicit else 1 + c2c**2)
+        assert abs(counts.mean().item() - m) < 5 * math.sqrt(var / n)
+        assert abs(counts.var().item() / var - 1) < 0.03  # SE of a variance: ~ sqrt(2 / n)
+        assert (counts >= 0).all() and torch.equal(counts, counts.round())
+    assert (fallback is None) == (mu <= 16 * (1 - c2c**2))
+
+
+def test_counter_based_bits_are_uniform_and_fresh_every_call():
+    n = 100_000
+    s = CoincidenceSampler(n)
+    g = gen(2)
+    first = s.sample(torch.full((n,), 0.5), torch.zeros(n), g)[0].clone()
+    second = s.sample(torch.full((n,), 0.5), torch.zeros(n), g)[0].clone()
+    # three-point law at mu = 0.5 (no step noise): P(0) = 0.625, P(1) = 0.25, P(2) = 0.125
+    for counts in (first, second):
+        freq = torch.bincount(counts.long(), minlength=3).double() / n
+        torch.testing.assert_close(freq, torch.tensor([0.625, 0.25, 0.125], dtype=torch.float64),
+                                   rtol=0, atol=0.006)  # 4 SE
+    corr = torch.corrcoef(torch.stack([first, second]))[0, 1].item()
+    assert abs(corr) < 0.015  # independent calls: |r| < 4.7 / sqrt(n)
+    neighbours = torch.corrcoef(torch.stack([first[:-1], first[1:]]))[0, 1].item()
+    assert abs(neighbours) < 0.015
+
+
+def _moments_against_exact(device, lr, replicas, bl=31, batch=4):
+    g = gen(3)
+    x, d = torch.rand(batch, 3, generator=g), torch.randn(batch, 2, generator=g)
+    cfg = PulseUpdate(bl=bl)
+    state = device.draw((2, 3), g)
+    w0 = torch.full((2, 3), 0.2)
+    # the fast path: replicas side by side are independent devices of one wide array
+    wide = w0.repeat(1, replicas).contiguous()
+    wide_state = {k: v.repeat(1, replicas).contiguous() for k, v in state.items()}
+    pulsed_update(wide, wide_state, device, x.repeat(1, replicas), d, lr, cfg, g)
+    fast = (wide - w0.repeat(1, replicas)).view(2, replicas, 3).transpose(0, 1)
+    exact = pulsed_update_exact(w0.expand(replicas, 2, 3), state, device, x, d, lr, cfg, g) - w0
+    p, q = pulse_probabilities(x, d, lr, device.dw_min, cfg)
+    max_pq = (q.abs()[:, :, None] * p.abs()[:, None, :]).max().item()
+    return fast, exact, max_pq
+
+
+@pytest.mark.parametrize("device", [ConstantStep(**NO_D2D), SoftBounds(**NO_D2D)])
+@pytest.mark.parametrize("replicas", [4000, SMALL_ARRAY // 6 - 10])  # dense sampler; exact Poisson
+def test_fast_update_matches_slot_by_slot_simulation(device, replicas):
+    fast, exact, max_pq = _moments_against_exact(device, lr=0.0025, replicas=replicas)
+    assert max_pq < 0.1  # the regime of the Poisson approximation
+    se = ((fast.var(0) + exact.var(0)) / replicas).sqrt()
+    assert ((fast.mean(0) - exact.mean(0)).abs() < 5 * se).all()
+    ratio = fast.var(0) / exact.var(0)  # Poisson over-estimates by at most max pq
+    assert (ratio > 0.85).all() and (ratio < 1.15 + max_pq).all(), ratio
+
+
+def test_single_sample_updates_are_exact_binomial_counts():
+    dev = ConstantStep(dw_min_std=0.0, **NO_D2D)
+    g = gen(4)
+    n = 50_000
+    w = torch.zeros(3, n)
+    state = dev.draw(w.shape, g)
+    x = torch.ones(1, n)  # one sample: every device's coincidences come from it
+    d = torch.tensor([[0.5, -1.0, 0.0]])
+    cfg = PulseUpdate(bl=31)
+    pulsed_update(w, state, dev, x, d, lr=0.01, config=cfg, generator=g)
+    p, q = pulse_probabilities(x, d, 0.01, dev.dw_min, cfg)
+    for j in range(2):
+        prob = (p.abs()[0, 0] * q.abs()[0, j]).item()
+        steps = w[j] / dev.dw_min
+        sign = -1 if d[0, j] > 0 else 1
+        assert abs(steps.mean().item() - sign * 31 * prob) < 5 * math.sqrt(31 * prob * (1 - prob) / n)
+        assert abs(steps.var().item() / (31 * prob * (1 - prob)) - 1) < 0.04
+    assert (w[2] == 0).all()
+
+
+def test_same_seed_same_update_and_shape_errors():
+    dev = SoftBounds()
+    g0 = gen(5)
+    state = dev.draw((40, 500), g0)
+    x, d = torch.rand(8, 500, generator=g0), torch.randn(8, 40, generator=g0) * 0.1
+    a, b = torch.zeros(40, 500), torch.zeros(40, 500)
+    pulsed_update(a, state, dev, x, d, 0.1, PulseUpdate(), gen(6))
+    pulsed_update(b, state, dev, x, d, 0.1, PulseUpdate(), gen(6))
+    assert torch.equal(a, b) and a.abs().sum() > 0
+    with pytest.raises(ValueError, match="pulsed update needs"):
+        pulsed_update(a, state, dev, x[:, :10], d, 0.1, PulseUpdate(), gen(6))
+    with pytest.raises(ValueError, match="sampler built for"):
+        CoincidenceSampler(10).sample(torch.zeros(11), torch.zeros(11), gen())
+
+
+def test_denormal_errors_give_finite_probabilities():
+    # a confidently classified sample has an error of denormal size: the per-sample scale
+    # factors must not overflow (inf * 0 = NaN)
+    x = torch.rand(3, 5) * 20
+    d = torch.tensor([[1e-39, 0.0, 2e-42], [0.01, -0.02, 0.0], [0.0, 0.0, 0.0]])
+    p, q = pulse_probabilities(x, d, lr=0.1, dw_min=0.001, config=PulseUpdate())
+    assert torch.isfinite(p).all() and torch.isfinite(q).all()
+    torch.testing.assert_close(p.abs().amax(1), q.abs().amax(1))
+    assert (p[2] == 0).all() and (q[2] == 0).all()
