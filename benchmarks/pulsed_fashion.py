@@ -1,0 +1,160 @@
+"""On-chip pulsed training of a 784-256-10 MLP on Fashion-MNIST: digital SGD vs analog SGD on
+constant-step devices vs analog SGD on soft-bounds devices vs Tiki-Taka on the same soft-bounds
+devices.
+
+Every instance ``k`` uses seed ``k`` for the initial weights (the same for all four runs), the
+shuffling, and the chip (device-to-device draws, pulse and read noise). All runs use the same
+epochs, batch size (64) and learning-rate schedule (``lr`` halved after every epoch). Devices:
+2000 nominal states between the bounds ``±1`` (``dw_min = 0.001``), 30 % cycle-to-cycle and
+30 % device-to-device spread of the step and of the bounds, 1 % device-to-device up/down
+asymmetry (aihwkit's ``PulsedDevice`` defaults, bounds from its Gokmen-Vlasov preset). Forward
+and backward reads: 7-bit DAC, 9-bit ADC with output noise (``aimc.training.PulsedIO``).
+
+Needs the Debian package ``dataset-fashion-mnist``. Run:
+``python benchmarks/pulsed_fashion.py --epochs 3 --instances 10``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+from pathlib import Path
+
+import torch
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+from torch import nn
+
+from aimc.data import fashion_mnist
+from aimc.devices import ConstantStep, SoftBounds
+from aimc.training import AnalogSGD, TikiTaka, to_pulsed
+
+CONFIGS = {
+    "digital": "(a) digital SGD",
+    "constant": "(b) analog SGD, constant step",
+    "softbounds": "(c) analog SGD, soft bounds",
+    "tikitaka": "(d) Tiki-Taka, soft bounds",
+}
+DEVICE = dict(dw_min=0.001, dw_min_dtod=0.3, dw_min_std=0.3, up_down=0.0, up_down_dtod=0.01,
+              w_max=1.0, w_min=-1.0, w_max_dtod=0.3, w_min_dtod=0.3)
+
+
+def mlp() -> nn.Sequential:
+    return nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 10))
+
+
+def build(config: str, seed: int, tiki_taka: TikiTaka, lr: float):
+    torch.manual_seed(seed)
+    model = mlp()
+    if config == "digital":
+        return model, torch.optim.SGD(model.parameters(), lr=lr)
+    if config == "constant":
+        model = to_pulsed(model, ConstantStep(**DEVICE), seed=seed)
+    elif config == "softbounds":
+        model = to_pulsed(model, SoftBounds(**DEVICE), seed=seed)
+    else:
+        model = to_pulsed(model, SoftBounds(**DEVICE), seed=seed, algorithm=tiki_taka)
+    return model, AnalogSGD(model.parameters(), lr=lr)
+
+
+@torch.no_grad()
+def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
+    model.eval()
+    hits = sum((model(x[i:i + 1000]).argmax(1) == y[i:i + 1000]).sum().item() for i in range(0, len(x), 1000))
+    model.train()
+    return hits / len(x)
+
+
+def stats(values: list[float]) -> tuple[float, float, float]:
+    n = len(values)
+    mean = sum(values) / n
+    std = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1)) if n > 1 else float("nan")
+    return mean, std, std / math.sqrt(n)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--instances", type=int, default=10, help="chip instances (seeds) per run")
+    parser.add_argument("--train-size", type=int, default=60000, help="training images used")
+    parser.add_argument("--lr", type=float, default=0.1, help="initial learning rate (all runs)")
+    parser.add_argument("--configs", default=",".join(CONFIGS), help="comma-separated subset")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--tt-columns", type=int, default=8, help="Tiki-Taka columns per transfer")
+    parser.add_argument("--tt-lr", type=float, default=1.0, help="Tiki-Taka transfer learning rate")
+    parser.add_argument("--tt-gamma", type=float, default=0.5, help="Tiki-Taka weight of A in W")
+    parser.add_argument("--out", default="aimc-out/pulsed_fashion")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    configs = [c for c in args.configs.split(",") if c]
+    unknown = set(configs) - set(CONFIGS)
+    if unknown:
+        parser.error(f"unknown configs {sorted(unknown)}; choose from {list(CONFIGS)}")
+    tiki_taka = TikiTaka(gamma=args.tt_gamma, columns_per_transfer=args.tt_columns,
+                         transfer_lr=args.tt_lr)
+    data = fashion_mnist()
+    x, y = data.x_train[:args.train_size].reshape(-1, 784), data.y_train[:args.train_size]
+    xt, yt = data.x_test.reshape(-1, 784), data.y_test
+    batch = 64
+    steps = math.ceil(len(x) / batch) * args.epochs
+    results = {c: {"accuracy": [], "epoch_accuracy": [], "seconds": []} for c in configs}
+    console = Console()
+    columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+               TimeElapsedColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=console) as bar:
+        task = bar.add_task("training", total=steps * len(configs) * args.instances)
+        for seed in range(args.instances):
+            for config in configs:
+                bar.update(task, description=f"instance {seed}: {config}")
+                model, opt = build(config, seed, tiki_taka, args.lr)
+                sched = torch.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5)
+                shuffle = torch.Generator().manual_seed(seed)
+                start, per_epoch = time.perf_counter(), []
+                for _ in range(args.epochs):
+                    order = torch.randperm(len(x), generator=shuffle)
+                    for i in range(0, len(x), batch):
+                        idx = order[i:i + batch]
+                        opt.zero_grad()
+                        nn.functional.cross_entropy(model(x[idx]), y[idx]).backward()
+                        opt.step()
+                        bar.advance(task)
+                    sched.step()
+                    per_epoch.append(accuracy(model, xt, yt))
+                results[config]["seconds"].append(time.perf_counter() - start)
+                results[config]["accuracy"].append(per_epoch[-1])
+                results[config]["epoch_accuracy"].append(per_epoch)
+                bar.console.print(f"instance {seed} {CONFIGS[config]}: test accuracy "
+                                  f"{100 * per_epoch[-1]:.2f} % (per epoch: "
+                                  f"{', '.join(f'{100 * a:.2f}' for a in per_epoch)})")
+    table = Table(title=f"Fashion-MNIST, 784-256-10 ReLU MLP, {args.epochs} epochs on "
+                        f"{len(x)} images, batch {batch}, lr {args.lr} halved per epoch")
+    for col in ("run", "test accuracy (%)", "n", "SE", "s / run"):
+        table.add_column(col)
+    summary = {}
+    for config in configs:
+        mean, std, se = stats(results[config]["accuracy"])
+        secs = sum(results[config]["seconds"]) / len(results[config]["seconds"])
+        summary[config] = {"mean": mean, "std": std, "se": se, "n": len(results[config]["accuracy"])}
+        table.add_row(CONFIGS[config], f"{100 * mean:.2f} ± {100 * std:.2f}", str(summary[config]["n"]),
+                      f"{100 * se:.2f}", f"{secs:.0f}")
+    console.print(table)
+    comparisons = {}
+    for a, b, label in (("constant", "digital", "(b) - (a)"), ("tikitaka", "softbounds", "(d) - (c)")):
+        if a in results and b in results:
+            diffs = [p - q for p, q in zip(results[a]["accuracy"], results[b]["accuracy"], strict=True)]
+            mean, std, se = stats(diffs)
+            comparisons[label] = {"mean": mean, "std": std, "se": se}
+            console.print(f"{label}: {100 * mean:+.2f} points (paired over seeds, SE {100 * se:.2f})")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    record = {"args": vars(args), "device": DEVICE, "tiki_taka": tiki_taka.model_dump(mode="json"),
+              "results": results, "summary": summary, "comparisons": comparisons}
+    (out / "results.json").write_text(json.dumps(record, indent=2))
+    console.print(f"wrote {out / 'results.json'}")
+
+
+if __name__ == "__main__":
+    main()
