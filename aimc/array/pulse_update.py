@@ -120,7 +120,6 @@ def _lowbias32_(h: torch.Tensor, scratch: torch.Tensor) -> torch.Tensor:
 SMALL_ARRAY = 16384  # arrays up to this many devices draw exact Poisson counts (few ops)
 MAX_PARTS = 16  # three-point draws summed for one count before an exact Poisson draw is used
 _M1, _M2 = 0x7FEB352D, 0x846CA68B - 2**32  # lowbias32 multipliers as int32
-_SQRT6 = math.sqrt(6.0)
 
 
 class CoincidenceSampler:

@@ -72,7 +72,7 @@ def _cell_pitch(chip: ChipSpec) -> float:
 def core_area(chip: ChipSpec, devices: int = 2, adc_groups: int = 1) -> dict[str, float]:
     """Area (m²) of one core by component, before 3D folding (see :func:`core_footprint`)."""
     t, cost, rows, cols = tech(chip), chip.cost, chip.array.rows, chip.array.cols
-    node = chip.node_nm or 45.0
+    node = t.node_nm
     adcs = math.ceil(cols / chip.adc.columns_per_adc) * adc_groups
     adc_bits = chip.adc.bits or 0
     adc = adcs * cost.adc_area_m2 * (node / 32.0) ** 2 * 2.0 ** (adc_bits - 8) if adc_bits else 0.0

@@ -190,17 +190,19 @@ class _AnalogConvNd(AnalogLayer):
             y = torch.addcmul(self.bias.view(1, -1, 1, 1), codes, scale)
         return y.squeeze(2) if self._spatial_dims == 1 else y
 
-    def digital_forward(self, x: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
+    def digital_forward(self, x: torch.Tensor, weight: torch.Tensor | None = None,
+                        bias: bool = True) -> torch.Tensor:
         """The exact digital result of this layer (reference for error and ENOB), optionally
-        with another ``weight`` (hardware-aware training passes a noisy one)."""
+        with another ``weight`` (hardware-aware training passes a noisy one, or a slice of the
+        input channels with ``bias=False`` for one array's partial sum)."""
         if x.dim() == self._spatial_dims + 1:
-            return self.digital_forward(x.unsqueeze(0), weight).squeeze(0)
+            return self.digital_forward(x.unsqueeze(0), weight, bias).squeeze(0)
         if any(self._pad):
             mode = "constant" if self.padding_mode == "zeros" else self.padding_mode
             x = F.pad(x, self._pad, mode=mode)
         conv = F.conv1d if self._spatial_dims == 1 else F.conv2d
         weight = self.weight if weight is None else weight
-        return conv(x, weight, self.bias, self.stride, 0, self.dilation)
+        return conv(x, weight, self.bias if bias else None, self.stride, 0, self.dilation)
 
     def extra_repr(self) -> str:
         return (

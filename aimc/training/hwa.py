@@ -98,7 +98,7 @@ def hwa_forward(layer: AnalogLayer, x: torch.Tensor, config: HWAConfig,
     total = 0.0
     for start in range(0, weight.shape[1], per_array):
         part_w, part_x = weight[:, start:start + per_array], x[:, start:start + per_array]
-        part = _partial(layer, part_x, part_w) if conv else F.linear(part_x, part_w)
+        part = layer.digital_forward(part_x, part_w, bias=False) if conv else F.linear(part_x, part_w)
         codes = part / lsb
         if adc.noise:
             codes = codes + adc.noise * torch.randn(codes.shape, generator=generator, dtype=codes.dtype)
@@ -107,15 +107,6 @@ def hwa_forward(layer: AnalogLayer, x: torch.Tensor, config: HWAConfig,
     if layer.bias is not None:
         y = y + layer.bias.view(1, -1, *([1] * (x.dim() - 2)))
     return y
-
-
-def _partial(layer: AnalogLayer, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-    """A convolution over a slice of the input channels, without bias."""
-    bias, layer.bias = layer.bias, None
-    try:
-        return layer.digital_forward(x, weight)
-    finally:
-        layer.bias = bias
 
 
 def clip_weights(model: nn.Module) -> None:
