@@ -26,16 +26,15 @@ device over the whole batch:
    Poisson law is within ``BL Σ_b (p_b q_b)²`` of the exact one in total variation; its
    variance exceeds the exact ``μ - BL Σ_b (p_b q_b)²`` by at most the relative amount
    ``max_b p_b q_b``, small unless one sample's expected steps on one device approach ``BL``).
-   In the dense sampler (:class:`CoincidenceSampler`) the cycle-to-cycle step noise ``σ`` of
-   the device is folded into the count: a three-point law with the mean ``μ`` and the variance
-   ``(1 + σ²) μ`` of "Poisson count of noisy steps" (in units of one step) serves every device
-   with ``μ <= 1 - σ²`` (most of them), sums of such draws serve larger means, and beyond 16 of
-   them an exact Poisson count with explicit Gaussian step noise. Arrays of at most
-   ``SMALL_ARRAY`` devices draw exact Poisson counts and explicit noise (few operations, where
-   per-operation overhead dominates). When every device's coincidences come from one sample
-   (``single=True``: a one-hot transfer vector or a batch of one) the count is exact,
-   Binomial(``BL``, ``p q``), with explicit step noise.
-3. The device response (``aimc.devices.pulsed``) turns the counts into a weight change.
+   The cycle-to-cycle step noise ``σ`` of the device is folded into the count: an effective
+   count of mean ``μ`` and variance ``(1 + σ²) μ`` (in units of one step), drawn from a
+   three-point law that is the integer counts ``{0, 1, 2}`` for ``μ <= 1 - σ²`` (most devices)
+   and a moment-matched law beyond (:mod:`aimc.array.pulse_kernels`). When every device's
+   coincidences come from one sample (``single=True``: a one-hot transfer vector or a batch of
+   one) the count is exact, Binomial(``BL``, ``p q``), with explicit Gaussian step noise.
+3. The device response (``aimc.devices.pulsed``) turns the counts into a weight change; for
+   :class:`~aimc.devices.ConstantStep` and :class:`~aimc.devices.SoftBounds` steps 2 and 3 run
+   as one compiled loop (:mod:`aimc.array.pulse_kernels`), other responses get the counts.
 
 Neglected: the correlation between devices that share a row or column train (each device's own
 statistics are right), and the order of up and down pulses within one batch (taken as uniformly
@@ -48,12 +47,12 @@ to ``2^-16`` (a device's expected count is off by at most ``7.6e-6`` pulses per 
 
 from __future__ import annotations
 
-import math
-
+import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..devices.pulsed import PulsedDevice, State
+from ..devices.pulsed import ConstantStep, PulsedDevice, SoftBounds, State
+from . import pulse_kernels as kernels
 
 
 class PulseUpdate(BaseModel):
@@ -75,29 +74,40 @@ def pulse_probabilities(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Signed pulse probabilities of the rows ``p [B, in]`` and columns ``q [B, out]`` for the
     update ``ΔW = -lr dᵀ x`` on devices of nominal step ``dw_min`` (clipped to ``[-1, 1]``)."""
-    scale = lr / (config.bl * dw_min)  # C_x C_δ
-    if config.update_management:
-        # per-sample factors in float64: a gradient of denormal size (a confidently classified
-        # sample) must not overflow C_δ to inf (then 0 * inf = NaN); p_max = q_max stays bounded
-        xmax = x.abs().amax(dim=1, keepdim=True).double()
-        dmax = d.abs().amax(dim=1, keepdim=True).double()
-        live = (xmax > 0) & (dmax > 0)
-        ratio = torch.where(live, dmax / torch.where(live, xmax, 1.0), 1.0).sqrt_()
-        cx = torch.where(live, math.sqrt(scale) * ratio, 0.0).to(x.dtype)
-        cd = torch.where(live, math.sqrt(scale) / ratio, 0.0).to(d.dtype)
-    else:
-        cx = cd = math.sqrt(scale)
-    return (x * cx).clamp_(-1.0, 1.0), (d * cd).clamp_(-1.0, 1.0)
+    return _probabilities(x, d, lr, dw_min, config)[:2]
+
+
+def _probabilities(
+    x: torch.Tensor, d: torch.Tensor, lr: float, dw_min: float, config: PulseUpdate
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, bool]:
+    """``p``, ``q``, ``BL q⁻``, ``BL q⁺`` and whether all inputs are non-negative; refuses
+    NaN and infinity."""
+    x = x.detach().float().contiguous()
+    d = d.detach().float().contiguous()
+    p, q, q_up, q_down = torch.empty_like(x), torch.empty_like(d), torch.empty_like(d), torch.empty_like(d)
+    finite, non_negative = kernels.probabilities(
+        x.numpy(), d.numpy(), lr / (config.bl * dw_min), config.update_management, float(config.bl),
+        p.numpy(), q.numpy(), q_up.numpy(), q_down.numpy())
+    if not finite:
+        raise ValueError("pulse update with non-finite inputs or errors (NaN or inf in x or δ)")
+    return p, q, q_up, q_down, non_negative
 
 
 def expected_coincidences(
-    p: torch.Tensor, q: torch.Tensor, bl: int, out: tuple[torch.Tensor, torch.Tensor] | None = None
+    p: torch.Tensor,
+    q: torch.Tensor,
+    bl: int,
+    out: tuple[torch.Tensor, torch.Tensor] | None = None,
+    non_negative: bool | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Expected up and down steps of every device ``[out, in]`` over the batch: down where
-    ``x δ > 0`` (the weight must decrease), up where ``x δ < 0``. ``out``: result buffers."""
+    ``x δ > 0`` (the weight must decrease), up where ``x δ < 0``. ``out``: result buffers;
+    ``non_negative``: whether ``p >= 0`` is known (else it is checked)."""
     up, down = out if out is not None else (None, None)
     qb = q * bl
-    if float(p.min()) >= 0.0:  # non-negative inputs (pixels, ReLU, sigmoid): one product each
+    if non_negative is None:
+        non_negative = float(p.min()) >= 0.0
+    if non_negative:  # non-negative inputs (pixels, ReLU, sigmoid): one product each
         q_up, q_down, p_all = qb.clamp(max=0.0).neg_(), qb.clamp_(min=0.0), p
     else:
         pos, neg = p.clamp(min=0.0), p.clamp(max=0.0).neg_()
@@ -106,53 +116,27 @@ def expected_coincidences(
     return torch.mm(q_up.T, p_all, out=up), torch.mm(q_down.T, p_all, out=down)
 
 
-def _lowbias32_(h: torch.Tensor, scratch: torch.Tensor) -> torch.Tensor:
-    """The ``lowbias32`` integer hash (C. Wellons, "Prospecting for hash functions", 2018),
-    in place on an int32 tensor (wrapping multiplication; masked shifts act as logical shifts)."""
-    for shift, mask, mult in ((16, 0xFFFF, _M1), (15, 0x1FFFF, _M2), (16, 0xFFFF, None)):
-        torch.bitwise_right_shift(h, shift, out=scratch)
-        h.bitwise_xor_(scratch.bitwise_and_(mask))
-        if mult is not None:
-            h.mul_(mult)
-    return h
-
-
-SMALL_ARRAY = 16384  # arrays up to this many devices draw exact Poisson counts (few ops)
-MAX_PARTS = 16  # three-point draws summed for one count before an exact Poisson draw is used
-_M1, _M2 = 0x7FEB352D, 0x846CA68B - 2**32  # lowbias32 multipliers as int32
+def _key(generator: torch.Generator) -> int:
+    """A fresh 32-bit key of the counter-based random bits (``pulse_kernels``) per update."""
+    return int(torch.randint(0, 2**32 - 1, (1,), dtype=torch.int64, generator=generator))
 
 
 class CoincidenceSampler:
-    """Draws the pulse counts of every device of one array from their means, densely and without
-    allocation (buffers are reused: the returned tensors are overwritten by the next call).
-
-    Counts, per direction of mean ``μ``, with cycle-to-cycle noise of relative std ``σ`` folded
-    in: the weight change of ``n`` pulses of step ``s(1 + σ ξ)`` has mean ``s E[n]`` and variance
-    ``s² (Var n + σ² E n)``, ``s² μ (1 + σ²)`` for Poisson counts. A three-point law on
-    ``{0, 1, 2}`` with ``P(2) = μ (μ + σ²) / 2``, ``P(1) = μ - 2 P(2)`` has exactly this mean and
-    variance in units of ``s`` and is drawn from one 16-bit uniform; it exists for
-    ``μ <= 1 - σ²``, where most devices are. A device above draws its count as a sum of ``k``
-    such draws of mean ``μ / k`` (same mean and variance), and beyond ``k = 16`` an exact
-    Poisson count with explicit Gaussian step noise (returned as ``fallback`` for the caller).
-
-    Random bits: a counter-based generator, ``lowbias32(lowbias32(i) xor key)`` for device
-    ``i`` (C. Wellons, "Prospecting for hash functions", 2018), with a fresh 32-bit key per
-    call from the caller's ``torch.Generator`` (same seed, same numbers); 16 bits per direction.
-    It costs a third of PyTorch's Mersenne Twister per bit on a CPU.
+    """Draws the pulse counts of every device of one array from their means and applies them
+    (steps 2 and 3 of the module docstring), with the law and random bits of
+    :mod:`aimc.array.pulse_kernels`. Holds the per-device hashes and reusable buffers: returned
+    tensors are overwritten by the next call.
 
     Example:
         >>> s = CoincidenceSampler(6)
-        >>> n_up, n_down, fallback = s.sample(torch.full((6,), 0.5), torch.zeros(6), torch.Generator())
-        >>> n_down.sum().item(), fallback
-        (0.0, None)
+        >>> n_up, n_down = s.sample(torch.full((6,), 0.5), torch.zeros(6), torch.Generator())
+        >>> n_down.sum().item()
+        0.0
     """
 
     def __init__(self, numel: int) -> None:
         self.numel = numel
-        self._scratch = torch.empty(numel, dtype=torch.int32)
-        self._base = _lowbias32_(torch.arange(numel, dtype=torch.int32), self._scratch)
-        self._bits = torch.empty(numel, dtype=torch.int32)
-        self._k, self._s, self._t = torch.empty(numel), torch.empty(numel), torch.empty(numel)
+        self._base = kernels.device_hashes(numel)
         self.n_up, self.n_down = torch.empty(numel), torch.empty(numel)
         self._means = (torch.empty(numel), torch.empty(numel))
 
@@ -160,59 +144,51 @@ class CoincidenceSampler:
         """Reusable buffers of ``shape`` for the expected up and down counts."""
         return self._means[0].view(shape), self._means[1].view(shape)
 
-    def _count(self, mu: torch.Tensor, bits: torch.Tensor, var: float, out: torch.Tensor) -> None:
-        # u = (k + 1/2) / 65536 < P  <=>  k + 1/2 < 65536 P, for the 16-bit integer k in bits
-        k = self._k.copy_(bits).add_(0.5)
-        two = torch.add(mu, var, out=self._s).mul_(mu).mul_(32768.0)  # 65536 P(2)
-        some = torch.mul(mu, 65536.0, out=self._t).sub_(two)  # 65536 (P(1) + P(2))
-        torch.lt(k, some, out=out)
-        out.add_(torch.lt(k, two, out=self._t))
+    def _flat(self, *tensors: torch.Tensor) -> list[np.ndarray]:
+        out = []
+        for t in tensors:
+            if t.numel() != self.numel:
+                raise ValueError(f"sampler built for {self.numel} devices, got {t.numel()}")
+            if t.dtype != torch.float32 or not t.is_contiguous():
+                t = t.float().contiguous()
+            out.append(t.detach().numpy().reshape(-1))
+        return out
 
     def sample(
         self, mu_up: torch.Tensor, mu_down: torch.Tensor, generator: torch.Generator, c2c: float = 0.0
-    ) -> tuple[torch.Tensor, torch.Tensor, tuple[torch.Tensor, torch.Tensor] | None]:
-        """Counts ``(n_up, n_down, fallback)`` for flat means (``numel`` each) and the relative
-        cycle-to-cycle step noise ``c2c``. ``fallback`` is None or ``(index, normal)``: devices
-        whose counts are exact Poisson draws and need explicit step noise ``normal``."""
-        if mu_up.numel() != self.numel or mu_down.numel() != self.numel:
-            raise ValueError(f"sampler built for {self.numel} devices, got {mu_up.numel()}")
-        mu_up, mu_down = mu_up.reshape(-1), mu_down.reshape(-1)
-        var = c2c * c2c
-        limit = 1.0 - var
-        key = int(torch.randint(-(2**31), 2**31 - 1, (1,), generator=generator))
-        torch.bitwise_xor(self._base, key, out=self._bits)
-        bits = _lowbias32_(self._bits, self._scratch)
-        low = torch.bitwise_and(bits, 0xFFFF, out=self._scratch)
-        self._count(mu_up, low, var, self.n_up)
-        high = torch.bitwise_right_shift(bits, 16, out=self._scratch).bitwise_and_(0xFFFF)
-        self._count(mu_down, high, var, self.n_down)
-        high_up, high_down = float(mu_up.max()), float(mu_down.max())
-        if not (math.isfinite(high_up) and math.isfinite(high_down)):
-            raise ValueError("pulse update with non-finite inputs or errors (NaN or inf in x or δ)")
-        if high_up <= limit and high_down <= limit:
-            return self.n_up, self.n_down, None
-        # devices above the limit: the count is a sum of `parts` three-point draws of mean
-        # mu / parts (same mean and variance); beyond MAX_PARTS parts, exact Poisson counts
-        index = (torch.maximum(mu_up, mu_down, out=self._s) > limit).nonzero().squeeze(1)
-        explicit = []
-        for mu, n in ((mu_up, self.n_up), (mu_down, self.n_down)):
-            m = mu[index]
-            parts = min(math.ceil(float(m.max()) / limit), MAX_PARTS)
-            part = m / parts
-            two = (part + var).mul_(part).mul_(0.5)
-            some = part - two
-            u = torch.rand(parts, m.numel(), generator=generator)
-            counts = ((u < some).sum(0) + (u < two).sum(0)).float()
-            huge = m > MAX_PARTS * limit
-            if bool(huge.any()):
-                counts[huge] = torch.poisson(m[huge], generator=generator)
-                explicit.append(huge)
-            n[index] = counts
-        if not explicit:
-            return self.n_up, self.n_down, None
-        huge = explicit[0] if len(explicit) == 1 else explicit[0] | explicit[1]
-        index = index[huge]
-        return self.n_up, self.n_down, (index, torch.randn(index.numel(), generator=generator))
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Effective counts ``(n_up, n_down)`` (flat) for the means ``mu_up``, ``mu_down`` and the
+        relative cycle-to-cycle step noise ``c2c``."""
+        up, down = self._flat(mu_up, mu_down)
+        kernels.counts(up, down, self._base, _key(generator), 1.0 + c2c * c2c,
+                       self.n_up.numpy(), self.n_down.numpy())
+        return self.n_up, self.n_down
+
+    def update(self, w: torch.Tensor, state: State, device: PulsedDevice, mu_up: torch.Tensor,
+               mu_down: torch.Tensor, generator: torch.Generator) -> None:
+        """Draw the counts and apply them to the devices ``w`` in place: one compiled pass for
+        constant-step and soft-bounds devices, else the counts and the device's own response."""
+        compiled = type(device) in (ConstantStep, SoftBounds) and w.dtype == torch.float32 \
+            and w.is_contiguous() and all(v.dtype == torch.float32 for v in state.values())
+        if not compiled:
+            n_up, n_down = self.sample(mu_up, mu_down, generator, device.dw_min_std)
+            flat_state = {k: v.reshape(-1) for k, v in state.items()}
+            device.apply_(w.view(-1), n_up, n_down, flat_state, None)  # c2c is in the counts
+            return
+        s = 1.0 + device.dw_min_std**2
+        near = True
+        if type(device) is ConstantStep:
+            response, names = kernels.CONSTANT_STEP, ("up", "down", "w_min", "w_max")
+        else:
+            if "rate_up" not in state:
+                state = {**state, **device.derived(state)}
+            response, names = kernels.SOFT_BOUNDS, ("rate_up", "rate_down", "w_min", "w_max")
+            # a count is at most max(2 s, 2 mu) (the law's top point): bound the exponent
+            top = 2.0 * max(s, float(mu_up.max()), float(mu_down.max()))
+            rate = float(torch.maximum(state["rate_up"].max(), state["rate_down"].max()))
+            near = 2.0 * top * rate < 1.0
+        kernels.update(*self._flat(w, mu_up, mu_down), self._base, _key(generator), s, response,
+                       *self._flat(*(state[k] for k in names)), near)
 
 
 def sample_single(
@@ -266,7 +242,7 @@ def pulsed_update(
     if x.dim() != 2 or d.dim() != 2 or x.shape[0] != d.shape[0] or w.shape != (d.shape[1], x.shape[1]):
         raise ValueError(f"pulsed update needs x [B, {w.shape[1]}] and d [B, {w.shape[0]}], "
                          f"got {tuple(x.shape)} and {tuple(d.shape)}")
-    p, q = pulse_probabilities(x.float(), d.float(), lr, device.dw_min, config)
+    p, q, q_up, q_down, non_negative = _probabilities(x, d, lr, device.dw_min, config)
     single = x.shape[0] == 1 if single is None else single
     flat = w.view(-1)
     if single:
@@ -276,26 +252,13 @@ def pulsed_update(
         noise = torch.randn(index.numel(), generator=generator) if device.dw_min_std > 0 else None
         flat[index] = device.apply(flat[index], n_up, n_down, sub, noise)
         return
-    if w.numel() <= SMALL_ARRAY:  # few devices: exact Poisson counts and explicit step noise
-        mu_up, mu_down = expected_coincidences(p, q, config.bl)
-        n_up = torch.poisson(mu_up.view(-1), generator=generator)
-        n_down = torch.poisson(mu_down.view(-1), generator=generator)
-        noise = torch.randn(w.numel(), generator=generator) if device.dw_min_std > 0 else None
-        device.apply_(flat, n_up, n_down, {k: v.reshape(-1) for k, v in state.items()}, noise)
-        return
     sampler = sampler if sampler is not None else CoincidenceSampler(w.numel())
-    mu_up, mu_down = expected_coincidences(p, q, config.bl, out=sampler.means(w.shape))
-    n_up, n_down, fallback = sampler.sample(mu_up, mu_down, generator, c2c=device.dw_min_std)
-    flat_state = {k: v.view(-1) for k, v in state.items()}
-    if fallback is not None:  # explicit step noise, at the steps of the present weights
-        index, normal = fallback
-        sub = {k: v[index] for k, v in flat_state.items()}
-        s_up, s_down = device.steps(flat[index], sub)
-        spread = (n_up[index] * s_up.square() + n_down[index] * s_down.square()).sqrt_()
-        spread.mul_(normal * device.dw_min_std)
-    device.apply_(flat, n_up, n_down, flat_state, None)  # c2c is in the counts (sampler)
-    if fallback is not None:
-        flat[index] = device.clip(flat[index] + spread, sub)
+    up, down = sampler.means(w.shape)
+    if non_negative:  # expected_coincidences with the operands from the probability kernel
+        mu_up, mu_down = torch.mm(q_up.T, p, out=up), torch.mm(q_down.T, p, out=down)
+    else:
+        mu_up, mu_down = expected_coincidences(p, q, config.bl, (up, down), False)
+    sampler.update(w, state, device, mu_up, mu_down, generator)
 
 
 def pulsed_update_exact(
