@@ -54,6 +54,7 @@ from ..array import NormalSource
 from ..array.pulse_update import CoincidenceSampler, PulseUpdate, pulsed_update
 from ..devices.pulsed import PulsedDevice, State
 from ..periphery import ADC, DAC
+from ..periphery import kernels as converters
 from ..tile import check_finite, check_seed, split_seed
 
 
@@ -96,13 +97,14 @@ class TikiTaka(BaseModel):
 
 
 class _PulsedRead(torch.autograd.Function):
-    """Forward read; backward = transposed read, and the batch is kept for the pulse update."""
+    """Forward read (plus the digital bias); backward = transposed read, and the batch is kept
+    for the pulse update."""
 
     @staticmethod
-    def forward(ctx, x, handle, layer):  # noqa: ARG004 - handle only connects the graph
+    def forward(ctx, x, bias, handle, layer):  # noqa: ARG004 - handle only connects the graph
         ctx.layer = layer
         ctx.save_for_backward(x)
-        return layer.read(x, transposed=False)
+        return layer.read(x, transposed=False, bias=None if bias is None else bias.detach())
 
     @staticmethod
     def backward(ctx, grad_y):
@@ -110,7 +112,8 @@ class _PulsedRead(torch.autograd.Function):
         layer = ctx.layer
         layer.keep(x, grad_y)
         grad_x = layer.read(grad_y, transposed=True) if ctx.needs_input_grad[0] else None
-        return grad_x, None, None
+        grad_bias = grad_y.sum(0) if ctx.needs_input_grad[1] else None
+        return grad_x, grad_bias, None, None
 
 
 class PulsedLinear(nn.Module):
@@ -152,6 +155,12 @@ class PulsedLinear(nn.Module):
         self.weight_scale = float(weight_scale)
         # ADC codes per (weight unit x DAC level), and back to digital units (scale included)
         unit = self.io.adc.unit_current(1.0, 1.0) * self.io.dac.full_scale_levels
+        dac, adc = self.io.dac, self.io.adc
+        self._compiled_io = None  # converter settings of the compiled read, if it serves them
+        if adc.kind == "ideal" and adc.gain_error == 0 and adc.offset == 0:
+            fixed = dac.input_range if dac.scaling == "fixed" else 0.0
+            self._compiled_io = (float(dac.levels or 1), fixed, dac.levels is not None, adc.noise,
+                                 adc.levels is not None, adc.max_code or 0.0)
         self._codes_per_level, self._level_per_code = 1.0 / unit, unit * self.weight_scale
         if weight is None:
             weight = nn.Linear(in_features, out_features, bias=False).weight.detach()
@@ -237,28 +246,49 @@ class PulsedLinear(nn.Module):
         """The network weights the devices hold now, ``s · W`` (digital units, a copy)."""
         return self.matrix() * self.weight_scale
 
-    def read(self, v: torch.Tensor, transposed: bool) -> torch.Tensor:
+    def read(self, v: torch.Tensor, transposed: bool, bias: torch.Tensor | None = None) -> torch.Tensor:
         """One analog matrix-vector product per row of ``v``: ``v @ Wᵀ`` (forward, ``v [B, in]``)
-        or ``v @ W`` (backward, ``v [B, out]``), in digital units, through DAC, array and ADC."""
+        or ``v @ W`` (backward, ``v [B, out]``), in digital units, through DAC, array and ADC;
+        plus the digital ``bias`` when given."""
+        if self._compiled_io is not None and v.dtype == torch.float32 and v.device.type == "cpu":
+            return self._read_compiled(v, transposed, bias)
         with torch.no_grad():
-            v32 = v.detach() if v.dtype == torch.float32 else v.detach().float()
-            levels, step = self.io.dac.to_levels(v32)
+            check_finite(v)
+            levels, step = self.io.dac.to_levels(v.detach().float())
             w = self.matrix()
             if self.io.read_noise > 0:
                 w = w + self.normals.draw(w.shape) * self.io.read_noise
             codes = torch.mm(levels, w) if transposed else F.linear(levels, w)
             codes = self.io.adc.digitize(codes.mul_(self._codes_per_level), self.normals.draw)
             out = codes.mul_(step).mul_(self._level_per_code)
+            if bias is not None:
+                out.add_(bias)
         return out if out.dtype == v.dtype else out.to(v.dtype)
+
+    def _read_compiled(self, v: torch.Tensor, transposed: bool, bias: torch.Tensor | None) -> torch.Tensor:
+        """:meth:`read` with the converters as compiled loops (``aimc.periphery.kernels``):
+        the same numbers, a pass over memory each instead of a dozen small operations."""
+        top, fixed, dac_rounds, sigma, adc_rounds, max_code = self._compiled_io
+        v = v.detach().contiguous()
+        levels, step = torch.empty_like(v), torch.empty(v.shape[0])
+        if not converters.dac_rows(v.numpy(), top, fixed, dac_rounds, levels.numpy(), step.numpy()):
+            raise ValueError("analog layer input contains NaN or infinite values")
+        w = self.matrix()
+        if self.io.read_noise > 0:
+            w = w + self.normals.draw(w.shape) * self.io.read_noise
+        codes = torch.mm(levels, w) if transposed else F.linear(levels, w)
+        noise = self.normals.draw(codes.shape) if sigma > 0 else codes
+        offset = bias if bias is not None else step  # bias: None adds nothing (any array will do)
+        converters.adc_rows(codes.numpy(), self._codes_per_level, noise.numpy(), sigma, adc_rounds,
+                            max_code, step.numpy(), self._level_per_code, offset.numpy(), bias is not None)
+        return codes
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.shape[-1] != self.in_features:
             raise ValueError(f"expected inputs with {self.in_features} features, got {x.shape[-1]}")
-        check_finite(x)
         lead = x.shape[:-1]
-        y = _PulsedRead.apply(x.reshape(-1, self.in_features), self.handle, self)
-        y = y.view(*lead, self.out_features)
-        return y if self.bias is None else y + self.bias
+        y = _PulsedRead.apply(x.reshape(-1, self.in_features), self.bias, self.handle, self)
+        return y.view(*lead, self.out_features)
 
     def keep(self, x: torch.Tensor, d: torch.Tensor) -> None:
         """Remember a batch's inputs and errors ``∂L/∂y`` for the next :meth:`pulse_update`."""

@@ -40,6 +40,29 @@ def test_converters_quantise_the_forward_read():
     assert err.max() < 6 * lsb.max() and not torch.equal(y, exact)
 
 
+@pytest.mark.parametrize("io", [
+    PulsedIO(),  # abs-max 7-bit DAC, 9-bit ADC with noise and clipping
+    PulsedIO(dac=DAC(bits=5, scaling="fixed", input_range=0.5), adc=ADC(bits=6, full_scale=3.0)),
+    IDEAL_IO,
+    PulsedIO(read_noise=0.01, adc=ADC(bits=None, full_scale=None, noise=0.5)),
+])
+def test_compiled_converters_give_the_tensor_code_results_bit_for_bit(io):
+    import copy
+
+    compiled = PulsedLinear(300, 40, device=ConstantStep(), io=io, seed=3)
+    reference = copy.deepcopy(compiled)
+    reference._compiled_io = None  # the DAC/ADC tensor code of aimc.periphery
+    assert compiled._compiled_io is not None
+    x = torch.randn(33, 300) * torch.rand(33, 1) * 2
+    x[3] = 0.0  # an all-zero input vector
+    for transposed, v in ((False, x), (True, x[:, :40].contiguous())):
+        a, b = compiled.read(v, transposed), reference.read(v, transposed)
+        assert torch.equal(a, b)
+        assert a[3].abs().max() < 1e-30 and a.abs().sum() > 0  # ADC noise codes x a tiny step
+    bias = torch.randn(40)
+    assert torch.equal(compiled.read(x, False, bias), reference.read(x, False, bias))
+
+
 def test_analog_sgd_pulses_the_weights_and_updates_digital_parameters_by_sgd():
     torch.manual_seed(0)
     model = to_pulsed(nn.Sequential(nn.Linear(20, 16), nn.ReLU(), nn.Linear(16, 3)), ConstantStep(),
@@ -135,6 +158,9 @@ def test_state_dict_round_trip_and_input_errors():
         a(torch.rand(2, 6))
     with pytest.raises(ValueError, match="NaN"):
         a(torch.full((2, 7), float("nan")))
+    a._compiled_io = None
+    with pytest.raises(ValueError, match="NaN"):
+        a(torch.full((2, 7), float("inf")))
     with pytest.raises(ValueError, match="no nn.Linear"):
         to_pulsed(nn.ReLU(), SoftBounds())
     with pytest.raises(ValueError, match="learning rate"):

@@ -1,0 +1,80 @@
+"""Compiled converter loops for layers that read an array once per mini-batch row
+(on-chip training, :class:`aimc.training.PulsedLinear`): the DAC of :class:`DAC` and the ideal
+ADC of :class:`ADC` as one pass each, bit-for-bit the results of their tensor code.
+
+Why: the tensor code of a DAC (abs-max, scale, round) and of an ADC read-out (scale, add noise,
+round, clip, rescale) is a dozen small operations per matrix product, each one a pass over
+memory and a few microseconds of dispatch; on a 64 x 784 batch they cost as much as the matrix
+product itself. The loops use the same float32 operations in the same order (no fused
+multiply-add, no reassociation), so the results are identical; the tests compare them.
+Compiled with numba (see :mod:`aimc.array.pulse_kernels`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+_F = np.float32
+_OPTS = dict(cache=True, error_model="numpy", boundscheck=False, nogil=True)
+
+
+@njit(**_OPTS)
+def dac_rows(x, top, input_range, quantize, levels, step):
+    """DAC levels of the rows of ``x [B, n]`` into ``levels``, the digital value of one level
+    of each row into ``step [B]`` (:meth:`DAC.to_levels` with ``dims=-1``): abs-max scaling
+    when ``input_range <= 0``, else a fixed range with clipping; rounded when ``quantize``.
+    Returns False when ``x`` holds NaN or infinity."""
+    top = _F(top)
+    total = 0.0
+    tiny = _F(np.finfo(np.float32).tiny) * top
+    for b in range(x.shape[0]):
+        row, out = x[b], levels[b]
+        if input_range > 0.0:
+            scale = _F(top / input_range)
+            step[b] = _F(input_range / top)
+            for i in range(row.size):
+                total += row[i]
+                out[i] = min(max(row[i] * scale, -top), top)
+        else:
+            peak = _F(0.0)
+            for i in range(row.size):
+                total += row[i]
+                peak = max(peak, abs(row[i]))
+            peak = max(peak, tiny)
+            scale = top / peak
+            step[b] = peak / top
+            for i in range(row.size):
+                out[i] = row[i] * scale
+        if quantize:
+            for i in range(row.size):
+                out[i] = np.rint(out[i])
+    return np.isfinite(total)
+
+
+@njit(**_OPTS)
+def adc_rows(codes, per_level, noise, sigma, quantize, max_code, step, per_code, bias, add_bias):
+    """Read-out of the column sums ``codes [B, m]`` (DAC levels times weights) in place:
+    ``codes · per_level`` (to ADC codes) plus ``sigma · noise`` (input-referred noise, LSB),
+    rounded when ``quantize``, clipped to ``±max_code`` when ``max_code > 0``, then back to
+    digital units, ``· step[b] · per_code`` (:meth:`ADC.digitize` of an ideal converter), plus
+    the digital ``bias [m]`` when ``add_bias``."""
+    per_level, sigma, max_code, per_code = _F(per_level), _F(sigma), _F(max_code), _F(per_code)
+    for b in range(codes.shape[0]):
+        row, s = codes[b], step[b]
+        for i in range(row.size):
+            row[i] = row[i] * per_level
+        if sigma > 0.0:
+            for i in range(row.size):
+                row[i] = row[i] + noise[b, i] * sigma
+        if quantize:
+            for i in range(row.size):
+                row[i] = np.rint(row[i])
+        if max_code > 0.0:
+            for i in range(row.size):
+                row[i] = min(max(row[i], -max_code), max_code)
+        for i in range(row.size):
+            row[i] = row[i] * s * per_code
+        if add_bias:
+            for i in range(row.size):
+                row[i] = row[i] + bias[i]
