@@ -31,6 +31,14 @@ class NormalSource:
         """Restart the stream from ``seed``."""
         self._generator.manual_seed(seed)
 
+    def get_state(self) -> torch.Tensor:
+        """The generator's state (a uint8 tensor), to resume the stream with :meth:`set_state`."""
+        return self._generator.get_state()
+
+    def set_state(self, state: torch.Tensor) -> None:
+        """Continue the stream from a state of :meth:`get_state`."""
+        self._generator.set_state(state)
+
     def draw(self, shape: torch.Size | tuple[int, ...]) -> torch.Tensor:
         """Standard normal numbers of ``shape`` (float32)."""
         n = 1

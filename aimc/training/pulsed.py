@@ -212,6 +212,23 @@ class PulsedLinear(nn.Module):
     def _state(self, prefix: str) -> State:
         return {key: getattr(self, f"{prefix}_{key}") for key in self._state_keys[prefix]}
 
+    def get_extra_state(self) -> torch.Tensor:
+        """The update and read random streams and the update/transfer counters, as one uint8
+        tensor in the state dict (safetensors holds tensors only): a checkpoint resumes
+        training bit for bit."""
+        counters = torch.tensor([self.updates, getattr(self, "transfers", 0)], dtype=torch.int64)
+        return torch.cat([self.generator.get_state(), self.normals.get_state(), counters.view(torch.uint8)])
+
+    def set_extra_state(self, state: torch.Tensor) -> None:
+        n = self.generator.get_state().numel()
+        if state.dtype != torch.uint8 or state.numel() != 2 * n + 16:
+            raise ValueError("not the saved random state of a PulsedLinear layer")
+        self.generator.set_state(state[:n].clone())
+        self.normals.set_state(state[n:2 * n].clone())
+        self.updates, transfers = state[2 * n:].clone().view(torch.int64).tolist()
+        if self.algorithm is not None:
+            self.transfers = transfers
+
     def _load_from_state_dict(self, *args, **kwargs) -> None:
         super()._load_from_state_dict(*args, **kwargs)
         self._matrix = None  # new device states: read the arrays afresh

@@ -148,6 +148,31 @@ def test_tiki_taka_accumulates_on_a_and_transfers_cycling_columns_to_c():
     assert (layer.w != c0).any(0).all()  # columns 2, 3 then 4, 0: the cycle wraps around
 
 
+def test_trainer_checkpoint_of_pulsed_training_resumes_bit_for_bit(tmp_path):
+    from aimc.training import Trainer
+
+    x, y = toy(256)
+
+    def trainer(**kw):
+        torch.manual_seed(0)
+        model = to_pulsed(nn.Sequential(nn.Linear(20, 16), nn.ReLU(), nn.Linear(16, 3)), SoftBounds(),
+                          seed=2, algorithm=TikiTaka(gamma=0.5, columns_per_transfer=2))
+        return Trainer(model, AnalogSGD(model.parameters(), lr=0.1), seed=0, **kw)
+
+    straight = trainer()
+    straight.fit((x, y), epochs=4, batch_size=32, progress=False)
+    first = trainer(checkpoint=tmp_path / "pulsed.safetensors")
+    first.fit((x, y), epochs=2, batch_size=32, progress=False)
+    resumed = trainer(checkpoint=tmp_path / "pulsed.safetensors")
+    assert resumed.epoch == 2
+    resumed.fit((x, y), epochs=4, batch_size=32, progress=False)
+    a, b = straight.model.state_dict(), resumed.model.state_dict()
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+    assert straight.model[0].transfers == resumed.model[0].transfers == 4 * 8
+
+
 def test_state_dict_round_trip_and_input_errors():
     a = PulsedLinear(7, 3, device=SoftBounds(), seed=1)
     b = PulsedLinear(7, 3, device=SoftBounds(), seed=2)
