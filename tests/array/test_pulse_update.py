@@ -76,9 +76,11 @@ def test_counter_based_bits_are_uniform_and_fresh_every_call():
     assert abs(neighbours) < 0.015
 
 
-def _moments_against_exact(device, lr, replicas, bl=31, batch=4):
+def _moments_against_exact(device, lr, replicas, bl=31, batch=4, signed=False):
     g = gen(3)
     x, d = torch.rand(batch, 3, generator=g), torch.randn(batch, 2, generator=g)
+    if signed:  # inputs of both signs: four probability products instead of two
+        x = x - 0.5
     cfg = PulseUpdate(bl=bl)
     state = device.draw((2, 3), g)
     w0 = torch.full((2, 3), 0.2)
@@ -94,10 +96,10 @@ def _moments_against_exact(device, lr, replicas, bl=31, batch=4):
 
 
 @pytest.mark.parametrize("device", [ConstantStep(**NO_D2D), SoftBounds(**NO_D2D)])
-@pytest.mark.parametrize("lr", [0.0005, 0.0025])  # expected counts up to ~2 and ~12
-def test_fast_update_matches_slot_by_slot_simulation(device, lr):
+@pytest.mark.parametrize(("lr", "signed"), [(0.0005, False), (0.0025, False), (0.0025, True)])
+def test_fast_update_matches_slot_by_slot_simulation(device, lr, signed):  # mean counts up to ~2, ~12
     replicas = 4000
-    fast, exact, max_pq = _moments_against_exact(device, lr=lr, replicas=replicas)
+    fast, exact, max_pq = _moments_against_exact(device, lr=lr, replicas=replicas, signed=signed)
     assert max_pq < 0.1  # the regime of the Poisson approximation
     se = ((fast.var(0) + exact.var(0)) / replicas).sqrt()
     assert ((fast.mean(0) - exact.mean(0)).abs() < 5 * se).all()
@@ -154,6 +156,18 @@ def test_single_sample_updates_are_exact_binomial_counts():
         assert abs(steps.mean().item() - sign * 31 * prob) < 5 * math.sqrt(31 * prob * (1 - prob) / n)
         assert abs(steps.var().item() / (31 * prob * (1 - prob)) - 1) < 0.04
     assert (w[2] == 0).all()
+
+
+def test_double_precision_weights_take_the_generic_path():
+    dev = ConstantStep()
+    g = gen(10)
+    state = {k: v.double() for k, v in dev.draw((20, 300), g).items()}
+    w32, w64 = torch.zeros(20, 300), torch.zeros(20, 300, dtype=torch.float64)
+    x, d = torch.rand(8, 300, generator=g), torch.randn(8, 20, generator=g) * 0.1
+    pulsed_update(w32, {k: v.float() for k, v in state.items()}, dev, x, d, 0.01, PulseUpdate(), gen(11))
+    pulsed_update(w64, state, dev, x, d, 0.01, PulseUpdate(), gen(11))
+    assert w64.dtype == torch.float64
+    torch.testing.assert_close(w64.float(), w32, rtol=1e-5, atol=1e-7)  # same counts, same steps
 
 
 def test_same_seed_same_update_and_shape_errors():
