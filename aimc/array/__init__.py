@@ -12,8 +12,9 @@ from .pulse_update import (
     pulse_probabilities,
     pulsed_update,
     pulsed_update_exact,
+    transfer_update,
 )
 
 __all__ = ["CircuitNoise", "CoincidenceSampler", "ConvergenceError", "CrossbarSolver", "Faults", "IRDrop",
            "LinearOp", "NormalSource", "PulseUpdate", "column_currents", "pulse_probabilities",
-           "pulsed_update", "pulsed_update_exact", "solve_nodal", "to_spice"]
+           "pulsed_update", "pulsed_update_exact", "solve_nodal", "to_spice", "transfer_update"]

@@ -156,6 +156,85 @@ def update(w, mu_up, mu_down, base, key, s, response, a, b, lo, hi, near):
             w[i] = min(max(x, low), high)
 
 
+@njit(inline="always")
+def _uniform32(index, key):
+    """A uniform on ``(0, 1)`` with 32 random bits, for device ``index`` and stream ``key``."""
+    h = _mix(np.uint32(_mix(np.uint32(index)) ^ np.uint32(key)))
+    return (np.float64(h) + 0.5) * 2.0**-32
+
+
+@njit(inline="always")
+def _binomial(n, prob, u):
+    """Binomial(``n``, ``prob``) by inversion of its distribution function at ``u``."""
+    if prob <= 0.0:
+        return 0
+    if prob >= 1.0:
+        return n
+    pmf = math.exp(n * math.log1p(-prob))
+    odds = prob / (1.0 - prob)
+    k, cdf = 0, pmf
+    while u > cdf and k < n:
+        pmf *= odds * (n - k) / (k + 1)
+        k += 1
+        cdf += pmf
+    return k
+
+
+@njit(**_OPTS)
+def transfer(w, cols, values, scale, managed, bl, keys, c2c, response, a, b, lo, hi):
+    """Add ``values[k]`` (``[n, out]``, weight units) to the columns ``cols[k]`` of ``w [out, in]``
+    by pulses with a one-hot row input per column (a Tiki-Taka transfer), in place.
+
+    Each device of column ``k`` sees one sample only, so its count is exact:
+    Binomial(``BL``, ``p q``) with ``p``, ``q`` the row and column probabilities of that sample
+    (``scale = lr / (BL dw_min)``, update management as in :func:`probabilities`); pulses go up
+    where the value is positive. Cycle-to-cycle noise is explicit: ``c2c·sqrt(n)·Δw(w)·ξ`` with
+    the step at the present weight, ``ξ`` a Box–Muller normal (as ``PulsedDevice.apply``).
+    ``response``: ``CONSTANT_STEP`` (``a``, ``b`` the up and down steps) or ``SOFT_BOUNDS``
+    (``a``, ``b`` the rates ``-ln(1 - Δw/|bound|)``); ``lo``, ``hi`` the bounds; ``keys``: three
+    32-bit stream keys (count, two normals). Returns the number of pulses applied."""
+    n_in = w.shape[1]
+    root = np.sqrt(scale)
+    pulses = 0
+    for k in range(cols.shape[0]):
+        c = cols[k]
+        vmax = 0.0
+        for j in range(values.shape[1]):
+            vmax = max(vmax, abs(np.float64(values[k, j])))
+        if vmax == 0.0:
+            continue
+        cx, cd = root, root
+        if managed:  # one-hot row: max|x| = 1
+            cx, cd = root * np.sqrt(vmax), root / np.sqrt(vmax)
+        p = min(cx, 1.0)
+        for j in range(values.shape[1]):
+            v = np.float64(values[k, j])
+            index = j * n_in + c
+            count = _binomial(bl, p * min(abs(v) * cd, 1.0), _uniform32(index, keys[0]))
+            if count == 0:
+                continue
+            pulses += count
+            x, low, high = np.float64(w[j, c]), np.float64(lo[j, c]), np.float64(hi[j, c])
+            up = v > 0.0
+            if response == CONSTANT_STEP:
+                step = np.float64(a[j, c]) if up else np.float64(b[j, c])
+                shift = count * step if up else -count * step
+                spread = math.sqrt(count) * step
+            else:
+                rate = np.float64(a[j, c]) if up else np.float64(b[j, c])
+                target = high if up else low
+                shift = (target - x) * -math.expm1(-count * rate)  # exact for one direction
+                spread = math.sqrt(count) * abs(target - x) * -math.expm1(-rate)  # a (bound - w)
+            if c2c > 0.0:
+                u1, u2 = _uniform32(index, keys[1]), _uniform32(index, keys[2])
+                spread *= c2c * math.sqrt(-2.0 * math.log(u1)) * math.cos(2.0 * math.pi * u2)
+            else:
+                spread = 0.0
+            x += shift + spread
+            w[j, c] = min(max(x, low), high)
+    return pulses
+
+
 @njit(cache=True, error_model="numpy", boundscheck=False, nogil=True,
       fastmath={"reassoc", "contract", "arcp", "nsz"})
 def probabilities(x, d, scale, managed, bl, p, q, q_up, q_down):

@@ -47,6 +47,8 @@ to ``2^-16`` (a device's expected count is off by at most ``7.6e-6`` pulses per 
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict, Field
@@ -259,6 +261,56 @@ def pulsed_update(
     else:
         mu_up, mu_down = expected_coincidences(p, q, config.bl, (up, down), False)
     sampler.update(w, state, device, mu_up, mu_down, generator)
+
+
+def transfer_update(
+    w: torch.Tensor,
+    state: State,
+    device: PulsedDevice,
+    cols: torch.Tensor,
+    values: torch.Tensor,
+    lr: float,
+    config: PulseUpdate,
+    generator: torch.Generator,
+) -> None:
+    """Add ``lr · values[k]`` to column ``cols[k]`` of the devices ``w [out, in]`` by pulses, one
+    one-hot row input per column (a Tiki-Taka transfer): :func:`pulsed_update` with
+    ``x = one_hot(cols)``, ``d = -values`` and exact single-sample (Binomial) counts, in place.
+    ``values``: ``[n, out]``. One compiled loop for constant-step and soft-bounds devices
+    (:func:`aimc.array.pulse_kernels.transfer`), else the tensor path.
+
+    Example:
+        >>> from aimc.devices.pulsed import ConstantStep
+        >>> dev, g = ConstantStep(dw_min_std=0.0), torch.Generator().manual_seed(0)
+        >>> w = torch.zeros(3, 4); s = dev.draw(w.shape, g)
+        >>> transfer_update(w, s, dev, torch.tensor([1]), torch.ones(1, 3), 1.0, PulseUpdate(), g)
+        >>> bool((w[:, 1] > 0).all()) and bool((w[:, [0, 2, 3]] == 0).all())
+        True
+    """
+    if values.shape != (cols.numel(), w.shape[0]):
+        raise ValueError(f"transfer needs values [{cols.numel()}, {w.shape[0]}], got {tuple(values.shape)}")
+    compiled = type(device) in (ConstantStep, SoftBounds) and w.dtype == torch.float32 \
+        and w.is_contiguous() and all(v.dtype == torch.float32 and v.is_contiguous() for v in state.values())
+    if not compiled:
+        sub = w.index_select(1, cols).contiguous()
+        sub_state = {k: v.index_select(1, cols).contiguous() for k, v in state.items()}
+        eye = torch.eye(cols.numel(), dtype=values.dtype)
+        pulsed_update(sub, sub_state, device, eye, -values, lr, config, generator, single=True)
+        w.index_copy_(1, cols, sub)
+        return
+    if type(device) is ConstantStep:
+        response, names = kernels.CONSTANT_STEP, ("up", "down", "w_min", "w_max")
+    else:
+        if "rate_up" not in state:
+            state = {**state, **device.derived(state)}
+        response, names = kernels.SOFT_BOUNDS, ("rate_up", "rate_down", "w_min", "w_max")
+    values = values.detach().float().contiguous()
+    if not math.isfinite(float(values.sum())):
+        raise ValueError("transfer of non-finite values (NaN or inf)")
+    keys = np.array([_key(generator) for _ in range(3)], dtype=np.int64)
+    scale = lr / (config.bl * device.dw_min)
+    kernels.transfer(w.numpy(), cols.to(torch.int64).numpy(), values.numpy(), scale, config.update_management,
+                     config.bl, keys, device.dw_min_std, response, *(state[k].numpy() for k in names))
 
 
 def pulsed_update_exact(

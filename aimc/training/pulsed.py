@@ -51,7 +51,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
 from ..array import NormalSource
-from ..array.pulse_update import CoincidenceSampler, PulseUpdate, pulsed_update
+from ..array.pulse_update import CoincidenceSampler, PulseUpdate, pulsed_update, transfer_update
 from ..devices.pulsed import PulsedDevice, State
 from ..periphery import ADC, DAC
 from ..periphery import kernels as converters
@@ -350,11 +350,8 @@ class PulsedLinear(nn.Module):
                 a = a + self.normals.draw(a.shape) * self.io.read_noise
             unit = tt.transfer_adc.unit_current(1.0, 1.0)  # one-hot input: full DAC level
             a_read = tt.transfer_adc.digitize(a.mul(1.0 / unit), self.normals.draw).mul_(unit)
-            sub = self.w.index_select(1, cols).contiguous()
-            state = {k: v.index_select(1, cols).contiguous() for k, v in self._state("state").items()}
-            pulsed_update(sub, state, self.device, torch.eye(n), -a_read, tt.transfer_lr,
-                          self.update_config, self.generator, single=True)
-            self.w.index_copy_(1, cols, sub)
+            transfer_update(self.w, self._state("state"), self.device, cols, a_read, tt.transfer_lr,
+                            self.update_config, self.generator)
         self._matrix = None
 
     def extra_repr(self) -> str:

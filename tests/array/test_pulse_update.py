@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from aimc.array import CoincidenceSampler, PulseUpdate, pulse_kernels, pulse_probabilities, pulsed_update
-from aimc.array.pulse_update import expected_coincidences, pulsed_update_exact
+from aimc.array.pulse_update import expected_coincidences, pulsed_update_exact, transfer_update
 from aimc.devices import ConstantStep, ExpStep, SoftBounds
 
 NO_D2D = dict(dw_min_dtod=0.0, up_down_dtod=0.0, w_max_dtod=0.0, w_min_dtod=0.0)
@@ -156,6 +156,46 @@ def test_single_sample_updates_are_exact_binomial_counts():
         assert abs(steps.mean().item() - sign * 31 * prob) < 5 * math.sqrt(31 * prob * (1 - prob) / n)
         assert abs(steps.var().item() / (31 * prob * (1 - prob)) - 1) < 0.04
     assert (w[2] == 0).all()
+
+
+def test_transfer_counts_are_exact_binomials():
+    dev = ConstantStep(dw_min_std=0.0, **NO_D2D)
+    n = 40_000
+    w = torch.zeros(3, n)
+    state = dev.draw(w.shape, gen(12))
+    values = torch.tensor([[0.02, -0.04, 0.0]]).expand(n, 3)  # the same column added n times
+    cfg = PulseUpdate(bl=31)
+    transfer_update(w, state, dev, torch.arange(n), values, 1.0, cfg, gen(13))
+    # update management for a one-hot row: p = min(sqrt(s v_max), 1), q_j = min(|v_j| sqrt(s / v_max), 1)
+    scale, vmax = 1.0 / (31 * dev.dw_min), 0.04
+    p = min(math.sqrt(scale * vmax), 1.0)
+    prob = p * 0.02 * math.sqrt(scale / vmax)
+    assert 0.3 < prob < 0.9
+    steps = w[0] / dev.dw_min  # up: the value is positive
+    assert abs(steps.mean().item() - 31 * prob) < 5 * math.sqrt(31 * prob * (1 - prob) / n)
+    assert abs(steps.var().item() / (31 * prob * (1 - prob)) - 1) < 0.05  # SE of a variance ~0.01
+    assert torch.equal(steps, steps.round()) and steps.max() <= 31
+    assert w[1].unique().numel() == 1  # p q clipped to 1: every slot pulses, no spread
+    torch.testing.assert_close(w[1, 0].item(), -31 * dev.dw_min)
+    assert (w[2] == 0).all()
+
+
+@pytest.mark.parametrize("device", [ConstantStep(**NO_D2D), SoftBounds(**NO_D2D)])
+def test_compiled_transfer_has_the_statistics_of_the_tensor_path(device):
+    # float64 weights take the tensor path (torch.binomial, explicit normals, device.apply)
+    n = 20_000
+    w0 = torch.tensor([0.3, -0.2, 0.0, 0.5])[:, None].expand(4, n).contiguous()
+    state = device.draw(w0.shape, gen(14))
+    values = torch.tensor([[0.01, -0.03, 0.02, -0.005]]).expand(n, 4)
+    compiled, tensor = w0.clone(), w0.double()
+    transfer_update(compiled, state, device, torch.arange(n), values, 1.0, PulseUpdate(), gen(15))
+    transfer_update(tensor, {k: v.double() for k, v in state.items()}, device, torch.arange(n),
+                    values.double(), 1.0, PulseUpdate(), gen(16))
+    a, b = (compiled - w0).double(), tensor - w0.double()
+    se = ((a.var(1) + b.var(1)) / n).sqrt()
+    assert ((a.mean(1) - b.mean(1)).abs() < 5 * se).all()
+    assert ((a.var(1) / b.var(1) - 1).abs() < 0.08).all()  # SE of the ratio ~sqrt(4/n) = 0.014, x1.5 kurtosis
+    assert (a.abs().sum(1) > 0).all()
 
 
 def test_double_precision_weights_take_the_generic_path():
