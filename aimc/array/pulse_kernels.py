@@ -13,17 +13,20 @@ whose expected count in one direction is ``μ`` and whose steps carry cycle-to-c
 relative std ``σ`` changes by ``s·n`` with ``n`` a random effective count of mean ``μ`` and
 variance ``(1 + σ²) μ``, the moments of a Poisson number of noisy steps. ``n`` is drawn from a
 three-point law on ``{a - h, a, a + h}`` with ``P± = ((V + δ²)/h² ± δ/h) / 2`` (``V = (1+σ²)μ``,
-``δ = μ - a``), which has exactly this mean and variance:
+``δ = μ - a``), which has this mean and variance (up to the resolution of its probabilities,
+below):
 
 * ``μ <= 1 - σ²`` (most devices): ``a = h = 1``, integer pulse counts ``{0, 1, 2}``;
-* ``1 - σ² < μ < 1 + σ²``: ``a = h = (1 + σ² + μ) / 2``;
+* ``1 - σ² < μ < 1 + σ²``: ``a = h = (1 + σ² + μ) / 2``, where ``P(a) = 0``: two points;
 * ``μ >= 1 + σ²``: centred, ``a = μ``, ``h = min(μ, sqrt(3 V))``; from ``μ >= 3 (1 + σ²)``
   on the Gauss–Hermite law (``P± = 1/6``), which also has the fourth moment of a normal law.
 
 Each direction uses 16 bits of a counter-based hash ``lowbias32(lowbias32(i) xor key)`` of the
 flat device index ``i`` (C. Wellons, "Prospecting for hash functions", 2018; ``lowbias32(i)`` is
 computed once per array, :func:`device_hashes`), with a fresh 32-bit ``key`` per update from
-the caller's ``torch.Generator``: same seed, same counts. A probability is resolved to ``2^-16``.
+the caller's ``torch.Generator``: same seed, same counts. A probability is resolved to ``2^-16``
+(each threshold to within ``2^-17``): a mean below ``2^-17`` gives no pulse, and a device's
+expected count is off by at most ``h·2^-16`` (1.5e-5 pulses where counts are ``{0, 1, 2}``).
 """
 
 from __future__ import annotations
@@ -137,6 +140,7 @@ def update(w, mu_up, mu_down, base, key, s, response, a, b, lo, hi, near):
             x, low, high = w[i], lo[i], hi[i]
             w[i] = min(max(x + (nu * (high - x) + nd * (low - x)) * _relax(nu + nd), low), high)
         return
+    far = np.empty(w.size, dtype=np.bool_)  # the devices this pass leaves to the exact one
     for i in range(w.size):
         ku, kd = _uniforms(base[i], k)
         nu = _count(mu_up[i], s, ku) * a[i]
@@ -144,13 +148,15 @@ def update(w, mu_up, mu_down, base, key, s, response, a, b, lo, hi, near):
         old, low, high = w[i], lo[i], hi[i]
         lam = nu + nd
         new = min(max(old + (nu * (high - old) + nd * (low - old)) * _relax(lam), low), high)
-        w[i] = new if lam < _F(1.0) else old
+        near_i = lam < _F(1.0)
+        w[i] = new if near_i else old
+        far[i] = not near_i
     for i in range(w.size):  # the rest exactly (the same bits give the same counts)
-        ku, kd = _uniforms(base[i], k)
-        nu = np.float64(_count(mu_up[i], s, ku) * a[i])
-        nd = np.float64(_count(mu_down[i], s, kd) * b[i])
-        lam = nu + nd
-        if lam >= 1.0:
+        if far[i]:
+            ku, kd = _uniforms(base[i], k)
+            nu = np.float64(_count(mu_up[i], s, ku) * a[i])
+            nd = np.float64(_count(mu_down[i], s, kd) * b[i])
+            lam = nu + nd
             x, low, high = np.float64(w[i]), np.float64(lo[i]), np.float64(hi[i])
             x += (nu * (high - x) + nd * (low - x)) * -math.expm1(-lam) / lam
             w[i] = min(max(x, low), high)

@@ -42,7 +42,8 @@ interleaved by the device response). :func:`pulsed_update_exact` simulates every
 reference the tests compare against.
 
 Randomness: counts use 16-bit uniforms ``u = (k + 1/2) / 2^16``, so probabilities are resolved
-to ``2^-16`` (a device's expected count is off by at most ``7.6e-6`` pulses per update).
+to ``2^-16`` (a mean below ``2^-17`` gives no pulse; a device's expected count is off by at most
+``1.5e-5`` pulses per update where counts are ``{0, 1, 2}``, :mod:`aimc.array.pulse_kernels`).
 """
 
 from __future__ import annotations
@@ -239,7 +240,7 @@ def pulsed_update(
         >>> bool((w < 0).all())    # x δ > 0 everywhere: every weight went down
         True
     """
-    if lr == 0 or x.numel() == 0:
+    if lr == 0 or x.numel() == 0 or w.numel() == 0:
         return
     if x.dim() != 2 or d.dim() != 2 or x.shape[0] != d.shape[0] or w.shape != (d.shape[1], x.shape[1]):
         raise ValueError(f"pulsed update needs x [B, {w.shape[1]}] and d [B, {w.shape[0]}], "

@@ -42,7 +42,7 @@ def dac_rows(x, top, input_range, quantize, levels, step):
                 total += row[i]
                 peak = max(peak, abs(row[i]))
             peak = max(peak, tiny)
-            scale = top / peak
+            scale = (_F(1.0) / peak) * top  # as torch evaluates `top / peak` (reciprocal, then times)
             step[b] = peak / top
             for i in range(row.size):
                 out[i] = row[i] * scale

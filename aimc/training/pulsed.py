@@ -229,8 +229,12 @@ class PulsedLinear(nn.Module):
         if self.algorithm is not None:
             self.transfers = transfers
 
-    def _load_from_state_dict(self, *args, **kwargs) -> None:
-        super()._load_from_state_dict(*args, **kwargs)
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys,
+                              unexpected_keys, error_msgs) -> None:
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys,
+                                      unexpected_keys, error_msgs)
+        if prefix + "_extra_state" in missing_keys:  # saved before the random state was kept:
+            missing_keys.remove(prefix + "_extra_state")  # the device state loads, streams stay
         self._matrix = None  # new device states: read the arrays afresh
 
     @classmethod

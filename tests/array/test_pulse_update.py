@@ -58,6 +58,9 @@ def test_count_law_is_valid_over_six_decades_of_means(c2c):
         var = mu * (1 + c2c**2)
         assert counts.min() >= 0
         assert abs(counts.mean().item() - mu) < 6 * math.sqrt(var / n), mu
+        if mu > 0.01:  # (below, a few hundred pulses in all: the variance is not resolved)
+            dev2, m4 = ((counts - mu) ** 2).mean().item(), ((counts - mu) ** 4).mean().item()
+            assert abs(dev2 - var) <= 6 * math.sqrt(max(m4 - var**2, 0.0) / n) + 1e-9 * var, mu
 
 
 def test_counter_based_bits_are_uniform_and_fresh_every_call():
@@ -129,6 +132,25 @@ def test_compiled_update_is_the_device_response_to_the_drawn_counts(device):
         assert 0.1 < (rate >= 1).float().mean() < 0.9
     # float32 arithmetic in another order on weight changes of up to ~1
     torch.testing.assert_close(fused, reference, rtol=2e-5, atol=2e-6)
+
+
+def test_soft_bounds_exponents_at_one_in_float32_are_not_lost_between_the_two_passes():
+    # counts are 0 or 2 (mean 1, no step noise); with these rates a device given two pulses each
+    # way has lam = 2 r_up + 2 r_down = 1 - 2^-26 exactly, which float32 rounds up to 1
+    n, r_up, r_down = 4000, 0.5 - 2.0**-25, 3 * 2.0**-27
+    state = {"w_min": -torch.ones(n), "w_max": torch.ones(n), "rate_up": torch.full((n,), r_up),
+             "rate_down": torch.full((n,), r_down)}
+    device = SoftBounds(dw_min_std=0.0)
+    s = CoincidenceSampler(n)
+    w = torch.zeros(n)
+    s.update(w, state, device, torch.ones(n), torch.ones(n), gen(17))
+    n_up, n_down = s.sample(torch.ones(n), torch.ones(n), gen(17))
+    both = (n_up == 2) & (n_down == 2)
+    assert both.sum() > 500
+    lam = 2 * r_up + 2 * r_down
+    expected = (2 * r_up - 2 * r_down) * -math.expm1(-lam) / lam  # from w = 0 towards the bounds
+    torch.testing.assert_close(w[both], torch.full((int(both.sum()),), expected))
+    assert ((w != 0) == ((n_up + n_down) > 0)).all()
 
 
 def test_relaxation_factor_matches_expm1_below_one():
@@ -221,6 +243,8 @@ def test_same_seed_same_update_and_shape_errors():
     assert torch.equal(a, b) and a.abs().sum() > 0
     with pytest.raises(ValueError, match="pulsed update needs"):
         pulsed_update(a, state, dev, x[:, :10], d, 0.1, PulseUpdate(), gen(6))
+    pulsed_update(torch.zeros(0, 500), {k: v[:0] for k, v in state.items()}, dev, x, d[:, :0], 0.1,
+                  PulseUpdate(), gen(6))  # an empty array: nothing to do
     with pytest.raises(ValueError, match="sampler built for"):
         CoincidenceSampler(10).sample(torch.zeros(11), torch.zeros(11), gen())
     with pytest.raises(ValueError, match="non-finite"):
