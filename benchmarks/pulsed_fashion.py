@@ -75,6 +75,30 @@ def stats(values: list[float]) -> tuple[float, float, float]:
     return mean, std, std / math.sqrt(n)
 
 
+def plot(record: dict, path: Path) -> None:
+    """Test accuracy after each epoch, mean ± std over the seeds, one line per run."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for config, result in record["results"].items():
+        acc = 100 * torch.tensor(result["epoch_accuracy"])  # [seeds, epochs]
+        epochs = torch.arange(1, acc.shape[1] + 1)
+        mean, std = acc.mean(0), acc.std(0) if acc.shape[0] > 1 else torch.zeros(acc.shape[1])
+        ax.errorbar(epochs, mean, yerr=std, marker="o", capsize=3, label=CONFIGS[config])
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("test accuracy (%), mean ± std over seeds")
+    ax.set_xticks(epochs.tolist())
+    ax.set_title(f"Fashion-MNIST, 784-256-10 MLP, {len(acc)} seeds")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=3)
@@ -87,7 +111,12 @@ def main() -> None:
     parser.add_argument("--tt-lr", type=float, default=1.0, help="Tiki-Taka transfer learning rate")
     parser.add_argument("--tt-gamma", type=float, default=0.5, help="Tiki-Taka weight of A in W")
     parser.add_argument("--out", default="aimc-out/pulsed_fashion")
+    parser.add_argument("--replot", metavar="RESULTS_JSON", help="only redraw the plot of a finished run")
     args = parser.parse_args()
+    if args.replot:
+        path = Path(args.replot)
+        plot(json.loads(path.read_text()), path.with_name("accuracy.png"))
+        return
     torch.set_num_threads(args.threads)
     configs = [c for c in args.configs.split(",") if c]
     unknown = set(configs) - set(CONFIGS)
@@ -153,7 +182,8 @@ def main() -> None:
     record = {"args": vars(args), "device": DEVICE, "tiki_taka": tiki_taka.model_dump(mode="json"),
               "results": results, "summary": summary, "comparisons": comparisons}
     (out / "results.json").write_text(json.dumps(record, indent=2))
-    console.print(f"wrote {out / 'results.json'}")
+    plot(record, out / "accuracy.png")
+    console.print(f"wrote {out / 'results.json'} and {out / 'accuracy.png'}")
 
 
 if __name__ == "__main__":
