@@ -171,14 +171,31 @@ def _uniform32(index, key):
 
 @njit(inline="always")
 def _binomial(n, prob, u):
-    """Binomial(``n``, ``prob``) by inversion of its distribution function at ``u``."""
+    """Binomial(``n``, ``prob``) by inversion of its distribution function at ``u``, searched
+    from the mode ``m = floor((n + 1) prob)`` (whose probability comes from ``lgamma``), so that
+    no term underflows for any ``n``: down while ``u <= F(k - 1)``, else up while ``u > F(k)``."""
     if prob <= 0.0:
         return 0
     if prob >= 1.0:
         return n
-    pmf = math.exp(n * math.log1p(-prob))
     odds = prob / (1.0 - prob)
-    k, cdf = 0, pmf
+    m = min(int((n + 1) * prob), n)
+    top = math.exp(math.lgamma(n + 1.0) - math.lgamma(m + 1.0) - math.lgamma(n - m + 1.0)
+                   + m * math.log(prob) + (n - m) * math.log1p(-prob))
+    below, pmf, k = 0.0, top, m  # F(m - 1): the terms below the mode, until negligible
+    while k > 0 and pmf > 1e-18 * top:
+        pmf *= k / ((n - k + 1) * odds)
+        k -= 1
+        below += pmf
+    k, pmf = m, top
+    if u <= below:
+        cdf = below  # F(k - 1)
+        while k > 0 and u <= cdf:
+            pmf *= k / ((n - k + 1) * odds)
+            k -= 1
+            cdf -= pmf
+        return k
+    cdf = below + top  # F(k)
     while u > cdf and k < n:
         pmf *= odds * (n - k) / (k + 1)
         k += 1

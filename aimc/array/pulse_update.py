@@ -48,8 +48,6 @@ to ``2^-16`` (a mean below ``2^-17`` gives no pulse; a device's expected count i
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict, Field
@@ -290,6 +288,15 @@ def transfer_update(
     """
     if values.shape != (cols.numel(), w.shape[0]):
         raise ValueError(f"transfer needs values [{cols.numel()}, {w.shape[0]}], got {tuple(values.shape)}")
+    if cols.dim() != 1 or cols.is_floating_point() or cols.is_complex():
+        raise ValueError("transfer columns must be a 1-D integer tensor, "
+                         f"got {cols.dtype} of shape {tuple(cols.shape)}")
+    if cols.numel() and (int(cols.min()) < 0 or int(cols.max()) >= w.shape[1]):
+        raise ValueError(f"transfer columns must lie in [0, {w.shape[1]}), got {cols.tolist()}")
+    if cols.unique().numel() != cols.numel():
+        raise ValueError(f"transfer columns must be distinct, got {cols.tolist()}")
+    if not bool(torch.isfinite(values).all()):
+        raise ValueError("transfer of non-finite values (NaN or inf)")
     compiled = type(device) in (ConstantStep, SoftBounds) and w.dtype == torch.float32 \
         and w.is_contiguous() and all(v.dtype == torch.float32 and v.is_contiguous() for v in state.values())
     if not compiled:
@@ -306,8 +313,6 @@ def transfer_update(
             state = {**state, **device.derived(state)}
         response, names = kernels.SOFT_BOUNDS, ("rate_up", "rate_down", "w_min", "w_max")
     values = values.detach().float().contiguous()
-    if not math.isfinite(float(values.sum())):
-        raise ValueError("transfer of non-finite values (NaN or inf)")
     keys = np.array([_key(generator) for _ in range(3)], dtype=np.int64)
     scale = lr / (config.bl * device.dw_min)
     kernels.transfer(w.numpy(), cols.to(torch.int64).numpy(), values.numpy(), scale, config.update_management,

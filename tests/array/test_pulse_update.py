@@ -202,6 +202,71 @@ def test_transfer_counts_are_exact_binomials():
     assert (w[2] == 0).all()
 
 
+@pytest.mark.parametrize("bl", [255, 1000])
+def test_transfer_counts_stay_binomial_for_long_pulse_trains(bl):
+    # p = 1 and q = (1, 0.6, 0.95): for BL = 1000 the probability of no pulse, 0.4^1000, is below
+    # the smallest double (an inversion from zero would give every device BL pulses)
+    dev = ConstantStep(dw_min_std=0.0, **NO_D2D)
+    n = 20_000
+    w = torch.zeros(3, n)
+    state = dev.draw(w.shape, gen(18))
+    values = torch.tensor([[1.0, 0.6, 0.95]]).expand(n, 3)
+    lr = bl * dev.dw_min  # scale · max|value| = 1: p = 1, q = |value|
+    transfer_update(w, state, dev, torch.arange(n), values, lr, PulseUpdate(bl=bl), gen(19))
+    counts = (w / dev.dw_min).round()
+    assert (counts[0] == bl).all()
+    for j, prob in ((1, 0.6), (2, 0.95)):
+        var = bl * prob * (1 - prob)
+        assert abs(counts[j].mean().item() - bl * prob) < 5 * math.sqrt(var / n)
+        assert abs(counts[j].var().item() / var - 1) < 0.07  # SE of a variance ~0.01
+
+
+@pytest.mark.parametrize("device", [ConstantStep(dw_min=0.01), SoftBounds(dw_min=0.01)])
+@pytest.mark.parametrize("managed", [True, False])
+def test_compiled_transfer_is_the_device_response_to_its_own_counts_and_normals(device, managed):
+    # the counts and normals rebuilt from the same keys with the kernel's own samplers, then the
+    # torch device response (steps at the present weight, both directions, clipping)
+    out, n_in, cols = 24, 30, torch.tensor([3, 7, 29, 0])
+    g = gen(20)
+    state = device.draw((out, n_in), g)
+    w0 = device.clip(torch.rand(out, n_in, generator=g) * 1.8 - 0.9, state)
+    values = torch.randn(len(cols), out, generator=g) * 0.1
+    values[:, :3] = 2.0  # saturated probabilities: every slot pulses, weights reach the bounds
+    cfg, lr = PulseUpdate(update_management=managed), 0.5
+    w = w0.clone()
+    transfer_update(w, state, device, cols, values, lr, cfg, gen(21))
+    g21 = gen(21)
+    keys = [int(torch.randint(0, 2**32 - 1, (1,), dtype=torch.int64, generator=g21)) for _ in range(3)]
+    scale = lr / (cfg.bl * device.dw_min)
+    counts, normals = torch.zeros(out, len(cols)), torch.zeros(out, len(cols))
+    for k, c in enumerate(cols.tolist()):
+        vmax = values[k].abs().max().item()
+        cx, cd = (math.sqrt(scale * vmax), math.sqrt(scale / vmax)) if managed else (math.sqrt(scale),) * 2
+        for j in range(out):
+            index = j * n_in + c
+            prob = min(cx, 1.0) * min(abs(values[k, j].item()) * cd, 1.0)
+            counts[j, k] = pulse_kernels._binomial(cfg.bl, prob, pulse_kernels._uniform32(index, keys[0]))
+            u1, u2 = (pulse_kernels._uniform32(index, key) for key in keys[1:])
+            normals[j, k] = math.sqrt(-2 * math.log(u1)) * math.cos(2 * math.pi * u2)
+    up = values.T > 0
+    sub = {key: v[:, cols] for key, v in state.items()}
+    n_up, n_down = torch.where(up, counts, 0.0), torch.where(up, 0.0, counts)
+    expected = device.apply(w0[:, cols], n_up, n_down, sub, normals)
+    expected = torch.where(counts > 0, expected, w0[:, cols])
+    torch.testing.assert_close(w[:, cols], expected, rtol=1e-5, atol=1e-6)
+    assert (counts > 0).float().mean() > 0.5 and (counts < cfg.bl).any()
+    assert ((w == state["w_max"]) | (w == state["w_min"])).any()  # clipping exercised
+    others = torch.ones(n_in, dtype=torch.bool)
+    others[cols] = False
+    assert torch.equal(w[:, others], w0[:, others])
+    with pytest.raises(ValueError, match="distinct"):
+        transfer_update(w, state, device, torch.tensor([1, 1]), values[:2], lr, cfg, g)
+    with pytest.raises(ValueError, match=r"lie in \[0, 30\)"):
+        transfer_update(w, state, device, torch.tensor([30]), values[:1], lr, cfg, g)
+    with pytest.raises(ValueError, match="non-finite"):
+        transfer_update(w, state, device, cols, values * float("nan"), lr, cfg, g)
+
+
 @pytest.mark.parametrize("device", [ConstantStep(**NO_D2D), SoftBounds(**NO_D2D)])
 def test_compiled_transfer_has_the_statistics_of_the_tensor_path(device):
     # float64 weights take the tensor path (torch.binomial, explicit normals, device.apply)
