@@ -4,9 +4,11 @@ device response in one pass over memory.
 Why compiled: the update of a 784 x 256 array touches 200k devices per mini-batch; after the
 two matrix products that give the expected counts, tensor code takes some twenty passes over
 memory (hash, counts, response, clipping), 6-7 ms on one CPU core. :func:`update` does it in one
-loop that the compiler vectorises and that reads each operand once (0.3 ms). The loops are
+loop that the compiler vectorises and that reads each operand once (0.3 ms). :func:`transfer`
+does the same for a Tiki-Taka transfer (one-hot rows, exact binomial counts, explicit step
+noise), and :func:`probabilities` computes the pulse probabilities of a batch. The loops are
 written with `numba <https://numba.pydata.org>`_ (LLVM, no C compiler needed), compiled once and
-cached on disk; they only ever see float32 arrays.
+cached on disk; they only ever see float32 arrays (float64 inside where precision needs it).
 
 Count law (the statistics are the module docstring of :mod:`aimc.array.pulse_update`). A device
 whose expected count in one direction is ``μ`` and whose steps carry cycle-to-cycle noise of
