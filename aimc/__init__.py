@@ -7,7 +7,7 @@ a time after programming → evaluate. See ``aimc.demo`` for the whole path on r
 from .chips import ChipSpec, list_chips, load_chip
 from .compiler import compile
 from .evaluation import accuracy, evaluate_over_time
-from .nn import AnalogConv1d, AnalogConv2d, AnalogLinear, convert, drift, program
+from .nn import AnalogConv1d, AnalogConv2d, AnalogLinear, calibrate_input_ranges, convert, drift, program
 from .tile import Tile
 
 __version__ = "0.1.0"
@@ -19,6 +19,7 @@ __all__ = [
     "ChipSpec",
     "Tile",
     "accuracy",
+    "calibrate_input_ranges",
     "compile",
     "convert",
     "drift",

@@ -1,6 +1,7 @@
 """PyTorch interface: analog layers, ``convert`` and chip-instance operations."""
 
 from .convert import CONVERTERS, ConversionReport, UnsupportedLayerError, convert
+from .input_ranges import calibrate_input_ranges
 from .layers import AnalogConv1d, AnalogConv2d, AnalogLayer, AnalogLinear, make_tile
 from .lifecycle import analog_tiles, drift, program
 
@@ -13,6 +14,7 @@ __all__ = [
     "ConversionReport",
     "UnsupportedLayerError",
     "analog_tiles",
+    "calibrate_input_ranges",
     "convert",
     "drift",
     "make_tile",

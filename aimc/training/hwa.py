@@ -13,7 +13,9 @@ range), then added digitally. After every optimizer step the trainer clips each 
 to ``weight_clip`` standard deviations, so that fewer outliers set the per-column conductance
 scale. This is the recipe of Joshi et al., Nature Communications 11, 2473 (2020) and Rasch et
 al., Nature Communications 14, 5282 (2023), with the noise taken from the simulated chip itself.
-Input ranges are calibrated per vector by the DAC's abs-max scaling (``dac.scaling``).
+Input ranges are calibrated per vector by the DAC's abs-max scaling (``dac.scaling``); for a
+fixed-range DAC, :func:`aimc.calibrate_input_ranges` sets each layer's range from data first, and
+training then quantises with it.
 
 Outside training mode (``model.eval()``) the layers run on their programmed tiles as usual.
 """
