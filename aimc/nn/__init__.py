@@ -1,7 +1,7 @@
 """PyTorch interface: analog layers, ``convert`` and chip-instance operations."""
 
 from .convert import CONVERTERS, ConversionReport, UnsupportedLayerError, convert
-from .input_ranges import calibrate_input_ranges
+from .input_ranges import calibrate_input_ranges, set_input_range
 from .layers import AnalogConv1d, AnalogConv2d, AnalogLayer, AnalogLinear, make_tile
 from .lifecycle import analog_tiles, drift, program
 
@@ -19,4 +19,5 @@ __all__ = [
     "drift",
     "make_tile",
     "program",
+    "set_input_range",
 ]

@@ -105,8 +105,16 @@ def calibrate_input_ranges(
         r = float(torch.kthvalue(values, k).values)
         if not (r > 0 and math.isfinite(r)):
             raise ValueError(f"layer {name!r}: calibration inputs give no usable range ({r})")
-        dac = layer.tile.dac.model_copy(update={"input_range": r})
-        layer.chip = layer.chip.model_copy(update={"dac": dac})
-        layer.tile.dac = dac
+        set_input_range(layer, r)
         ranges[name] = r
     return ranges
+
+
+def set_input_range(layer: AnalogLayer, input_range: float) -> None:
+    """Give the fixed-range DAC of ``layer`` the range ``input_range`` (> 0), in its tile and in
+    its chip spec (so that a new tile keeps it)."""
+    if not (input_range > 0 and math.isfinite(input_range)):
+        raise ValueError(f"an input range must be positive and finite, got {input_range}")
+    dac = layer.tile.dac.model_copy(update={"input_range": float(input_range)})
+    layer.chip = layer.chip.model_copy(update={"dac": dac})
+    layer.tile.dac = dac

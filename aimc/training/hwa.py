@@ -14,8 +14,10 @@ to ``weight_clip`` standard deviations, so that fewer outliers set the per-colum
 scale. This is the recipe of Joshi et al., Nature Communications 11, 2473 (2020) and Rasch et
 al., Nature Communications 14, 5282 (2023), with the noise taken from the simulated chip itself.
 Input ranges are calibrated per vector by the DAC's abs-max scaling (``dac.scaling``); for a
-fixed-range DAC, :func:`aimc.calibrate_input_ranges` sets each layer's range from data first, and
-training then quantises with it.
+fixed-range DAC, :func:`aimc.calibrate_input_ranges` sets each layer's range from data, and
+``HWAConfig(learn_input_range=True)`` trains it with the weights from there (PACT, Choi et al.
+2018: the inputs it clips pass their gradient to the range, straight-through inside), after
+which :func:`sync_input_ranges` (called by the trainer) writes it into the chip.
 
 Outside training mode (``model.eval()``) the layers run on their programmed tiles as usual.
 """
@@ -28,7 +30,7 @@ import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
-from ..nn import AnalogLayer
+from ..nn import AnalogLayer, set_input_range
 
 
 class HWAConfig(BaseModel):
@@ -44,6 +46,8 @@ class HWAConfig(BaseModel):
                                    "with straight-through gradient (finite-resolution ADCs)")
     weight_clip: float | None = Field(2.5, gt=0, description="clip weights to this many standard "
                                       "deviations of their layer after every step; None = off")
+    learn_input_range: bool = Field(False, description="train the range of every fixed-range DAC "
+                                    "with the weights (PACT clipping gradient)")
 
 
 def noisy_weight(layer: AnalogLayer, config: HWAConfig, generator: torch.Generator) -> torch.Tensor:
@@ -76,6 +80,32 @@ def _round_ste(x: torch.Tensor) -> torch.Tensor:
     return x + (torch.round(x) - x).detach()
 
 
+def _pact(x: torch.Tensor, alpha: torch.Tensor, levels: int | None, quantize: bool) -> torch.Tensor:
+    """A fixed-range DAC with a trained range ``alpha``: clip to ``±alpha`` (gradient to ``alpha``
+    where an input is clipped, ``±1``; to ``x`` inside) and quantise with a straight-through
+    gradient (PACT, J. Choi et al., arXiv:1805.06085, 2018, Eqs. 1-3)."""
+    a = alpha.abs().to(x.dtype)
+    y = torch.minimum(torch.maximum(x, -a), a)
+    if not quantize or levels is None:
+        return y
+    step = (a / levels).detach()
+    return y + (torch.round(y.detach() / step) * step - y).detach()
+
+
+def learned_range(layer: AnalogLayer) -> torch.Tensor | None:
+    """The trained DAC range of ``layer`` (an ``nn.Parameter``), or None."""
+    alpha = getattr(layer, "input_range", None)
+    return alpha if isinstance(alpha, nn.Parameter) and layer.tile.dac.scaling == "fixed" else None
+
+
+def sync_input_ranges(model: nn.Module) -> None:
+    """Write every trained DAC range into its layer's converter, for the programmed chip (the
+    trainer does this after training; call it after a training loop of your own)."""
+    for layer in model.modules():
+        if isinstance(layer, AnalogLayer) and (alpha := learned_range(layer)) is not None:
+            set_input_range(layer, float(alpha.detach().abs()))
+
+
 def hwa_forward(layer: AnalogLayer, x: torch.Tensor, config: HWAConfig,
                 generator: torch.Generator) -> torch.Tensor:
     """Training forward of an analog layer (bias included): DAC, noisy weights, per-array
@@ -84,10 +114,15 @@ def hwa_forward(layer: AnalogLayer, x: torch.Tensor, config: HWAConfig,
     weight, per_siemens = _realised(layer, config, generator)
     conv = weight.dim() > 2
     dims = tuple(range(1, x.dim())) if conv else -1
-    with torch.no_grad():
-        levels, step = tile.dac.to_levels(x.to(torch.float32), dims=dims)
-    if config.quantize_inputs:
-        x = x + ((levels * step).to(x.dtype) - x).detach()
+    alpha = learned_range(layer)
+    if alpha is not None:
+        x = _pact(x, alpha, tile.dac.levels, config.quantize_inputs)
+        step = float(alpha.detach().abs()) / tile.dac.full_scale_levels
+    else:
+        with torch.no_grad():
+            levels, step = tile.dac.to_levels(x.to(torch.float32), dims=dims)
+        if config.quantize_inputs:
+            x = x + ((levels * step).to(x.dtype) - x).detach()
     adc = tile.adc
     if not config.quantize_outputs or adc.levels is None:
         return layer.digital_forward(x, weight) if conv else F.linear(x, weight, layer.bias)
@@ -142,6 +177,8 @@ def enable_hwa(model: nn.Module, config: HWAConfig | None = None, seed: int = 0)
     for layer, child in zip(layers, np.random.SeedSequence(seed).spawn(len(layers)), strict=True):
         layer.hwa = HWAHook(config, torch.Generator().manual_seed(int(child.generate_state(1)[0])))
         layer.weight.requires_grad_(True)
+        if config.learn_input_range and layer.tile.dac.scaling == "fixed":
+            layer.input_range = nn.Parameter(torch.tensor(float(layer.tile.dac.input_range)))
     return model
 
 

@@ -20,7 +20,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from ..nn import AnalogLayer
-from .hwa import clip_weights
+from .hwa import clip_weights, sync_input_ranges
 
 
 class Trainer:
@@ -89,6 +89,7 @@ class Trainer:
                 if self.checkpoint is not None:
                     self.save(self.checkpoint)
         self.model.eval()
+        sync_input_ranges(self.model)  # trained DAC ranges into the converters
         for layer in self.model.modules():
             if isinstance(layer, AnalogLayer):
                 layer.remap()

@@ -142,3 +142,40 @@ def test_trainer_clips_weights_to_their_spread():
     Trainer(model, torch.optim.SGD(model.parameters(), lr=1e-3)).fit((x[:64], y[:64]), epochs=1,
                                                                     batch_size=64, progress=False)
     assert model.weight.abs().max() < 20.0  # the trainer clipped after its step
+
+
+def test_pact_clips_with_a_gradient_to_the_range_and_quantises_straight_through():
+    from aimc.training.hwa import _pact
+
+    x = torch.tensor([-2.0, -0.5, 0.3, 3.0], requires_grad=True)
+    alpha = torch.tensor(1.0, requires_grad=True)
+    y = _pact(x, alpha, levels=3, quantize=True)
+    torch.testing.assert_close(y.detach(), torch.tensor([-1.0, -2 / 3, 1 / 3, 1.0]))  # levels of 1/3
+    g = torch.tensor([1.0, 2.0, 3.0, 4.0])
+    (y * g).sum().backward()
+    torch.testing.assert_close(x.grad, torch.tensor([0.0, 2.0, 3.0, 0.0]))  # straight through inside
+    assert alpha.grad.item() == -1.0 + 4.0  # clipped inputs: sign(x) times their gradient
+
+
+def test_learned_input_range_trains_from_too_small_and_is_written_into_the_chip():
+    from aimc.periphery import DAC
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(3072, 20, generator=g) * 3
+    y = (x @ torch.randn(20, 3, generator=g)).argmax(1)
+    chip = load_chip("ideal").model_copy(update={"dac": DAC(bits=5, scaling="fixed", input_range=0.5)})
+    accuracy, ranges = {}, {}
+    for learn in (False, True):
+        torch.manual_seed(0)
+        analog, _ = aimc.convert(nn.Sequential(nn.Linear(20, 16), nn.ReLU(), nn.Linear(16, 3)), chip)
+        enable_hwa(analog, HWAConfig(learn_input_range=learn), seed=0)
+        Trainer(analog, torch.optim.Adam(analog.parameters(), lr=1e-2), seed=0).fit(
+            (x[:2048], y[:2048]), epochs=10, progress=False)
+        aimc.program(analog, seed=0)
+        accuracy[learn] = aimc.accuracy(analog, (x[2048:], y[2048:]))
+        ranges[learn] = [(m.tile.dac.input_range, m.chip.dac.input_range, getattr(m, "input_range", None))
+                         for m in analog if isinstance(m, aimc.AnalogLinear)]
+    assert all(tile == spec == 0.5 and p is None for tile, spec, p in ranges[False])
+    for tile, spec, alpha in ranges[True]:
+        assert tile == spec == abs(alpha.item()) > 1.0  # grew from 0.5, synced into the converter
+    assert accuracy[True] > accuracy[False] + 0.05, accuracy
