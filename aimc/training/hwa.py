@@ -183,7 +183,9 @@ def enable_hwa(model: nn.Module, config: HWAConfig | None = None, seed: int = 0)
 
 
 def disable_hwa(model: nn.Module) -> nn.Module:
-    """Back to plain analog layers (the programmed tiles are used in every mode)."""
+    """Back to plain analog layers (the programmed tiles are used in every mode); trained DAC
+    ranges are written into the converters first."""
+    sync_input_ranges(model)
     for layer in model.modules():
         if isinstance(layer, AnalogLayer):
             layer.hwa = None
