@@ -50,9 +50,13 @@ class GlobalDriftCompensation(BaseModel):
         return torch.rand(self.vectors, in_features, generator=generator, dtype=torch.float32) * 2 - 1
 
     def readout(self, tile: Tile) -> float:
-        """Mean absolute ADC output of the tile for the calibration inputs."""
+        """Mean absolute ADC output of the tile for the calibration inputs (in full-scale units
+        for a fixed-range DAC too, so that a later change of its range leaves them alone)."""
         with torch.no_grad():
-            levels, _ = tile.dac.to_levels(self.calibration_inputs(tile.in_features))
+            inputs = self.calibration_inputs(tile.in_features)
+            if tile.dac.scaling == "fixed":
+                inputs = inputs * tile.dac.input_range
+            levels, _ = tile.dac.to_levels(inputs)
             codes = tile.read_codes(levels)
         return float(codes.abs().mean())
 

@@ -11,7 +11,9 @@ reference network), so a layer's range does not depend on the clipping of the la
 Layers with per-vector abs-max scaling (every built-in preset) have no range to set.
 
 The calibrated DAC becomes part of the layer's chip spec (``layer.chip``), so it survives
-:meth:`AnalogLayer.remap` and is what hardware-aware training quantises with.
+:meth:`AnalogLayer.remap` and is what hardware-aware training quantises with (and starts from,
+when it learns the range). Global drift compensation reads at full scale whatever the range, so
+calibrating a programmed chip leaves its compensation valid.
 """
 
 from __future__ import annotations
@@ -68,25 +70,26 @@ def calibrate_input_ranges(
         raise ValueError(f"quantile must be in (0, 1], got {quantile}")
     if batch_size < 1 or max_samples < 1:
         raise ValueError("batch_size and max_samples must be >= 1")
-    x = data[0] if isinstance(data, tuple | list) else data
+    x = data[0] if isinstance(data, tuple) else data
     if not torch.is_tensor(x) or len(x) == 0:
-        raise ValueError("calibration needs a non-empty tensor of inputs")
+        raise ValueError("calibration needs a non-empty tensor of inputs, or an (inputs, labels) tuple")
     layers = {name: m for name, m in model.named_modules() if isinstance(m, AnalogLayer)}
     if not layers:
         raise ValueError("model has no analog layers: convert it with aimc.convert(model, chip) first")
     fixed = {name: m for name, m in layers.items() if m.tile.dac.scaling == "fixed"}
     if not fixed:
         return {}
-    batches = math.ceil(len(x) / batch_size)
     generator = torch.Generator().manual_seed(seed)
     kept: dict[str, list[torch.Tensor]] = {name: [] for name in fixed}
+    share = {"rows": 0}  # rows of the batch being run: each batch keeps its share of max_samples
 
     def hook(name):
         def record(_module, inputs):
             values = inputs[0].detach().abs().reshape(-1).float()
-            cap = max(max_samples // batches, 1)
-            if values.numel() > cap:
-                values = values[torch.randint(values.numel(), (cap,), generator=generator)]
+            # this batch's share of max_samples, rounded at random (unbiased for short batches)
+            cap = int(max_samples * share["rows"] / len(x) + float(torch.rand((), generator=generator)))
+            if values.numel() > cap:  # a random subset, without replacement
+                values = values[torch.randperm(values.numel(), generator=generator)[:cap]]
             kept[name].append(values)
         return record
 
@@ -94,27 +97,37 @@ def calibrate_input_ranges(
     try:
         with torch.no_grad(), _digital(model, list(layers.values())):
             for start in range(0, len(x), batch_size):
-                model(x[start:start + batch_size])
+                batch = x[start:start + batch_size]
+                share["rows"] = len(batch)
+                model(batch)
     finally:
         for handle in handles:
             handle.remove()
     ranges = {}
-    for name, layer in fixed.items():
+    for name in fixed:
         values = torch.cat(kept[name])
-        k = min(max(math.ceil(quantile * values.numel()), 1), values.numel())
+        if values.numel() == 0:
+            raise ValueError(f"max_samples={max_samples} kept no input of layer {name!r}: raise it")
+        k = min(max(math.ceil(quantile * values.numel() - 1e-9), 1), values.numel())  # no float creep
         r = float(torch.kthvalue(values, k).values)
         if not (r > 0 and math.isfinite(r)):
             raise ValueError(f"layer {name!r}: calibration inputs give no usable range ({r})")
-        set_input_range(layer, r)
         ranges[name] = r
+    for name, r in ranges.items():  # all or nothing
+        set_input_range(fixed[name], r)
     return ranges
 
 
 def set_input_range(layer: AnalogLayer, input_range: float) -> None:
-    """Give the fixed-range DAC of ``layer`` the range ``input_range`` (> 0), in its tile and in
-    its chip spec (so that a new tile keeps it)."""
+    """Give the fixed-range DAC of ``layer`` the range ``input_range`` (> 0), in its tile, in
+    its chip spec (so that a new tile keeps it) and in its trainable range if it has one
+    (``aimc.training.HWAConfig.learn_input_range``)."""
     if not (input_range > 0 and math.isfinite(input_range)):
         raise ValueError(f"an input range must be positive and finite, got {input_range}")
     dac = layer.tile.dac.model_copy(update={"input_range": float(input_range)})
     layer.chip = layer.chip.model_copy(update={"dac": dac})
     layer.tile.dac = dac
+    trained = getattr(layer, "input_range", None)
+    if isinstance(trained, nn.Parameter):
+        with torch.no_grad():
+            trained.fill_(float(input_range))

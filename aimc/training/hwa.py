@@ -93,9 +93,12 @@ def _pact(x: torch.Tensor, alpha: torch.Tensor, levels: int | None, quantize: bo
 
 
 def learned_range(layer: AnalogLayer) -> torch.Tensor | None:
-    """The trained DAC range of ``layer`` (an ``nn.Parameter``), or None."""
+    """The trained DAC range of ``layer`` (an ``nn.Parameter``) while its HWA config learns it,
+    else None."""
     alpha = getattr(layer, "input_range", None)
-    return alpha if isinstance(alpha, nn.Parameter) and layer.tile.dac.scaling == "fixed" else None
+    learning = layer.hwa is not None and layer.hwa.config.learn_input_range
+    fixed = layer.tile.dac.scaling == "fixed"
+    return alpha if learning and fixed and isinstance(alpha, nn.Parameter) else None
 
 
 def sync_input_ranges(model: nn.Module) -> None:
@@ -179,6 +182,8 @@ def enable_hwa(model: nn.Module, config: HWAConfig | None = None, seed: int = 0)
         layer.weight.requires_grad_(True)
         if config.learn_input_range and layer.tile.dac.scaling == "fixed":
             layer.input_range = nn.Parameter(torch.tensor(float(layer.tile.dac.input_range)))
+        elif isinstance(getattr(layer, "input_range", None), nn.Parameter):
+            del layer.input_range  # not learned in this run: the DAC's own range holds
     return model
 
 

@@ -69,3 +69,38 @@ def test_subsampling_is_seeded_and_close_to_the_full_quantile():
     assert ranges[0] == ranges[1] and ranges[0] != ranges[2]
     for name in exact:  # 8000 samples: the 99 % quantile to within a few percent
         assert abs(ranges[2][name] / exact[name] - 1) < 0.05
+
+
+def test_calibrating_a_programmed_chip_keeps_its_drift_compensation_valid():
+    # GDC reads at full scale whatever the range: programming before or after calibration is the same
+    base = load_chip("ibm-hermes-pcm")
+    dac = base.dac.model_copy(update={"scaling": "fixed", "input_range": 1.0})
+    chip = base.model_copy(update={"dac": dac})
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(20, 16))
+    x = torch.randn(500, 20, generator=torch.Generator().manual_seed(2)) * 3
+    outputs = []
+    for calibrate_first in (True, False):
+        analog, _ = aimc.convert(model, chip)
+        if calibrate_first:
+            aimc.calibrate_input_ranges(analog, x)
+        aimc.program(analog, seed=0)
+        if not calibrate_first:
+            aimc.calibrate_input_ranges(analog, x)
+        aimc.drift(analog, 86400.0)
+        with torch.no_grad():
+            outputs.append(analog(x))
+    torch.testing.assert_close(outputs[0], outputs[1])
+    error = (outputs[0] - model(x)).norm() / model(x).norm()
+    assert error < 0.2  # compensated drift and read noise, not a wrong scale
+
+
+def test_each_batch_keeps_its_share_and_bad_data_is_refused():
+    model = nn.Sequential(nn.Linear(4, 2))
+    analog, _ = aimc.convert(model, fixed_chip())
+    x = torch.ones(257, 4)
+    x[-1] = 100.0  # a short last batch of one outlier row must not fill half the sample
+    ranges = aimc.calibrate_input_ranges(analog, x, quantile=0.99, max_samples=512, batch_size=256)
+    assert ranges["0"] == 1.0
+    with pytest.raises(ValueError, match="tuple"):
+        aimc.calibrate_input_ranges(analog, [x, x])

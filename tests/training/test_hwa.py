@@ -4,7 +4,7 @@ from torch import nn
 
 import aimc
 from aimc.chips import load_chip
-from aimc.training import HWAConfig, Trainer, enable_hwa, noisy_weight
+from aimc.training import HWAConfig, Trainer, enable_hwa, noisy_weight, sync_input_ranges
 
 
 def toy():
@@ -86,19 +86,29 @@ def ideal_with_converters(**adc):
     return aimc.ChipSpec.model_validate(data)
 
 
+@pytest.mark.parametrize("learned", [False, True])
 @pytest.mark.parametrize("kind", ["linear", "conv"])
-def test_training_forward_equals_the_programmed_chip_with_ideal_devices(kind):
+def test_training_forward_equals_the_programmed_chip_with_ideal_devices(kind, learned):
     # DAC levels, the tile's split over arrays, per-array ADC rounding and clipping: the same
-    # numbers as the programmed tile computes, when devices are exact
+    # numbers as the programmed tile computes, when devices are exact. learned: a fixed-range DAC
+    # whose range is a trained parameter (set to -1.5: its magnitude counts), synced to the chip
     torch.manual_seed(0)
     if kind == "linear":
         digital, x = nn.Linear(150, 20), torch.randn(32, 150)  # 3 arrays of 64 rows
     else:
         digital, x = nn.Conv2d(20, 8, 3, padding=1), torch.randn(4, 20, 6, 6)  # 7 channels per array
-    layer, _ = aimc.convert(digital, ideal_with_converters())
-    enable_hwa(layer, HWAConfig(compensate=False, weight_clip=None))
+    chip = ideal_with_converters()
+    if learned:
+        chip = chip.model_copy(update={"dac": chip.dac.model_copy(update={"scaling": "fixed"})})
+    layer, _ = aimc.convert(digital, chip)
+    enable_hwa(layer, HWAConfig(compensate=False, weight_clip=None, learn_input_range=learned))
+    if learned:
+        layer.input_range.data.fill_(-1.5)
     layer.train()
     trained = layer(x)
+    if learned:
+        sync_input_ranges(layer)
+        assert layer.tile.dac.input_range == 1.5
     aimc.program(layer, seed=0)
     layer.eval()
     programmed = layer(x)
@@ -179,3 +189,15 @@ def test_learned_input_range_trains_from_too_small_and_is_written_into_the_chip(
     for tile, spec, alpha in ranges[True]:
         assert tile == spec == abs(alpha.item()) > 1.0  # grew from 0.5, synced into the converter
     assert accuracy[True] > accuracy[False] + 0.05, accuracy
+    # a range set afterwards (calibration) is the trained parameter's too; a run that does not
+    # learn the range drops the parameter and keeps the DAC's range
+    layer = analog[0]
+    from aimc.nn import set_input_range
+
+    set_input_range(layer, 5.0)
+    assert layer.input_range.item() == 5.0
+    enable_hwa(analog, HWAConfig(learn_input_range=False), seed=0)
+    assert not hasattr(layer, "input_range")
+    Trainer(analog, torch.optim.Adam(analog.parameters(), lr=1e-2), seed=0).fit(
+        (x[:256], y[:256]), epochs=1, progress=False)
+    assert layer.tile.dac.input_range == 5.0
