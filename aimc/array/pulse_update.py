@@ -169,27 +169,37 @@ class CoincidenceSampler:
                mu_down: torch.Tensor, generator: torch.Generator) -> None:
         """Draw the counts and apply them to the devices ``w`` in place: one compiled pass for
         constant-step and soft-bounds devices, else the counts and the device's own response."""
-        compiled = type(device) in (ConstantStep, SoftBounds) and w.dtype == torch.float32 \
-            and w.is_contiguous() and all(v.dtype == torch.float32 for v in state.values())
-        if not compiled:
+        compiled = _compiled_response(w, state, device)
+        if compiled is None:
             n_up, n_down = self.sample(mu_up, mu_down, generator, device.dw_min_std)
             flat_state = {k: v.reshape(-1) for k, v in state.items()}
             device.apply_(w.view(-1), n_up, n_down, flat_state, None)  # c2c is in the counts
             return
+        response, arrays = compiled
         s = 1.0 + device.dw_min_std**2
         near = True
-        if type(device) is ConstantStep:
-            response, names = kernels.CONSTANT_STEP, ("up", "down", "w_min", "w_max")
-        else:
-            if "rate_up" not in state:
-                state = {**state, **device.derived(state)}
-            response, names = kernels.SOFT_BOUNDS, ("rate_up", "rate_down", "w_min", "w_max")
+        if response == kernels.SOFT_BOUNDS:
             # a count is at most max(2 s, 2 mu) (the law's top point): bound the exponent
             top = 2.0 * max(s, float(mu_up.max()), float(mu_down.max()))
-            rate = float(torch.maximum(state["rate_up"].max(), state["rate_down"].max()))
-            near = 2.0 * top * rate < 1.0
+            near = 2.0 * top * float(torch.maximum(arrays[0].max(), arrays[1].max())) < 1.0
         kernels.update(*self._flat(w, mu_up, mu_down), self._base, _key(generator), s, response,
-                       *self._flat(*(state[k] for k in names)), near)
+                       *self._flat(*arrays), near)
+
+
+def _compiled_response(
+    w: torch.Tensor, state: State, device: PulsedDevice
+) -> tuple[int, list[torch.Tensor]] | None:
+    """The compiled response of ``device`` (``pulse_kernels``) and its per-device arrays: the up
+    and down steps (constant step) or rates (soft bounds), then the bounds; None when the tensor
+    path serves (another response, or weights and state that are not contiguous float32)."""
+    if type(device) not in (ConstantStep, SoftBounds) or w.dtype != torch.float32 or not w.is_contiguous() \
+            or any(v.dtype != torch.float32 for v in state.values()):
+        return None
+    if type(device) is ConstantStep:
+        return kernels.CONSTANT_STEP, [state[k] for k in ("up", "down", "w_min", "w_max")]
+    if "rate_up" not in state:
+        state = {**state, **device.derived(state)}
+    return kernels.SOFT_BOUNDS, [state[k] for k in ("rate_up", "rate_down", "w_min", "w_max")]
 
 
 def sample_single(
@@ -297,26 +307,20 @@ def transfer_update(
         raise ValueError(f"transfer columns must be distinct, got {cols.tolist()}")
     if not bool(torch.isfinite(values).all()):
         raise ValueError("transfer of non-finite values (NaN or inf)")
-    compiled = type(device) in (ConstantStep, SoftBounds) and w.dtype == torch.float32 \
-        and w.is_contiguous() and all(v.dtype == torch.float32 and v.is_contiguous() for v in state.values())
-    if not compiled:
+    compiled = _compiled_response(w, state, device)
+    if compiled is None:
         sub = w.index_select(1, cols).contiguous()
         sub_state = {k: v.index_select(1, cols).contiguous() for k, v in state.items()}
         eye = torch.eye(cols.numel(), dtype=values.dtype)
         pulsed_update(sub, sub_state, device, eye, -values, lr, config, generator, single=True)
         w.index_copy_(1, cols, sub)
         return
-    if type(device) is ConstantStep:
-        response, names = kernels.CONSTANT_STEP, ("up", "down", "w_min", "w_max")
-    else:
-        if "rate_up" not in state:
-            state = {**state, **device.derived(state)}
-        response, names = kernels.SOFT_BOUNDS, ("rate_up", "rate_down", "w_min", "w_max")
+    response, arrays = compiled
     values = values.detach().float().contiguous()
     keys = np.array([_key(generator) for _ in range(3)], dtype=np.int64)
     scale = lr / (config.bl * device.dw_min)
     kernels.transfer(w.numpy(), cols.to(torch.int64).numpy(), values.numpy(), scale, config.update_management,
-                     config.bl, keys, device.dw_min_std, response, *(state[k].numpy() for k in names))
+                     config.bl, keys, device.dw_min_std, response, *(a.contiguous().numpy() for a in arrays))
 
 
 def pulsed_update_exact(
