@@ -52,7 +52,8 @@ class ADC(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     kind: Literal["ideal", "sar", "ramp"] = Field("ideal", description="converter architecture")
-    bits: PositiveInt | None = Field(8, description="resolution incl. sign; None = infinite")
+    bits: PositiveInt | None = Field(8, le=16, description="resolution incl. sign, at most 16 "
+                                      "(beyond any in-memory-computing converter); None = infinite")
     full_scale: PositiveFloat | None = Field(
         12.0, description="full-scale current in units of g_max * v_read (cells fully on)"
     )

@@ -36,7 +36,8 @@ class DAC(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    bits: PositiveInt | None = Field(8, description="resolution incl. sign; None = infinite")
+    bits: PositiveInt | None = Field(8, le=16, description="resolution incl. sign, at most 16 "
+                                      "(beyond any in-memory-computing converter); None = infinite")
     v_read: PositiveFloat = Field(0.2, description="row voltage at digital full scale (V)")
     scaling: Literal["abs_max", "fixed"] = Field(
         "abs_max", description="per-vector abs-max pre-scaling, or a fixed input range"

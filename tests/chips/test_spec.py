@@ -36,6 +36,8 @@ def test_user_yaml_round_trip(tmp_path):
     ({"dac": {"v_read": "high"}}, "dac.v_read", "valid number"),
     ({"compensation": {"method": "magic"}}, "compensation", "'none', 'gdc'"),
     ({"adc": {"bitz": 8}}, "adc.bitz", "Extra inputs are not permitted"),
+    ({"adc": {"bits": 17}}, "adc.bits", "less than or equal to 16"),
+    ({"dac": {"bits": 100}}, "dac.bits", "less than or equal to 16"),
 ])
 def test_bad_values_name_field_and_allowed_range(data, loc, allowed):
     with pytest.raises(ValidationError) as info:

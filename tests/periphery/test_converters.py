@@ -70,3 +70,14 @@ def test_adc_bad_values_name_the_field(kwargs, field):
 def test_quantising_adc_needs_range():
     with pytest.raises(ValidationError, match="full_scale"):
         ADC(bits=8, full_scale=None)
+
+
+@pytest.mark.parametrize("cls", [ADC, DAC])
+@pytest.mark.parametrize("bits", [17, 100])
+def test_converter_bits_are_bounded_by_16(cls, bits):
+    # bits = 100 used to yield a 1.7e26 W chip in the cost model (2**bits per conversion)
+    with pytest.raises(ValidationError) as info:
+        cls(bits=bits)
+    text = str(info.value)
+    assert "bits" in text and "less than or equal to 16" in text
+    assert cls(bits=16).bits == 16 and cls(bits=None, **({"full_scale": None} if cls is ADC else {})).bits is None
