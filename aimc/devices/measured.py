@@ -15,7 +15,10 @@ column                 meaning
 =====================  ======================================================================
 
 Lines starting with ``#`` are comments. Targets outside the grid take the nearest grid value's
-statistics. :func:`write_device_csv` writes the same table from any PCM-type model, e.g.
+statistics. Conductances are in siemens: a table whose ``g_target`` reaches far above the
+device's ``g_max`` (more than :data:`GRID_OVERSHOOT` times) or whose ``sigma_prog`` exceeds
+``g_max`` is refused, naming the likely unit (a table in uS has values 1e6 times too large).
+:func:`write_device_csv` writes the same table from any PCM-type model, e.g.
 ``write_device_csv(PCM(), "pcm.csv")``, which loads back to the PCM statistics (tested).
 """
 
@@ -33,6 +36,10 @@ from .base import Device, State, check_time
 from .pcm import PCM
 
 COLUMNS = ("g_target", "sigma_prog", "nu_mean", "nu_std", "read_noise_q")
+# the grid may extend a little past g_max (those statistics are never used); beyond this
+# factor the conductances or g_max are in the wrong unit
+GRID_OVERSHOOT = 1.5
+_UNITS = ((1e3, "mS", "1e3"), (1e6, "uS", "1e6"), (1e9, "nS", "1e9"), (1e12, "pS", "1e12"))
 
 
 class DeviceCSVError(ValueError):
@@ -72,6 +79,32 @@ def read_device_csv(path: str | Path) -> dict[str, np.ndarray]:
     return table
 
 
+def _unit_hint(ratio: float, what: str = "g_target and sigma_prog") -> str:
+    """The unit a table is probably in when its values are ``ratio`` times too large."""
+    for factor, unit, divide in _UNITS:
+        if factor / 30 <= ratio <= factor * 30:
+            return f"values look like {unit}, not S: divide {what} by {divide}"
+    return "conductances must be in siemens (S)"
+
+
+def check_plausible(table: dict[str, np.ndarray], g_max: float, source: str) -> None:
+    """Refuse a table whose conductances cannot be siemens for a device with ``g_max`` (S)."""
+    if g_max > 1e-2:  # 10 mS is a 100-ohm cell: no analog memory cell conducts that much
+        raise DeviceCSVError(
+            f"{source}: g_max = {g_max:.3g} S is not a memory cell's conductance; g_max and the "
+            f"table are in siemens ({_unit_hint(g_max / 25e-6, 'g_max')})")
+    top = float(table["g_target"][-1])
+    if top > GRID_OVERSHOOT * g_max:
+        raise DeviceCSVError(
+            f"{source}: g_target reaches {top:.3g}, {top / g_max:.3g} times g_max = {g_max:.3g} S; "
+            f"{_unit_hint(top / g_max)} (or set g_max to the device's real maximum)")
+    sigma = float(table["sigma_prog"].max())
+    if sigma > g_max:
+        raise DeviceCSVError(
+            f"{source}: sigma_prog reaches {sigma:.3g}, more than g_max = {g_max:.3g} S; "
+            f"{_unit_hint(sigma / (0.05 * g_max))}")
+
+
 def write_device_csv(device: PCM, path: str | Path, points: int = 64) -> Path:
     """Tabulate a PCM-type model's statistics on ``points`` targets from 0 to ``g_max``."""
     g = torch.linspace(0.0, device.g_max, points, dtype=torch.float64)
@@ -108,6 +141,7 @@ class MeasuredDevice(Device):
             raise DeviceCSVError(
                 f"{self.csv}: the grid ends at {self._table['g_target'][-1]:.3g} S, below "
                 f"g_max = {self.g_max:.3g} S; measure up to g_max or lower g_max")
+        check_plausible(self._table, self.g_max, self.csv)
         return self
 
     def stat(self, column: str, g_target: torch.Tensor) -> torch.Tensor:

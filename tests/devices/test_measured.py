@@ -80,3 +80,40 @@ def test_interpolation_is_linear_between_points(tmp_path):
     torch.testing.assert_close(dev.stat("sigma_prog", g), torch.tensor([2e-6, 3e-6], dtype=torch.float64))
     assert math.isclose(float(dev.stat("nu_mean", g)[0]), 0.06)
     assert np.isclose(float(dev.stat("read_noise_q", g)[1]), 0.02)  # beyond the grid: end value
+
+
+def scaled_csv(source, path, g_scale=1.0, sigma_scale=1.0):
+    """The PCM table with conductances (and/or sigmas) in another unit."""
+    lines = source.read_text().splitlines()
+    out = [lines[0], lines[1]]
+    for line in lines[2:]:
+        g, sigma, *rest = line.split(",")
+        out.append(",".join([repr(float(g) * g_scale), repr(float(sigma) * sigma_scale), *rest]))
+    path.write_text("\n".join(out) + "\n")
+    return str(path)
+
+
+@pytest.mark.parametrize("g_scale,sigma_scale,message", [
+    (1e6, 1e6, r"g_target reaches 25, 1e\+06 times g_max .*look like uS, not S: divide .* by 1e6"),
+    (1e9, 1e9, r"look like nS, not S: divide .* by 1e9"),
+    (1e3, 1e3, r"look like mS, not S: divide .* by 1e3"),
+    (1.0, 1e6, r"sigma_prog reaches .*more than g_max .*look like uS"),
+    (4.0, 4.0, r"4 times g_max .*must be in siemens"),
+])
+def test_table_in_the_wrong_unit_is_refused_with_the_unit_named(pcm_csv, tmp_path, g_scale,
+                                                                 sigma_scale, message):
+    # before this check a uS table loaded silently and a converted network fell to ~10 % accuracy
+    path = scaled_csv(pcm_csv, tmp_path / "scaled.csv", g_scale, sigma_scale)
+    with pytest.raises(ValueError, match=message):
+        MeasuredDevice(csv=path)
+
+
+def test_g_max_in_micro_siemens_is_refused(tmp_path, pcm_csv):
+    path = scaled_csv(pcm_csv, tmp_path / "us.csv", 1e6, 1e6)
+    with pytest.raises(ValueError, match=r"g_max = 25 S is not a memory cell's conductance.*uS"):
+        MeasuredDevice(csv=path, g_max=25.0)
+
+
+def test_grid_a_little_past_g_max_is_accepted(pcm_csv):
+    dev = MeasuredDevice(csv=str(pcm_csv), g_max=20e-6)  # grid to 25 uS = 1.25 g_max
+    assert dev.stat("sigma_prog", torch.tensor([10e-6])).item() > 0
