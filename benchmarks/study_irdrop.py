@@ -13,6 +13,9 @@ Run: ``python benchmarks/study_irdrop.py [--repeats 3]``.
 from __future__ import annotations
 
 import argparse
+import time
+
+import torch
 
 from aimc import ChipSpec, convert, evaluate_over_time, load_chip
 from aimc.demo import trained_demo
@@ -32,7 +35,10 @@ def chip_with(size: int, r_wire: float) -> ChipSpec:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (pinned)")
     args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    start = time.perf_counter()
     model, test = trained_demo()
     print("| array | " + " | ".join("IR drop off" if r == 0 else f"{r:g} Ω/cell" for r in RESISTANCES) + " |")
     print("|---|" + "---|" * len(RESISTANCES))
@@ -43,6 +49,8 @@ def main() -> None:
             res = evaluate_over_time(analog, test, [1.0], repeats=args.repeats, progress=False)
             cells.append(f"{100 * res.mean[0]:.2f} ± {100 * res.std[0]:.2f}")
         print(f"| {size}×{size} | " + " | ".join(cells) + " |", flush=True)
+    print(f"\n{args.repeats} chip instances, {torch.get_num_threads()} torch thread(s), "
+          f"{time.perf_counter() - start:.0f} s")
 
 
 if __name__ == "__main__":
