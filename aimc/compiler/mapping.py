@@ -23,7 +23,7 @@ from rich.table import Table
 from torch import nn
 
 from ..chips import ChipSpec, load_chip
-from ..nn.convert import CONVERTERS, _unsupported_reason
+from ..nn.convert import CONVERTERS, unsupported_reason
 from ..tile import split_rows
 
 
@@ -205,7 +205,7 @@ def compile(  # noqa: A001 - the name users expect (aimc.compile)
         kind = type(module).__name__
         out = weight.shape[0]
         inputs = int(weight[0].numel()) if weight.dim() > 1 else 1
-        reason = _unsupported_reason(module)
+        reason = unsupported_reason(module)
         if reason is None and any(fnmatch.fnmatch(name, p) or p == kind for p in digital):
             reason = "kept digital by policy"
         layer = LayerMap(name, kind, reason is None, reason or "", inputs, out, vectors)

@@ -50,15 +50,29 @@ class ConversionReport:
 
     @property
     def converted(self) -> list[str]:
-        return [r.name for r in self.layers if r.analog]
+        """Layers this call put on analog tiles."""
+        return [r.name for r in self.layers if r.analog and not r.detail.startswith(ALREADY)]
 
     @property
     def digital(self) -> list[str]:
         return [r.name for r in self.layers if not r.analog]
 
+    @property
+    def already_analog(self) -> list[str]:
+        """Analog layers that were in the model before (converted earlier, kept as they are)."""
+        return [r.name for r in self.layers if r.analog and r.detail.startswith(ALREADY)]
+
+    def summary(self) -> str:
+        """One line: layers converted now, left digital, and found analog already."""
+        text = f"convert -> {self.chip}: {len(self.converted)} analog, {len(self.digital)} digital"
+        if self.already_analog:
+            text += f", {len(self.already_analog)} already analog"
+            if not self.converted and not self.digital:
+                text += " (the model was converted before; nothing to do)"
+        return text
+
     def __rich__(self) -> Table:
-        table = Table(title=f"convert → {self.chip}: {len(self.converted)} analog, "
-                            f"{len(self.digital)} digital")
+        table = Table(title=self.summary().replace("->", "→"))
         for column in ("layer", "type", "placement", "detail"):
             table.add_column(column)
         for r in self.layers:
@@ -66,13 +80,18 @@ class ConversionReport:
         return table
 
     def __str__(self) -> str:
-        lines = [f"convert -> {self.chip}: {len(self.converted)} analog, {len(self.digital)} digital"]
+        lines = [self.summary()]
         lines += [f"  {r.name:<30} {r.kind:<14} {'analog' if r.analog else 'digital':<8} {r.detail}"
                   for r in self.layers]
         return "\n".join(lines)
 
 
-def _unsupported_reason(module: nn.Module) -> str | None:
+ALREADY = "already analog"
+
+
+def unsupported_reason(module: nn.Module) -> str | None:
+    """Why ``module`` (a weight layer) cannot go on analog tiles, or ``None`` when it can; used
+    by :func:`convert` and by the compiler's analog/digital partition."""
     if isinstance(module, nn.modules.lazy.LazyModuleMixin) and module.has_uninitialized_params():
         return "lazy layer with uninitialised weights (run one forward first)"
     if isinstance(module, nn.modules.conv._ConvNd):
@@ -117,13 +136,18 @@ def convert(
         """The module to put in place of ``module`` (None: not a layer, look inside it)."""
         kind = type(module).__name__
         if isinstance(module, AnalogLayer):
+            tile, chip = module.tile, module.chip.name
+            where = "" if chip == spec.name else f"; kept on {chip}, not re-mapped to {spec.name}"
+            report.layers.append(LayerReport(
+                name, kind, True, f"{ALREADY} ({tile.in_features}x{tile.out_features} on "
+                                  f"{tile.array_grid[0]}x{tile.array_grid[1]} arrays{where})"))
             return module
         if isinstance(module, _OPAQUE):
             report.layers.append(LayerReport(name, kind, False, f"{kind} is not supported"))
             return module
         if not isinstance(module, _WEIGHT_LAYERS):
             return None
-        reason = _unsupported_reason(module)
+        reason = unsupported_reason(module)
         if reason is not None:
             report.layers.append(LayerReport(name, kind, False, reason))
             return module

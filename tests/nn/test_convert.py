@@ -134,3 +134,32 @@ def test_conv_tile_keeps_whole_kernels_per_array(pcm_chip):
     assert y.shape == (2, 8, 3, 3) and torch.isfinite(y).all()
     ref = nn.functional.conv2d(x, analog.weight, analog.bias)
     assert torch.corrcoef(torch.stack([y.flatten(), ref.flatten()]))[0, 1] > 0.95
+
+
+def test_converting_a_converted_model_says_it_is_already_analog(ideal_chip, pcm_chip):
+    analog, first = aimc.convert(nn.Sequential(nn.Linear(8, 4), nn.ReLU(), nn.Linear(4, 2)), ideal_chip)
+    again, report = aimc.convert(analog, ideal_chip)
+    assert report.converted == [] and report.digital == [] and report.already_analog == ["0", "2"]
+    assert report.summary() == ("convert -> ideal: 0 analog, 0 digital, 2 already analog "
+                                "(the model was converted before; nothing to do)")
+    assert str(report).startswith(report.summary()) and "already analog (8x4 on 1x1 arrays)" in str(report)
+    assert isinstance(again[0], AnalogLinear) and again[0].chip == ideal_chip
+    # onto another chip the layers are kept where they are, and the report says so
+    _, other = aimc.convert(analog, pcm_chip)
+    assert "kept on ideal, not re-mapped to ibm-hermes-pcm" in str(other)
+    # a single converted layer as the root, and a model half converted before
+    _, root = aimc.convert(analog[0], ideal_chip)
+    assert root.already_analog == ["AnalogLinear"]
+    mixed = nn.Sequential(analog[0], nn.Linear(4, 3))
+    _, part = aimc.convert(mixed, ideal_chip)
+    assert part.converted == ["1"] and part.already_analog == ["0"]
+    assert part.summary() == "convert -> ideal: 1 analog, 0 digital, 1 already analog"
+
+
+def test_unsupported_reason_is_public_and_shared_with_the_compiler():
+    from aimc.compiler import mapping
+    from aimc.nn.convert import unsupported_reason
+
+    assert mapping.unsupported_reason is unsupported_reason
+    assert unsupported_reason(nn.Linear(2, 2)) is None
+    assert "transposed" in unsupported_reason(nn.ConvTranspose2d(2, 2, 3))
