@@ -4,9 +4,9 @@ For every analog layer the model is run on real inputs; each layer's analog outp
 with the exact digital result of the same layer on the same input (its ``digital_forward``):
 ``SINAD = 10 log10(P_signal / P_error)`` with ``P_signal`` the mean square of the exact *analog
 part* of the output (the matrix product, without the layer's bias, which is added digitally
-after the ADC and would otherwise inflate the signal: in the test a bias of -100 took a layer from 6.4 to 15.3
-bits) and
-``P_error`` the mean square of the difference between analog and exact outputs. Every error
+after the ADC and would otherwise inflate the signal: in the test a bias of -100 took a layer
+from 6.4 to 15.3 bits) and ``P_error`` the mean square of the difference between analog and
+exact outputs. Every error
 source between the layer's input and its output counts: DAC and ADC resolution, device noise and
 drift, IR drop.
 
