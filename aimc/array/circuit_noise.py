@@ -5,8 +5,13 @@
   ``Δf = 1 / (2 t_int)`` of an integrate-and-dump read of duration ``t_int``, the column current
   has variance ``4 k_B T Δf sum_i G_ij`` (J. B. Johnson, Phys. Rev. 32, 97 (1928); H. Nyquist,
   Phys. Rev. 32, 110 (1928)). It does not depend on the input.
-* Shot noise: a current ``I`` carried by discrete charges has PSD ``2 q |I|`` (W. Schottky, 1918);
-  each cell's current ``|V_i| G_ij`` adds ``2 q Δf |V_i| G_ij`` to the column variance.
+* Shot noise: a current ``I`` carried by independent discrete charges has PSD ``2 q |I|``
+  (W. Schottky, Ann. Phys. 362, 541 (1918)); each cell's current ``|V_i| G_ij`` adds
+  ``2 F q Δf |V_i| G_ij`` to the column variance, with ``F`` the Fano factor (``fano``). ``F = 1``
+  (the default) is Schottky's Poisson limit, an assumption for every cell: correlated transport
+  makes it sub-Poissonian (``F < 1``: about 1/3 in diffusive metallic wires, lower in
+  few-channel point contacts such as narrow filaments; Ya. M. Blanter and M. Büttiker, Phys.
+  Rep. 336, 1 (2000)), and trap-assisted transport can make it super-Poissonian.
 
 Both add to the read-noise variance of the same column and are sampled with it (one normal number
 per partial sum). SI units: K, s, S, A.
@@ -33,6 +38,7 @@ class CircuitNoise(BaseModel):
     thermal: bool = Field(False, description="Johnson-Nyquist noise of the cell conductances")
     shot: bool = Field(False, description="shot noise of the cell currents")
     integration_time: float = Field(100e-9, gt=0, description="read integration time t_int (s)")
+    fano: float = Field(1.0, ge=0, description="Fano factor F of the shot noise (1 = Poisson)")
 
     @property
     def any(self) -> bool:
@@ -48,5 +54,5 @@ class CircuitNoise(BaseModel):
         return 4.0 * K_B * temperature_k * self.bandwidth if self.thermal else 0.0
 
     def shot_variance_per_ampere(self) -> float:
-        """Current variance (A^2) per ampere of cell current."""
-        return 2.0 * Q_E * self.bandwidth if self.shot else 0.0
+        """Current variance (A^2) per ampere of cell current: ``2 F q Δf``."""
+        return 2.0 * self.fano * Q_E * self.bandwidth if self.shot else 0.0
