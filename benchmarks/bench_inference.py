@@ -64,6 +64,45 @@ class FreeNormals:
         return self._buffer[:n].view(shape)
 
 
+class CountingNormals:
+    """Wraps a tile's normal-number source and counts the numbers it draws."""
+
+    def __init__(self, source) -> None:
+        self.source, self.count = source, 0
+
+    def seed(self, seed: int) -> None:
+        self.source.seed(seed)
+
+    def draw(self, shape) -> torch.Tensor:
+        out = self.source.draw(shape)
+        self.count += out.numel()
+        return out
+
+
+def normals_per_forward(analog: nn.Module, x: torch.Tensor) -> int:
+    """Normal numbers one forward of ``analog`` draws (all its tiles together)."""
+    tiles = [m.tile for m in analog.modules() if isinstance(m, aimc.nn.AnalogLayer)]
+    counters = [CountingNormals(t.normals) for t in tiles]
+    for t, c in zip(tiles, counters, strict=True):
+        t.normals = c
+    with torch.no_grad():
+        analog(x)
+    for t, c in zip(tiles, counters, strict=True):
+        t.normals = c.source
+    return sum(c.count for c in counters)
+
+
+def sampler_ns_per_number(n: int = 1 << 20, calls: int = 20) -> float:
+    """Median time of PyTorch's CPU normal sampler per number (float32, seeded generator)."""
+    buffer, g = torch.empty(n), torch.Generator().manual_seed(0)
+    times = []
+    for _ in range(calls):
+        start = time.perf_counter()
+        buffer.normal_(generator=g)
+        times.append(time.perf_counter() - start)
+    return 1e9 * statistics.median(times) / n
+
+
 class TwoProducts(nn.Module):
     """The two matrix products per physical array of one analog Linear (conductances and
     read-noise variances, random matrices of the tile's shape), summed over its arrays, plus
@@ -193,6 +232,10 @@ def main() -> None:
     print(f"| two products per array alone | {fmt.format(*summary(mlp_res, 'two products'))} | — |")
     print(f"| analog forward with free normal numbers | {fmt.format(*summary(mlp_res, 'free normals'))} | "
           f"{fmt.format(*summary(cnn_res, 'free normals'))} |")
+    counts = normals_per_forward(analog_mlp, x_mlp), normals_per_forward(analog_copy(cnn), x_cnn)
+    print(f"\nnormal numbers drawn per forward (batch 256): MLP {counts[0] / 1e3:.0f} k, "
+          f"demo CNN {counts[1] / 1e6:.2f} M; PyTorch's CPU sampler: {sampler_ns_per_number():.1f} ns "
+          "per number")
     print(f"\nload average after: {load()}; {time.perf_counter() - start:.0f} s")
     if failed and args.strict:
         raise SystemExit("a ratio is above its target")
