@@ -1,73 +1,220 @@
-"""The ``aimc`` command."""
+"""The ``aimc`` command.
+
+torch and the rest of aimc are imported inside the commands, so ``aimc --help`` and
+``aimc --version`` answer at once. Errors a user can cause end in one red line and exit code 2.
+"""
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import typer
-import yaml
 from rich.console import Console
 from rich.table import Table
 
-from .chips import DEFAULT_CHIP, list_chips, load_chip
+from . import __version__
+
+DEFAULT_CHIP = "ibm-hermes-pcm"  # = aimc.chips.DEFAULT_CHIP (a test checks); literal so --help needs no torch
+MODEL_NAMES = ("digits-cnn", "mlp", "resnet18", "vgg8")  # = aimc.models.MODELS (a test checks)
 
 app = typer.Typer(help="aimc: analog in-memory computing for neural networks.", no_args_is_help=True)
 console = Console()
 
 
+class UsageError(ValueError):
+    """A mistake in the command line: printed as one line, exit code 2."""
+
+
+def _fail(what: str, err: BaseException | str) -> typer.Exit:
+    console.print(f"[red]{what}:[/red] {err}", soft_wrap=True)
+    return typer.Exit(2)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"aimc {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                 help="print the version and exit"),
+) -> None:
+    """aimc: analog in-memory computing for neural networks."""
+
+
+def writable_folder(folder: Path, what: str) -> None:
+    """Raise :class:`UsageError` unless files can be created in ``folder`` (tried for real: a
+    temporary file, so a read-only mount or missing permission is caught before any work)."""
+    if not folder.exists():
+        raise UsageError(f"{what}: folder {folder} does not exist")
+    if not folder.is_dir():
+        raise UsageError(f"{what}: {folder} is not a folder")
+    try:
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".aimc-write-test-"):
+            pass
+    except OSError as err:
+        raise UsageError(f"{what}: cannot write in folder {folder} ({err.strerror or err})") from err
+
+
+def _load_chip(name: str):
+    from .chips import load_chip
+
+    try:
+        return load_chip(name)
+    except Exception as err:  # validation errors, unknown names and unreadable files alike
+        raise _fail(f"bad chip {name!r}", err) from err
+
+
 @app.command()
 def demo(
-    out: Path = typer.Option(Path("aimc-out"), help="folder for the plot and results.json"),
+    out: Path = typer.Option(Path("aimc-out"), help="folder for the plot and results.json (created if "
+                                                    "missing; its parent must exist)"),
     chip: str = typer.Option(DEFAULT_CHIP, help="chip preset name or YAML path"),
     repeats: int = typer.Option(10, min=1, help="chip instances per time point"),
     epochs: int = typer.Option(30, min=1, help="digital training epochs"),
     seed: int = typer.Option(0, help="seed of data split, training and chip instances"),
+    threads: int = typer.Option(1, min=1, help="torch threads (1: the demo's small tensors gain little "
+                                               "from more, and lose much on a busy machine)"),
 ) -> None:
     """Train a CNN on digits, run it on an analog chip from 1 s to 1 year after programming."""
-    from .demo import run_demo  # torch import deferred so `aimc --help` is fast
-
     try:
-        load_chip(chip)
-    except Exception as err:  # validation errors and unknown names alike
-        console.print(f"[red]bad chip {chip!r}:[/red] {err}")
-        raise typer.Exit(2) from err
-    run_demo(out_dir=out, chip=chip, repeats=repeats, epochs=epochs, seed=seed, console=console)
+        writable_folder(out if out.exists() else out.parent, "--out")
+    except UsageError as err:
+        raise _fail("cannot write results", err) from err
+    old = [out / name for name in ("results.json", "accuracy_over_time.png") if (out / name).exists()]
+    if old:
+        console.print(f"[yellow]warning:[/yellow] {out} holds {', '.join(p.name for p in old)} from an "
+                      f"earlier run; this run overwrites them (use --out to keep them)", soft_wrap=True)
+    _load_chip(chip)
+    from .demo import run_demo
+
+    run_demo(out_dir=out, chip=chip, repeats=repeats, epochs=epochs, seed=seed, console=console,
+             threads=threads)
 
 
-chips_app = typer.Typer(help="Chip presets: list them, show one.", invoke_without_command=True)
+chips_app = typer.Typer(help="Chip presets: list them (aimc chips list), show one (aimc chips show NAME).",
+                        invoke_without_command=True)
 app.add_typer(chips_app, name="chips")
 
 
 @chips_app.callback()
 def chips(ctx: typer.Context) -> None:
     """List the built-in chip presets (``aimc chips show NAME`` prints one)."""
-    if ctx.invoked_subcommand is not None:
-        return
-    table = Table(title="chip presets")
-    for column in ("name", "device", "cores", "array", "DAC/ADC bits", "encoding", "node"):
-        table.add_column(column, no_wrap=column in ("name", "encoding"))
+    if ctx.invoked_subcommand is None:
+        chips_list()
+
+
+@chips_app.command("list")
+def chips_list() -> None:
+    """List the built-in chip presets."""
+    from .chips import list_chips, load_chip
+
+    table = Table(title="chip presets", caption="bits: DAC/ADC (- = ideal converter)")
+    for column in ("name", "device", "cores", "array", "bits", "encoding", "node"):
+        table.add_column(column, no_wrap=True)
     for name in list_chips():
         c = load_chip(name)
-        table.add_row(name, c.device.name, str(c.cores), f"{c.array.rows}x{c.array.cols}",
-                      f"{c.dac.bits}/{c.adc.bits}", c.encoding.kind,
-                      "-" if c.node_nm is None else f"{c.node_nm:g} nm")
+        bits = "/".join("-" if b is None else str(b) for b in (c.dac.bits, c.adc.bits))
+        table.add_row(name, c.device.name, str(c.cores), f"{c.array.rows}x{c.array.cols}", bits,
+                      c.encoding.kind, "-" if c.node_nm is None else f"{c.node_nm:g} nm")
     console.print(table)
 
 
 @chips_app.command("show")
 def chips_show(name: str = typer.Argument(..., help="preset name or YAML path")) -> None:
     """Print one chip: every field, its sources and assumptions, as YAML."""
-    try:
-        chip = load_chip(name)
-    except Exception as err:
-        console.print(f"[red]bad chip {name!r}:[/red] {err}")
-        raise typer.Exit(2) from err
+    import yaml
+
+    chip = _load_chip(name)
     typer.echo(yaml.safe_dump(chip.model_dump(mode="json"), sort_keys=False, width=100))
+
+
+def parse_shape(text: str) -> tuple[int, ...]:
+    """``"1,3,32,32"`` → ``(1, 3, 32, 32)``; :class:`UsageError` naming the bad part otherwise."""
+    parts = [p.strip() for p in text.replace("x", ",").split(",")]
+    try:
+        shape = tuple(int(p) for p in parts)
+    except ValueError:
+        raise UsageError(f"--input-shape {text!r}: expected positive integers separated by commas, "
+                         f"e.g. 1,3,32,32") from None
+    if any(v <= 0 for v in shape):
+        raise UsageError(f"--input-shape {text!r}: every size must be at least 1, e.g. 1,3,32,32")
+    return shape
+
+
+def load_model_file(spec: str):
+    """The ``nn.Module`` built by ``FILE.py:FUNCTION``; :class:`UsageError` for a missing file or
+    function, a function that fails, or one that returns something else than a module."""
+    import importlib.util
+
+    from torch import nn
+
+    path, function = spec.rsplit(":", 1)
+    if not Path(path).is_file():
+        raise UsageError(f"--model {spec!r}: file not found: {path}")
+    module_spec = importlib.util.spec_from_file_location("aimc_user_model", path)
+    module = importlib.util.module_from_spec(module_spec)
+    try:
+        module_spec.loader.exec_module(module)
+    except Exception as err:
+        raise UsageError(f"--model {spec!r}: running {path} failed: {type(err).__name__}: {err}") from err
+    build = getattr(module, function, None)
+    if not callable(build):
+        found = sorted(n for n, v in vars(module).items() if callable(v) and not n.startswith("_"))
+        raise UsageError(f"--model {spec!r}: {path} has no function {function!r} "
+                         f"(it has: {', '.join(found) or 'none'})")
+    try:
+        network = build()
+    except Exception as err:
+        raise UsageError(f"--model {spec!r}: {function}() failed: {type(err).__name__}: {err}") from err
+    if not isinstance(network, nn.Module):
+        raise UsageError(f"--model {spec!r}: {function}() returned a {type(network).__name__}, "
+                         f"expected a torch.nn.Module")
+    return network
+
+
+def check_digital_patterns(patterns: list[str], mapping) -> None:
+    """Each ``--digital`` pattern must match a weight layer's name (fnmatch) or type."""
+    import fnmatch
+
+    names = [layer.name for layer in mapping.layers]
+    kinds = {layer.kind for layer in mapping.layers}
+    for p in patterns:
+        if p not in kinds and not any(fnmatch.fnmatch(n, p) for n in names):
+            raise UsageError(f"--digital {p!r} matches no layer; layers: {', '.join(names)}; "
+                             f"types: {', '.join(sorted(kinds))}")
+
+
+def mapping_table(mapping) -> Table:
+    """The mapping of each weight layer, narrow enough for 80 columns; the heading counts arrays,
+    cores (one array per core) and chips."""
+    chip = mapping.chip
+    size = f"{chip.array.rows}x{chip.array.cols}"
+    used = mapping.arrays_needed
+    where = (f"{used} of the chip's {chip.cores} cores" if mapping.fits
+             else f"needs {mapping.chips_needed} chips of {chip.cores} cores")
+    table = Table(title=f"{chip.name}: {used} arrays of {size}, one per core: {where}")
+    for column in ("layer", "type", "matrix", "vectors", "arrays", "use", "placement"):
+        table.add_column(column, justify="right" if column in ("vectors", "arrays", "use") else "left",
+                         no_wrap=column != "placement", overflow="fold")
+    for layer in mapping.layers:
+        arrays = f"{layer.row_arrays}x{layer.col_arrays}" + (f" x{layer.replicas}" if layer.replicas > 1 else "")
+        table.add_row(layer.name, layer.kind, f"{layer.rows}x{layer.cols}", str(layer.vectors),
+                      arrays if layer.analog else "-",
+                      f"{100 * layer.utilization:.0f} %" if layer.analog else "-",
+                      "analog" if layer.analog else f"digital: {layer.reason}")
+    if any(layer.replicas > 1 for layer in mapping.layers):
+        table.caption = "arrays: row x column arrays, x replicas"
+    return table
 
 
 @app.command("compile")
 def compile_cmd(
-    model: str = typer.Option(..., help="digits-cnn, mlp, resnet18, vgg8, or FILE.py:FUNCTION"),
+    model: str = typer.Option(..., help=f"{', '.join(MODEL_NAMES)}, or FILE.py:FUNCTION (returns an "
+                                        f"nn.Module)"),
     chip: str = typer.Option(DEFAULT_CHIP, help="chip preset name or YAML path"),
     input_shape: str = typer.Option("", help="example input shape, e.g. 1,3,32,32 (FILE.py models)"),
     replicate: bool = typer.Option(False, help="replicate the slowest layers on free cores"),
@@ -79,37 +226,40 @@ def compile_cmd(
     latency, throughput and area per inference beside a digital INT8 baseline at the same node."""
     import json
 
+    try:
+        if json_path is not None:
+            writable_folder(json_path.parent, "--json")
+        shape = parse_shape(input_shape) if input_shape else None
+        if model not in MODEL_NAMES and not (":" in model and model.split(":")[0].endswith(".py")):
+            raise UsageError(f"unknown model {model!r}: use one of {', '.join(MODEL_NAMES)} or FILE.py:FUNCTION")
+    except UsageError as err:
+        raise _fail("cannot compile", err) from err
+    spec = _load_chip(chip)
     import torch
 
     from .compiler import compile as compile_model
     from .models import MODELS
 
     try:
-        spec = load_chip(chip)
         if model in MODELS:
-            build, shape = MODELS[model]
-            network = build()
-        elif ":" in model and model.split(":")[0].endswith(".py"):
-            network, shape = _load_model_file(model), None
+            build, default_shape = MODELS[model]
+            network, shape = build(), shape or default_shape
         else:
-            raise ValueError(f"unknown model {model!r}: use one of {', '.join(MODELS)} or FILE.py:FUNCTION")
-        if input_shape:
-            shape = tuple(int(v) for v in input_shape.split(","))
+            network = load_model_file(model)
         if shape is None:
-            raise ValueError("a model from a file needs --input-shape, e.g. 1,3,32,32")
+            raise UsageError("a model from a file needs --input-shape, e.g. 1,3,32,32")
         mapping = compile_model(network, spec, torch.zeros(shape), digital=digital, replicate=replicate)
-    except Exception as err:
-        console.print(f"[red]cannot compile:[/red] {err}")
-        raise typer.Exit(2) from err
+        check_digital_patterns(digital, mapping)
+    except Exception as err:  # the model's own errors (wrong input shape, ...) as one line too
+        raise _fail("cannot compile", err) from err
     from .cost import SystolicArray, estimate, peak
 
     report = estimate(mapping, SystolicArray(rows=baseline_pes, cols=baseline_pes))
     top = peak(spec)
-    console.print(mapping)
+    console.print(mapping_table(mapping))
     console.print(report)
-    console.print(f"one MVM {1e9 * top.mvm_s:,.0f} ns; chip peak {top.tops:.1f} TOPS, "
-                  f"{top.tops_per_w:.2f} TOPS/W, {top.power_w:.2f} W (arrays, DACs, ADCs; "
-                  f"{chip_kind(spec)})")
+    console.print(f"one MVM {1e9 * top.mvm_s:,.0f} ns; chip peak {top.tops:.1f} TOPS, {top.tops_per_w:.2f} TOPS/W, "
+                  f"{top.power_w:.2f} W\n(arrays, DACs, ADCs; {chip_kind(spec)})")
     if json_path is not None:
         data = mapping.to_dict() | {
             "cost": report.to_dict(),
@@ -117,24 +267,15 @@ def compile_cmd(
                      "power_w": top.power_w, "tops_per_mm2": top.tops_per_mm2,
                      "energy_per_mvm_j": top.energy_per_mvm_j},
         }
-        json_path.write_text(json.dumps(data, indent=2))
+        try:
+            json_path.write_text(json.dumps(data, indent=2))
+        except OSError as err:
+            raise _fail("cannot write --json", f"{json_path}: {err.strerror or err}") from err
         console.print(f"wrote {json_path}")
 
 
 def chip_kind(spec) -> str:
     return f"{spec.cores} cores of {spec.array.rows}x{spec.array.cols}, {spec.timing.phases}-phase read"
-
-
-def _load_model_file(spec: str):
-    import importlib.util
-
-    path, function = spec.rsplit(":", 1)
-    module_spec = importlib.util.spec_from_file_location("aimc_user_model", path)
-    if module_spec is None or not Path(path).is_file():
-        raise ValueError(f"no such file: {path}")
-    module = importlib.util.module_from_spec(module_spec)
-    module_spec.loader.exec_module(module)
-    return getattr(module, function)()
 
 
 if __name__ == "__main__":

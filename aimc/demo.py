@@ -4,12 +4,21 @@ Steps: train the demo CNN on scikit-learn's digits (fixed split, fixed seed) →
 chip preset → for ``repeats`` chip instances, program and read it at 1 s, 1 hour, 1 day, 1 month
 and 1 year after programming, with and without global drift compensation → print a table, save a
 PNG plot and a JSON of all numbers.
+
+Threads: the demo runs torch on one thread by default. Its tensors are small (batches of 64
+images of 8x8 pixels), so a second thread gains little when the machine is quiet; when it is
+busy, torch's OpenMP threads spin at the barrier of every parallel operation waiting for a
+thread the kernel has descheduled, and the demo took 110-150 s instead of 7 s on a loaded
+2-core machine (``benchmarks/bench_demo.py`` measures both). One thread also makes the printed
+table independent of the machine's core count.
 """
 
 from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -91,6 +100,38 @@ def with_gdc(spec: ChipSpec) -> ChipSpec:
     return spec.model_copy(update={"compensation": GlobalDriftCompensation()})
 
 
+@contextmanager
+def torch_threads(n: int | None) -> Iterator[None]:
+    """Run the block with ``n`` torch intra-op threads (``None``: leave as is), then restore."""
+    before = torch.get_num_threads()
+    if n is not None:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def table_rows(summary: dict) -> list[list[str]]:
+    """The demo table's rows (time, digital, one cell per analog column) from a summary of
+    :func:`run_demo`: the printed table and the README's table are both made of these cells."""
+    digital = f"{100 * summary['digital_accuracy']:.2f}"
+    rows = []
+    for k, name in enumerate(summary["times"]):
+        cells = [f"{100 * r['accuracy_mean'][k]:.2f} ± {100 * r['accuracy_std'][k]:.2f}"
+                 for r in summary["analog"].values()]
+        rows.append([name, digital, *cells])
+    return rows
+
+
+def markdown_table(summary: dict) -> str:
+    """The demo table as the README shows it (Markdown)."""
+    header = ["time after programming", "digital", *(f"analog, {label}" for label in summary["analog"])]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in table_rows(summary)]
+    return "\n".join(lines)
+
+
 def run_demo(
     out_dir: str | Path = "aimc-out",
     chip: str = DEFAULT_CHIP,
@@ -98,9 +139,16 @@ def run_demo(
     epochs: int = 30,
     seed: int = 0,
     console: Console | None = None,
+    threads: int | None = 1,
 ) -> dict:
-    """Run the demo; returns (and writes to ``out_dir/results.json``) every number it prints."""
-    console = console or Console()
+    """Run the demo; returns (and writes to ``out_dir/results.json``) every number it prints.
+    ``threads``: torch threads during the run (``None``: as set by the caller); see the module
+    docstring for why the default is 1."""
+    with torch_threads(threads):
+        return _run_demo(out_dir, chip, repeats, epochs, seed, console or Console())
+
+
+def _run_demo(out_dir: str | Path, chip: str, repeats: int, epochs: int, seed: int, console: Console) -> dict:
     start = time.perf_counter()
     spec = load_chip(chip)
     out = Path(out_dir)
@@ -118,17 +166,6 @@ def run_demo(
             for label, compensate in (("no compensation", False), ("GDC", True))
         }
     console.print(report)
-    table = Table(title=f"Demo CNN on digits, chip {spec.name}: test accuracy (%), "
-                        f"mean ± std over {repeats} chip instances")
-    table.add_column("time after programming")
-    table.add_column("digital", justify="right")
-    for label in results:
-        table.add_column(f"analog, {label}", justify="right")
-    for k, name in enumerate(TIMES):
-        cells = [f"{100 * r.mean[k]:.2f} ± {100 * r.std[k]:.2f}" for r in results.values()]
-        table.add_row(name, f"{100 * digital:.2f}", *cells)
-    console.print(table)
-
     plot = plot_accuracy_over_time(results, out / "accuracy_over_time.png", digital=digital,
                                    title=f"Demo CNN on {spec.name}")
     summary = {
@@ -141,6 +178,15 @@ def run_demo(
         "conversion": [vars(r) for r in report.layers],
         "wall_time_s": time.perf_counter() - start,
     }
+    table = Table(title=f"Demo CNN on digits, chip {spec.name}: test accuracy (%), "
+                        f"mean ± std over {repeats} chip instances")
+    table.add_column("time after programming")
+    table.add_column("digital", justify="right")
+    for label in results:
+        table.add_column(f"analog, {label}", justify="right")
+    for row in table_rows(summary):
+        table.add_row(*row)
+    console.print(table)
     (out / "results.json").write_text(json.dumps(summary, indent=2))
     console.print(f"wrote {plot} and {out / 'results.json'} in {summary['wall_time_s']:.1f} s")
     return summary

@@ -41,8 +41,6 @@ import warnings
 from typing import Literal
 
 import numpy as np
-import scipy.sparse as sp
-import scipy.sparse.linalg as spla
 import torch
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -173,6 +171,8 @@ def _tridiagonal_solve(diag: torch.Tensor, off: float, rhs: torch.Tensor) -> tor
 
 def _assemble(g: np.ndarray, circuit: IRDrop):
     """Sparse linear part of the nodal system; node numbering and the cell node pairs."""
+    import scipy.sparse as sp  # imported here: `import aimc` stays fast
+
     m, n = g.shape
     c = circuit
     cells = m * n
@@ -222,6 +222,9 @@ def solve_nodal(
 
     Raises :class:`ConvergenceError` when Newton does not reach ``tol`` (volts) in ``max_iter``.
     """
+    import scipy.sparse as sp  # imported here: `import aimc` stays fast
+    import scipy.sparse.linalg as spla
+
     g = np.asarray(torch.as_tensor(g, dtype=torch.float64))
     v = np.atleast_2d(np.asarray(torch.as_tensor(v, dtype=torch.float64)))
     m, n = g.shape
