@@ -3,7 +3,13 @@
 While a converted model trains with HWA enabled, every analog layer computes with *noisy
 weights*: the current digital weights are encoded into conductances as the tile would program
 them, programmed, drifted to ``t_inference`` and read once through the chip's own device model
-(``aimc.devices``), compensated globally for drift as GDC would, and decoded back to weights. The
+(``aimc.devices``), decoded back to weights and compensated for drift by the chip's own scheme:
+the same programmed instance is read with the scheme's fixed calibration inputs right after
+programming and at ``t_inference`` (DAC levels, array split, per-vector read noise, ADC), and the
+ratio of the two mean |codes| rescales the digital output, as the tile's GDC does
+(:func:`calibration_readout`). The factor therefore carries the calibration read's own noise and,
+like the chip, leaves a global scale error of programming uncorrected (an earlier version divided
+by the true weights instead, an oracle no chip has). A chip without compensation gets none. The
 noise is drawn fresh at every step; gradients pass to the digital weights unchanged
 (straight-through estimator), so the network learns weights whose function survives the noise.
 Inputs go through the DAC's quantisation with a straight-through gradient as well; the matrix
@@ -30,6 +36,7 @@ import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
+from ..encoding import Encoded
 from ..nn import AnalogLayer, set_input_range
 
 
@@ -40,7 +47,8 @@ class HWAConfig(BaseModel):
 
     t_inference: float = Field(30 * 86400.0, ge=0, description="drift time trained for (s)")
     noise_scale: float = Field(1.0, ge=0, description="multiplies the weight error")
-    compensate: bool = Field(True, description="remove the global drift scale (as GDC does)")
+    compensate: bool = Field(True, description="run the chip's drift compensation (its calibration "
+                             "read at programming and at t_inference); no effect on a chip without one")
     quantize_inputs: bool = Field(True, description="DAC quantisation with straight-through gradient")
     quantize_outputs: bool = Field(True, description="per-array ADC noise, rounding and clipping "
                                    "with straight-through gradient (finite-resolution ADCs)")
@@ -56,24 +64,82 @@ def noisy_weight(layer: AnalogLayer, config: HWAConfig, generator: torch.Generat
     return _realised(layer, config, generator)[0]
 
 
+def _decoded_variance(encoded: Encoded, sigma: torch.Tensor) -> torch.Tensor:
+    """Variance in weight units ``[in, out]`` of the decoded weight when each device plane has
+    independent noise of standard deviation ``sigma`` (as :meth:`Encoded.decode` combines them)."""
+    var = torch.zeros(sigma.shape[1:], dtype=sigma.dtype)
+    for s, a, grp in zip(sigma, encoded.alpha, encoded.group, strict=True):
+        var += (encoded.beta[grp] * a) ** 2 * s * s
+    if encoded.reference_column:
+        var = var[:, :-1] + var[:, -1:]
+    return var * encoded.weight_per_siemens**2
+
+
+def calibration_readout(layer: AnalogLayer, config: HWAConfig, encoded: Encoded, state: dict,
+                        t: float, generator: torch.Generator) -> float:
+    """The drift-compensation reading of one chip instance (programmed ``state``) at ``t``, as
+    the tile takes it (:meth:`aimc.calibration.GlobalDriftCompensation.readout`): the scheme's
+    fixed calibration inputs through the DAC's levels, the array split, per-vector read noise and
+    (with ``quantize_outputs``) each array's ADC noise, rounding and clipping; mean |codes|."""
+    tile, device = layer.tile, layer.chip.device
+    if not hasattr(tile.compensation, "calibration_inputs"):
+        raise NotImplementedError(f"hardware-aware training models global drift compensation (gdc) "
+                                  f"only, not {type(tile.compensation).__name__}: use "
+                                  "HWAConfig(compensate=False) or a chip with gdc")
+    inputs = tile.compensation.calibration_inputs(tile.in_features)
+    if tile.dac.scaling == "fixed":
+        inputs = inputs * tile.dac.input_range
+    levels, _ = tile.dac.to_levels(inputs)
+    g = device.conductance(state, t)
+    sigma = device.read_noise_std(state, g, t)
+    # one ADC code per DAC level in weight units, per column (as hwa_forward's lsb with step 1)
+    per_level = tile.adc.unit_current(device.g_max, tile.dac.v_read) * tile.dac.full_scale_levels
+    lsb = encoded.weight_per_siemens * (per_level / tile.dac.v_read)
+    mean = encoded.decode(g - device.g_min) / lsb
+    var = None if sigma is None else _decoded_variance(encoded, sigma) / lsb**2
+    rows, total = tile.rows_per_array, 0.0
+    for start in range(0, tile.in_features, rows):
+        v = levels[:, start:start + rows]
+        codes = v @ mean[start:start + rows]
+        if var is not None:
+            std = ((v * v) @ var[start:start + rows]).sqrt()
+            codes = codes + std * torch.randn(codes.shape, generator=generator, dtype=codes.dtype)
+        if config.quantize_outputs and tile.adc.levels is not None:
+            normal = lambda shape: torch.randn(shape, generator=generator)  # noqa: E731
+            codes = tile.adc.digitize(codes, normal)
+        total = total + codes
+    return float(total.abs().mean())
+
+
+def _programmed(layer: AnalogLayer, generator: torch.Generator) -> tuple[torch.Tensor, Encoded, dict]:
+    """The digital weight ``[in, out]``, its encoding and one programmed chip instance."""
+    weight, device = layer.weight, layer.chip.device
+    w = weight.detach().reshape(weight.shape[0], -1).T.to(torch.float32)  # [in, out]
+    encoded = layer.tile.encoding.encode(w, device.g_max - device.g_min)
+    return w, encoded, device.program(encoded.g_target + device.g_min, generator)
+
+
 def _realised(layer: AnalogLayer, config: HWAConfig,
-              generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """(noisy weight with straight-through gradient, weight units per siemens of each column)."""
+              generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, float]:
+    """(noisy, drift-compensated weight with straight-through gradient, weight units per siemens
+    of each column, drift-compensation factor)."""
     weight = layer.weight
     tile, device = layer.tile, layer.chip.device
     with torch.no_grad():
-        w = weight.reshape(weight.shape[0], -1).T.to(torch.float32)  # [in, out]
-        encoded = tile.encoding.encode(w, device.g_max - device.g_min)
-        state = device.program(encoded.g_target + device.g_min, generator)
+        w, encoded, state = _programmed(layer, generator)
         g = device.conductance(state, config.t_inference)
         sigma = device.read_noise_std(state, g, config.t_inference)
         if sigma is not None:
             g = g + sigma * torch.randn(g.shape, generator=generator, dtype=g.dtype)
         realised = encoded.decode(g - device.g_min)
-        if config.compensate:  # one global factor per layer, as a drift compensation would find
-            realised *= w.abs().sum() / realised.abs().sum().clamp(min=torch.finfo(w.dtype).tiny)
-        error = (realised - w) * config.noise_scale
-    return weight + error.T.reshape(weight.shape).to(weight.dtype), encoded.weight_per_siemens
+        scale = 1.0
+        if config.compensate and tile.compensation is not None:
+            # the chip's GDC: the same calibration read right after programming and at t
+            reference = calibration_readout(layer, config, encoded, state, 0.0, generator)
+            now = calibration_readout(layer, config, encoded, state, config.t_inference, generator)
+            scale = reference / max(now, torch.finfo(torch.float32).tiny)
+        error = (realised * scale - w) * config.noise_scale
+    return weight + error.T.reshape(weight.shape).to(weight.dtype), encoded.weight_per_siemens, scale
 
 
 def _round_ste(x: torch.Tensor) -> torch.Tensor:
@@ -114,7 +180,7 @@ def hwa_forward(layer: AnalogLayer, x: torch.Tensor, config: HWAConfig,
     """Training forward of an analog layer (bias included): DAC, noisy weights, per-array
     partial sums through the ADC (noise, rounding, clipping), digital accumulation."""
     tile = layer.tile
-    weight, per_siemens = _realised(layer, config, generator)
+    weight, per_siemens, gdc_scale = _realised(layer, config, generator)
     conv = weight.dim() > 2
     dims = tuple(range(1, x.dim())) if conv else -1
     alpha = learned_range(layer)
@@ -131,7 +197,8 @@ def hwa_forward(layer: AnalogLayer, x: torch.Tensor, config: HWAConfig,
         return layer.digital_forward(x, weight) if conv else F.linear(x, weight, layer.bias)
     # one ADC code in output units: weight/siemens x (A per code) / (V per DAC level) x DAC step
     per_level = adc.unit_current(layer.chip.device.g_max, tile.dac.v_read) * tile.dac.full_scale_levels
-    lsb = per_siemens.to(x.dtype) * (per_level / tile.dac.v_read)
+    # the ADC sees the drifted currents; the compensation factor rescales its digital output
+    lsb = per_siemens.to(x.dtype) * (per_level / tile.dac.v_read * gdc_scale)
     lsb = lsb.view(1, -1, *([1] * (x.dim() - 2))) * torch.as_tensor(step, dtype=x.dtype)
     granule = weight[0, 0].numel() if conv else 1
     per_array = tile.rows_per_array // granule  # channels (conv) or rows (linear) per array

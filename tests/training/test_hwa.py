@@ -201,3 +201,90 @@ def test_learned_input_range_trains_from_too_small_and_is_written_into_the_chip(
     Trainer(analog, torch.optim.Adam(analog.parameters(), lr=1e-2), seed=0).fit(
         (x[:256], y[:256]), epochs=1, progress=False)
     assert layer.tile.dac.input_range == 5.0
+
+
+def pcm_without_read_noise(**update):
+    data = load_chip("ibm-hermes-pcm").model_dump()
+    data["device"]["read_noise_scale"] = 0.0
+    data["array"] = {"rows": 64, "cols": 64}
+    for key, value in update.items():
+        data[key] = value
+    return aimc.ChipSpec.model_validate(data)
+
+
+def test_drift_compensation_is_the_chips_calibration_read_not_the_true_weights():
+    # the same programmed PCM instance (programming noise, drift exponents) in the training forward
+    # and on the tile: the training forward's compensation factor is the tile's GDC factor (same
+    # calibration inputs, DAC levels, 3 arrays, ADC rounding), and the ADC sees the drifted
+    # currents before the factor rescales its output, so the two outputs agree. The oracle of
+    # earlier versions (sum |w| / sum |realised|) differs from the chip's factor by ~1 % here.
+    from aimc.tile import split_seed
+    from aimc.training.hwa import _realised
+
+    month = 30 * 86400.0
+    torch.manual_seed(0)
+    layer, _ = aimc.convert(nn.Linear(150, 20), pcm_without_read_noise())
+    assert layer.tile.row_arrays == 3 and layer.tile.padded_rows == 150  # no padding: same draws
+    config = HWAConfig(t_inference=month, weight_clip=None)
+    enable_hwa(layer, config)
+    x = torch.randn(32, 150)
+    program_seed = split_seed(7, 4)[0]
+    layer.hwa.generator.manual_seed(program_seed)
+    _, _, factor = _realised(layer, config, layer.hwa.generator)
+    layer.hwa.generator.manual_seed(program_seed)
+    layer.train()
+    trained = layer(x)
+    layer.tile.program(7)  # the tile's own seed (aimc.program spawns one per tile)
+    layer.tile.drift_to(month)
+    layer.eval()
+    chip = layer(x)
+    assert factor == pytest.approx(layer.tile.gdc_scale, rel=1e-5)
+    assert factor > 1.1  # a month of PCM drift
+    close = torch.isclose(trained, chip, rtol=1e-4, atol=1e-5)
+    assert close.float().mean() > 0.99  # at most float ties round the other way
+    w = layer.weight.detach().T
+    realised = layer.tile.encoding.encode(w, 25e-6).decode(layer.tile.conductances().flatten(1, 2))
+    oracle = float(w.abs().sum() / realised.abs().sum())  # g_min = 0 for this PCM
+    assert abs(oracle / factor - 1) > 0.003, (oracle, factor)
+
+
+def test_a_chip_without_compensation_trains_without_it():
+    layer, _ = aimc.convert(nn.Linear(150, 20), pcm_without_read_noise(compensation={"method": "none"}))
+    enable_hwa(layer, HWAConfig(t_inference=365 * 86400.0, weight_clip=None), seed=0)
+    from aimc.training.hwa import _realised
+
+    w, _, factor = _realised(layer, layer.hwa.config, layer.hwa.generator)
+    assert factor == 1.0
+    w, v = w.detach(), layer.weight.detach()
+    shrink = float((w * v).sum() / (v * v).sum())
+    assert 0.3 < shrink < 0.6  # a year of drift left in: (1 year / 20 s)**-nu = 0.24-0.50 for nu in 0.05-0.1
+
+
+def test_calibration_read_noise_matches_the_tiles_read():
+    # with read noise on, the training forward's calibration reading of one programmed instance
+    # has the mean and spread of the tile's own reading (per-vector read noise, then the ADC).
+    # 300 reads each: the std of a std estimate is ~4 %, of the mean ~0.06 std.
+    from aimc.training.hwa import calibration_readout
+
+    torch.manual_seed(0)
+    data = load_chip("ibm-hermes-pcm").model_dump()
+    data["array"] = {"rows": 64, "cols": 64}
+    layer, _ = aimc.convert(nn.Linear(150, 20), aimc.ChipSpec.model_validate(data))
+    config = HWAConfig(t_inference=86400.0)
+    enable_hwa(layer, config)
+    tile = layer.tile
+    tile.program(3)
+    tile.drift_to(86400.0, compensate=False)
+    encoded = tile.encoding.encode(layer.weight.detach().T, 25e-6)
+    state = {k: v.flatten(1, 2) for k, v in tile.state.items()}  # [planes, in, out]
+    generator = torch.Generator().manual_seed(0)
+    ours = torch.tensor([calibration_readout(layer, config, encoded, state, 86400.0, generator)
+                         for _ in range(300)])
+    theirs = []
+    for k in range(300):
+        tile.normals.seed(k)
+        theirs.append(tile.compensation.readout(tile))
+    theirs = torch.tensor(theirs)
+    assert theirs.std() > 0.001 * theirs.mean()  # the reading is noisy at all
+    assert abs(ours.mean() - theirs.mean()) < 0.2 * theirs.std()
+    assert 0.85 < ours.std() / theirs.std() < 1.15
