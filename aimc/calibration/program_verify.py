@@ -4,13 +4,14 @@ Algorithm (the iterative program-and-verify of multilevel PCM, N. Papandreou et 
 algorithms for multilevel phase-change memory", ISCAS 2011; used with target correction on IBM's
 chips, Le Gallo et al., Nat. Electron. 2023): program every device aiming at its target; read it
 back (with the device's read noise at ``t_verify``); devices within ``tolerance`` of the target
-are done; the others are programmed again, up to ``max_iterations`` rounds, aiming at the target
-corrected by ``gain`` times the read error (``aim += gain * (target - read)``). Each programming
-event follows the device model (its programming noise, fresh per write), so the residual error
-is set by the tolerance and the read noise rather than by one write's noise. With unbiased,
-independent write noise (the device models here) the best correction gain is 0 — a correction
-adds the last write's noise to the next aim — so 0 is the default; a positive gain pays off
-when writes are biased (a device's own offset or gain error).
+are done; the others are programmed again (``Device.reprogram``: the same devices, so their
+device-to-device properties stay and only the event's noise is new), up to ``max_iterations``
+rounds, aiming at the target corrected by ``gain`` times the read error
+(``aim += gain * (target - read)``). With unbiased, independent write noise (PCM, flash here) the
+residual error is set by the tolerance and the read noise rather than by one write's noise, and
+the best correction gain is 0 — a correction adds the last write's noise to the next aim — so 0
+is the default; a positive gain pays off when writes are biased: a device's own offset, such as
+RRAM's device-to-device part (``RRAM.d2d_fraction``), which rewrites alone cannot remove.
 
 Costs per device: one write pulse and one verify read per round it takes part in; time and
 energy per pulse and read are parameters (assumed, typical PCM values: 100 ns / 10 pJ writes,
@@ -82,7 +83,7 @@ class ProgramVerify(BaseModel):
             if round_ == self.max_iterations or not active.any():
                 break
             aim = torch.where(active, (aim - self.gain * error).clamp(device.g_min, device.g_max), aim)
-            fresh = device.program(aim, generator)  # every device draws; only the active keep it
+            fresh = device.reprogram(state, aim, generator)  # all draw; only the active keep it
             for key in state:
                 if key == "g_target":
                     continue  # the device's target (its drift and noise law) stays the real one

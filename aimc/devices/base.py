@@ -72,6 +72,13 @@ class Device(BaseModel):
     def _program(self, g_target: torch.Tensor, generator: torch.Generator) -> State:
         raise NotImplementedError
 
+    def reprogram(self, state: State, g_target: torch.Tensor, generator: torch.Generator) -> State:
+        """Write the *same* devices again, aiming at ``g_target`` (S): what a program-and-verify
+        rewrite does. Properties of the device (a device-to-device offset) stay as in ``state``;
+        only those of the programming event are drawn again. Default: every draw is a property
+        of the event, so this is :meth:`program`."""
+        return self.program(g_target, generator)
+
     def arrhenius_factor(self, activation_ev: float, reference_k: float) -> float:
         """How much faster a thermally activated process runs at ``temperature_k`` than at
         ``reference_k``: ``exp(Ea / k_B * (1 / T_ref - 1 / T))``."""
