@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator, model_validator
 
 from ..array import CircuitNoise, Faults
 from ..array.ir_drop import IRDrop
@@ -53,8 +53,9 @@ class CostSpec(BaseModel):
 
     vdd: float | None = Field(None, gt=0, description="digital supply (V); None = the node's nominal")
     adc_fom_j: float = Field(
-        52e-15, gt=0, description="ADC Walden figure of merit (J per conversion step): E = FOM * 2**bits; "
-        "default ISAAC's 8-bit SAR (16 mW at 1.2 GS/s, from Murmann's survey)")
+        6.5e-15, gt=0, description="ADC Walden figure of merit (J per conversion step): E = FOM * 2**bits; "
+        "default ISAAC's 8-bit SAR (Table I: 16 mW for the 8 ADCs of one IMA, so 2 mW each at "
+        "1.2 GS/s: 2e-3 / 1.2e9 / 256 = 6.5 fJ; from Murmann's survey)")
     adc_power_w: float | None = Field(
         None, gt=0, description="power of one integrating (e.g. CCO) ADC while it integrates (W): "
         "E = P * window per conversion, replacing the FOM model")
@@ -73,6 +74,52 @@ class CostSpec(BaseModel):
     tiers: PositiveInt = Field(1, description="arrays stacked in tiers over the logic (3D); 1 = planar")
     digital_macs_per_s: float = Field(64e9, gt=0, description="throughput of the chip's digital unit "
                                       "for layers kept digital (MAC/s)")
+    digital_energy_scale: float = Field(1.0, gt=0, description="factor on every digital energy of "
+                                        "aimc.cost.technology (uncertainty of its node scaling rule)")
+    ranges: dict[str, tuple[float, float]] = Field(
+        default_factory=dict, description="low and high value of uncertain cost parameters, by path "
+        "(e.g. 'timing.integration_s': [1e-6, 1e-5]); adds to or replaces DEFAULT_RANGES, which hold "
+        "only while a parameter keeps its default value. [v, v] marks a published, exact value")
+
+    @field_validator("ranges")
+    @classmethod
+    def _known_ordered(cls, ranges: dict[str, tuple[float, float]]) -> dict[str, tuple[float, float]]:
+        for key, (low, high) in ranges.items():
+            if key not in UNCERTAIN:
+                allowed = ", ".join(sorted(UNCERTAIN))
+                raise ValueError(f"unknown parameter {key!r} in cost.ranges; allowed: {allowed}")
+            if not 0 <= low <= high:
+                raise ValueError(f"cost.ranges[{key!r}] = [{low:g}, {high:g}] must satisfy 0 <= low <= high")
+        return ranges
+
+
+# Uncertainty of the cost parameters that come from a survey or an assumption (low, high), for the
+# parameter's default value; reasons and sources in docs/cost-model-sources.md, section 0b.
+DEFAULT_RANGES: dict[str, tuple[float, float]] = {
+    "cost.adc_fom_j": (2.2e-15, 31e-15),  # SAR records 2.2 fJ/step; 8 pJ per 8-bit GS/s conversion
+    "cost.adc_area_m2": (0.6e-9, 2.4e-9),  # one design scaled by node²: factor 2 either side
+    "cost.dac_j_per_step": (1e-15, 10e-15),  # ISAAC's 32 nm driver used unscaled at every node
+    "cost.cell_f2": (24.0, 96.0),  # NeuroSim's 4F x 12F, factor 2 either side
+    "cost.input_activity": (0.25, 0.75),  # input statistics of published measurements unknown
+    "cost.sram_bytes_per_core": (32768.0, 131072.0),  # buffer size assumed, factor 2
+    "cost.photonic_j_per_bit": (2.5e-12, 15e-12),  # Intel OCI 5 pJ/bit; pluggables 15 pJ/bit
+    "cost.digital_macs_per_s": (16e9, 256e9),  # digital unit unspecified, factor 4
+    "cost.digital_energy_scale": (0.67, 1.5),  # L·V² rule vs Dally's 14 nm add (x1.35)
+    "timing.dac_lsb_s": (0.5e-9, 2e-9),  # generic 1 ns per input LSB, factor 2
+    "timing.integration_s": (50e-9, 200e-9),  # generic 100 ns window, factor 2
+    "timing.adc_clock_s": (0.5e-9, 2e-9),  # generic 1 GHz converter clock, factor 2
+    "timing.adc_s": (0.0, 10e-9),  # readout after an integrating conversion: up to 10 ns
+}
+# presets give ranges for these themselves (they have no generic default)
+UNCERTAIN = frozenset(DEFAULT_RANGES) | {"cost.adc_power_w", "dac.v_read", "device.g_max"}
+
+
+def parameter(chip: ChipSpec, path: str) -> float | None:
+    """Value of a dotted parameter path of ``chip``, e.g. ``parameter(chip, "timing.adc_s")``."""
+    value = chip
+    for part in path.split("."):
+        value = getattr(value, part)
+    return value
 
 
 class ChipSpec(BaseModel):
@@ -109,3 +156,12 @@ class ChipSpec(BaseModel):
     @classmethod
     def _one_paragraph(cls, text: str) -> str:
         return " ".join(text.split())
+
+    @model_validator(mode="after")
+    def _ranges_hold_their_values(self) -> ChipSpec:
+        for key, (low, high) in self.cost.ranges.items():
+            value = parameter(self, key)
+            if value is not None and not low <= value <= high:
+                raise ValueError(f"cost.ranges[{key!r}] = [{low:g}, {high:g}] does not contain "
+                                 f"{key} = {value:g}")
+        return self

@@ -31,12 +31,18 @@ accumulators and the SRAM buffer. With ``cost.tiers > 1`` the arrays stack in ti
 logic (3D): the footprint is ``max(array / tiers, periphery)`` instead of their sum, and the core
 pitch (hence wire lengths) shrinks with it.
 
-Converters of infinite resolution (``bits=None``, the ideal preset) are not costed.
+Every digital energy (accumulate, SRAM, wires, control, layers kept digital) is multiplied by
+``cost.digital_energy_scale`` (1 nominally), which carries the uncertainty of the node scaling.
+Converters of infinite resolution (``bits=None``, the ideal preset) are not costed. The functions
+also take a chip whose uncertain parameters are numpy arrays (``aimc.cost.uncertainty``): they
+then return one value per parameter draw.
 """
 
 from __future__ import annotations
 
 import math
+
+import numpy as np
 
 from ..chips import ChipSpec
 from ..compiler import LayerMap
@@ -66,7 +72,7 @@ def _window(chip: ChipSpec) -> float:
 
 
 def _cell_pitch(chip: ChipSpec) -> float:
-    return math.sqrt(chip.cost.cell_f2) * tech(chip).feature_m
+    return np.sqrt(chip.cost.cell_f2) * tech(chip).feature_m
 
 
 def core_area(chip: ChipSpec, devices: int = 2, adc_groups: int = 1) -> dict[str, float]:
@@ -93,7 +99,7 @@ def core_footprint(chip: ChipSpec, devices: int = 2, adc_groups: int = 1) -> flo
     periphery = sum(v for k, v in parts.items() if k != "array")
     if chip.cost.tiers == 1:
         return parts["array"] + periphery
-    return max(parts["array"] / chip.cost.tiers, periphery)
+    return np.maximum(parts["array"] / chip.cost.tiers, periphery)
 
 
 def mvm_energy(chip: ChipSpec, rows: int, cols: int, fill: float, devices: int = 2,
@@ -125,25 +131,26 @@ def mvm_energy(chip: ChipSpec, rows: int, cols: int, fill: float, devices: int =
 def layer_energy(chip: ChipSpec, layer: LayerMap) -> dict[str, float]:
     """Energy (J) by component of one inference through an analog layer."""
     t, cost = tech(chip), chip.cost
+    scale = cost.digital_energy_scale
     per_vector = mvm_energy(chip, layer.rows, layer.cols, layer.fill, layer.devices,
                             layer.adc_groups, layer.col_arrays, layer.row_arrays)
     in_bits = chip.dac.bits or 8
-    accumulate = (layer.row_arrays - 1) * layer.cols * t.add32_j + layer.cols * t.fp16_fma_j
-    sram = (layer.rows * in_bits + layer.cols * OUT_BITS) * t.sram_j_per_bit
+    accumulate = scale * ((layer.row_arrays - 1) * layer.cols * t.add32_j + layer.cols * t.fp16_fma_j)
+    sram = scale * (layer.rows * in_bits + layer.cols * OUT_BITS) * t.sram_j_per_bit
     bits = (layer.rows * in_bits * layer.col_arrays + layer.cols * OUT_BITS
             + (layer.row_arrays * layer.cols * PSUM_BITS if layer.row_arrays > 1 else 0))
     if cost.link == "photonic":
         network = bits * cost.photonic_j_per_bit
     else:
-        pitch = math.sqrt(core_footprint(chip, layer.devices, layer.adc_groups))
-        network = bits * t.wire_j_per_bit(pitch)
-    control = layer.row_arrays * layer.col_arrays * t.control_j
+        pitch = np.sqrt(core_footprint(chip, layer.devices, layer.adc_groups))
+        network = scale * bits * t.wire_j_per_bit(pitch)
+    control = scale * layer.row_arrays * layer.col_arrays * t.control_j
     per_vector |= {"accumulate": accumulate, "sram": sram, "network": network, "control": control}
     return {k: layer.vectors * per_vector[k] for k in COMPONENTS}
 
 
 def digital_layer_energy(chip: ChipSpec, layer: LayerMap) -> dict[str, float]:
     """A layer kept digital on the analog chip: INT8 MACs, weights and activations from SRAM."""
-    t = tech(chip)
+    t, scale = tech(chip), chip.cost.digital_energy_scale
     sram_bits = (layer.rows * layer.cols + layer.vectors * (layer.rows + layer.cols)) * 8
-    return {"digital": layer.macs * t.mac8_j, "sram": sram_bits * t.sram_j_per_bit}
+    return {"digital": scale * layer.macs * t.mac8_j, "sram": scale * sram_bits * t.sram_j_per_bit}

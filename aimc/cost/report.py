@@ -4,12 +4,19 @@ area and TOPS/mm² per layer and per inference, beside the digital INT8 baseline
 Also :func:`peak`, the chip's own peak figures for an MVM workload with every core busy (the
 numbers chip papers quote: the energy counts the arrays, DACs and ADCs, as in Le Gallo et al.,
 Nat. Electron. 2023, Methods).
+
+Both give each headline figure (energy per inference, latency, throughput, TOPS, TOPS/W, area)
+as a nominal value with an interval: the central 90 % (5th-95th percentile) of the figure over
+4096 seeded Monte Carlo draws of the uncertain parameters within their ranges
+(:mod:`aimc.cost.uncertainty`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import reduce
 
+import numpy as np
 from rich.console import Group
 from rich.table import Table
 
@@ -18,6 +25,7 @@ from ..compiler import Mapping
 from .digital import SystolicArray, digital_baseline
 from .energy import COMPONENTS, core_footprint, digital_layer_energy, layer_energy, mvm_energy
 from .timing import mvm_time, peak_ops, schedule
+from .uncertainty import Interval, interval, samples
 
 UNIFORM_FILL = 0.5  # mean |w| / max |w| of uniformly distributed weights
 
@@ -57,6 +65,8 @@ class CostReport:
     layers: list[LayerCost]
     area_m2: float  # silicon of the chips the model needs
     digital: dict = field(default_factory=dict)
+    intervals: dict[str, Interval] = field(default_factory=dict)  # headline figures, see estimate
+    ranges: dict[str, tuple[float, float, float]] = field(default_factory=dict)  # (nominal, low, high)
 
     @property
     def energy_j(self) -> dict[str, float]:
@@ -118,11 +128,18 @@ class CostReport:
                         "tops_per_w": c.tops_per_w, "area_m2": c.area_m2,
                         "tops_per_mm2": c.tops_per_mm2} for c in self.layers],
             "summary": self.summary(), "digital_baseline": self.digital,
+            "intervals": {k: v.to_dict() for k, v in self.intervals.items()},
+            "uncertainty": {"method": "Monte Carlo, 4096 draws (seed 0), each parameter log-uniform "
+                                      "in its range; intervals are the 5th-95th percentiles",
+                            "parameters": {k: dict(zip(("nominal", "low", "high"), v, strict=True))
+                                           for k, v in self.ranges.items()}},
         }
 
     def __rich__(self) -> Group:
         unit, scale = ("µJ", 1e6) if self.total_j > 1e-5 else ("nJ", 1e9)
-        parts = Table(title=f"energy per inference on {self.mapping.chip.name}")
+        e = self.intervals.get("energy_j")
+        caption = None if e is None else f"total, 90 % range: {span(e, scale)} {unit}"
+        parts = Table(title=f"energy per inference on {self.mapping.chip.name}", caption=caption)
         for column in ("component", unit, "share"):
             parts.add_column(column, justify="left" if column == "component" else "right")
         for k, v in self.energy_j.items():
@@ -136,32 +153,82 @@ class CostReport:
             layers.add_row(c.name, f"{c.macs:,}", f"{scale * c.total_j:.3g}",
                            f"{top} {100 * c.energy_j[top] / c.total_j:.0f} %", f"{1e6 * c.stage_s:.3g}",
                            f"{c.tops_per_w:.3g}")
-        compare = Table(title="per inference: analog chip vs digital INT8 systolic array, same node")
+        compare = Table(title="per inference: analog chip vs digital INT8 systolic array, same node",
+                        caption="range: central 90 % over the cost parameters (Monte Carlo)")
         rows = (("energy (µJ)", "energy_j", 1e6), ("latency (µs)", "latency_s", 1e6),
                 ("inferences/s", "inferences_per_s", 1), ("TOPS", "tops", 1),
                 ("TOPS/W", "tops_per_w", 1), ("area (mm²)", "area_mm2", 1),
                 ("TOPS/mm²", "tops_per_mm2", 1))
+        interval_of = {"energy_j": "energy_j", "latency_s": "latency_s", "inferences_per_s": "throughput",
+                       "tops": "tops", "tops_per_w": "tops_per_w", "area_mm2": "area_m2",
+                       "tops_per_mm2": "tops_per_mm2"}
+        area_scale = {"area_mm2": 1e6}
         s = self.summary()
-        for column in ("", "analog", "digital", "analog advantage"):
+        for column in ("", "analog", "range", "digital", "advantage"):
             compare.add_column(column, justify="left" if not column else "right")
         for label, key, scale in rows:
             a, d = s["analog"][key] * scale, s["digital"][key] * scale
             better = d / a if key in ("energy_j", "latency_s", "area_mm2") else a / d
-            compare.add_row(label, f"{a:,.4g}", f"{d:,.4g}", f"{better:.2f}x")
+            i = self.intervals.get(interval_of[key])
+            compare.add_row(label, num(a, 4), "-" if i is None else span(i, scale * area_scale.get(key, 1)),
+                            num(d, 4), f"{better:.2f}x")
         return Group(parts, layers, compare)
+
+
+def num(x: float, digits: int = 3) -> str:
+    """``x`` to ``digits`` significant digits, thousands separated, without exponent when
+    ``1e-3 <= |x| < 1e9``."""
+    if x == 0 or not np.isfinite(x):
+        return f"{x:g}"
+    if not 1e-3 <= abs(x) < 1e9:
+        return f"{x:.{digits - 1}e}"
+    decimals = digits - 1 - int(np.floor(np.log10(abs(x))))
+    return f"{round(x, decimals):,.{max(decimals, 0)}f}"
+
+
+def span(i: Interval, scale: float = 1.0, digits: int = 3) -> str:
+    """``low-high`` of an interval, scaled."""
+    return f"{num(i.low * scale, digits)}-{num(i.high * scale, digits)}"
+
+
+def _figures(chip: ChipSpec, mapping: Mapping, shape: tuple[int, int]):
+    """Energy per inference, latency, throughput and area of ``mapping`` on ``chip`` (floats, or
+    arrays over parameter draws)."""
+    t_mvm = mvm_time(chip)
+    energy, stages = 0.0, []
+    for layer in mapping.layers:
+        if layer.analog:
+            parts = layer_energy(chip, layer)
+            stages.append(layer.vectors / layer.replicas * t_mvm)
+        else:
+            parts = digital_layer_energy(chip, layer)
+            stages.append(layer.macs / chip.cost.digital_macs_per_s)
+        energy = energy + sum(parts.values())
+    area = mapping.chips_needed * chip.cores * core_footprint(chip, *shape)
+    return energy, sum(stages), 1.0 / reduce(np.maximum, stages), area
 
 
 def estimate(mapping: Mapping, baseline: SystolicArray | None = None) -> CostReport:
     """Cost of one inference of ``mapping``'s network on its chip (and the digital baseline).
+
+    ``report.intervals`` holds each headline figure (``energy_j``, ``latency_s``, ``throughput``,
+    ``tops``, ``tops_per_w``, ``area_m2``, ``tops_per_mm2``) as an :class:`Interval`: the nominal
+    value and the central 90 % (5th-95th percentile) over 4096 seeded Monte Carlo draws of the
+    uncertain parameters, each log-uniform within its range (see :mod:`aimc.cost.uncertainty`);
+    ``report.ranges`` lists those ranges.
 
     Example:
         >>> import torch, aimc
         >>> from aimc.models import mlp
         >>> report = estimate(aimc.compile(mlp(), "ibm-hermes-pcm", torch.zeros(1, 784)))
         >>> report.ops
-        1230848
+        1337344
+        >>> i = report.intervals["tops_per_w"]
+        >>> i.low <= i.nominal <= i.high
+        True
     """
     chip = mapping.chip
+    shape = encoding_shape(chip)
     stages = schedule(mapping).stage_s
     costs = []
     for layer in mapping.layers:
@@ -172,18 +239,32 @@ def estimate(mapping: Mapping, baseline: SystolicArray | None = None) -> CostRep
         else:
             costs.append(LayerCost(layer.name, False, layer.macs, digital_layer_energy(chip, layer),
                                    layer.macs / chip.cost.digital_macs_per_s, 0.0))
-    area = mapping.chips_needed * chip.cores * core_footprint(chip, *encoding_shape(chip))
-    return CostReport(mapping, costs, area, digital_baseline(mapping, baseline))
+    area = mapping.chips_needed * chip.cores * core_footprint(chip, *shape)
+    report = CostReport(mapping, costs, area, digital_baseline(mapping, baseline))
+    varied, report.ranges = samples(chip)
+    energy, latency, throughput, area_c = _figures(varied, mapping, shape)
+    tops = report.ops * throughput / 1e12
+    report.intervals = {
+        "energy_j": interval(report.total_j, energy), "latency_s": interval(report.latency_s, latency),
+        "throughput": interval(report.throughput, throughput), "tops": interval(report.tops, tops),
+        "tops_per_w": interval(report.tops_per_w, report.ops / energy / 1e12),
+        "area_m2": interval(report.area_m2, area_c),
+        "tops_per_mm2": interval(report.tops_per_mm2, tops / (area_c * 1e6)),
+    }
+    return report
 
 
 @dataclass
 class Peak:
-    """Peak MVM figures of a chip: every core reads a full array of uniform random weights."""
+    """Peak MVM figures of a chip: every core reads a full array of uniform random weights.
+    ``intervals`` holds ``tops``, ``tops_per_w``, ``power_w``, ``tops_per_mm2``, ``energy_j``
+    (one MVM of one core) and ``area_m2`` (all cores): central 90 % over the parameter ranges."""
 
     chip: ChipSpec
     mvm_s: float
     energy_per_mvm_j: dict[str, float]  # one core, one MVM: array, dac, adc
     core_area_m2: float
+    intervals: dict[str, Interval] = field(default_factory=dict)
 
     @property
     def tops(self) -> float:
@@ -202,14 +283,53 @@ class Peak:
     def tops_per_mm2(self) -> float:
         return self.tops / (self.chip.cores * self.core_area_m2 * 1e6)
 
+    def to_dict(self) -> dict:
+        return {"mvm_s": self.mvm_s, "tops": self.tops, "tops_per_w": self.tops_per_w,
+                "power_w": self.power_w, "tops_per_mm2": self.tops_per_mm2,
+                "energy_per_mvm_j": self.energy_per_mvm_j,
+                "intervals": {k: v.to_dict() for k, v in self.intervals.items()}}
+
+    def describe(self) -> str:
+        """One line: peak TOPS, TOPS/W and power, each with its range."""
+        i = self.intervals
+        return (f"chip peak {self.tops:.1f} TOPS ({span(i['tops'])}), {self.tops_per_w:.2f} TOPS/W "
+                f"({span(i['tops_per_w'])}), {self.power_w:.2f} W ({span(i['power_w'])})")
+
+
+def _peak_figures(chip: ChipSpec, shape: tuple[int, int]):
+    devices, groups = shape
+    fill = UNIFORM_FILL + devices * chip.device.g_min / chip.device.g_max
+    energy = mvm_energy(chip, chip.array.rows, chip.array.cols, fill, devices, groups)
+    return mvm_time(chip), energy, core_footprint(chip, devices, groups)
+
 
 def peak(chip: ChipSpec) -> Peak:
     """Peak throughput, energy efficiency and area efficiency of ``chip`` (8-bit MVM workload
-    with uniformly distributed weights and input magnitudes ``cost.input_activity``)."""
-    devices, groups = encoding_shape(chip)
-    fill = UNIFORM_FILL + devices * chip.device.g_min / chip.device.g_max
-    energy = mvm_energy(chip, chip.array.rows, chip.array.cols, fill, devices, groups)
-    return Peak(chip, mvm_time(chip), energy, core_footprint(chip, devices, groups))
+    with uniformly distributed weights and input magnitudes ``cost.input_activity``), each with
+    its central 90 % interval over Monte Carlo draws of the parameter ranges
+    (:mod:`aimc.cost.uncertainty`).
+
+    Example:
+        >>> from aimc.chips import load_chip
+        >>> p = peak(load_chip("ibm-hermes-pcm"))
+        >>> round(p.tops, 1), p.intervals["tops"].contains(63.1)   # Le Gallo 2023: 63.1 TOPS
+        (65.5, True)
+    """
+    shape = encoding_shape(chip)
+    mvm_s, energy, area = _peak_figures(chip, shape)
+    p = Peak(chip, mvm_s, energy, area)
+    v_s, v_energy, v_area = _peak_figures(samples(chip)[0], shape)
+    ops = 2 * chip.array.rows * chip.array.cols
+    e = sum(v_energy.values())
+    tops, tops_per_w = chip.cores * ops / v_s / 1e12, ops / e / 1e12
+    p.intervals = {
+        "tops": interval(p.tops, tops), "tops_per_w": interval(p.tops_per_w, tops_per_w),
+        "power_w": interval(p.power_w, tops / tops_per_w),
+        "tops_per_mm2": interval(p.tops_per_mm2, tops / (chip.cores * v_area * 1e6)),
+        "energy_j": interval(sum(energy.values()), e),
+        "area_m2": interval(chip.cores * area, chip.cores * v_area),
+    }
+    return p
 
 
 def encoding_shape(chip: ChipSpec) -> tuple[int, int]:

@@ -48,7 +48,9 @@ def test_amplitude_inputs_and_fom_adc_scale_as_published():
                    timing={"integration_s": 50e-9})
     e = mvm_energy(chip, 10, 10, 0.5)
     assert e["array"] > 10 * 10 * 0.5 * 25e-6 * 0.2**2 * (1 / 3) * 50e-9  # E[x²] = 1/3 for uniform |x|
-    assert e["adc"] == pytest.approx(10 * 52e-15 * 2**8)  # Walden: FOM 2^bits
+    # Walden: FOM 2^bits; ISAAC Table I: 16 mW for the 8 ADCs of one IMA -> 2 mW / 1.2 GS/s / 256
+    assert chip.cost.adc_fom_j == pytest.approx(2e-3 / 1.2e9 / 256, rel=0.01)
+    assert e["adc"] == pytest.approx(10 * 6.5e-15 * 2**8)
     six = variant(dac={"encoding": "amplitude"}, adc={"bits": 6}, cost={"adc_power_w": None})
     assert mvm_energy(six, 10, 10, 0.5)["adc"] == pytest.approx(e["adc"] / 4)
     shared = variant(adc={"columns_per_adc": 8}, cost={"adc_power_w": None})
@@ -131,14 +133,19 @@ def test_digital_baseline_hand_checked():
     assert tiny["weights_in_dram"] and tiny["energy_j"]["dram"] == pytest.approx(256 * 300 * 8 * 20e-12)
 
 
-@pytest.mark.parametrize("phases,tops,tops_per_w", [(1, 63.1, 9.76), (4, 16.1, 2.48)])
-def test_hermes_peak_within_30_percent_of_published(phases, tops, tops_per_w):
-    # Le Gallo et al. 2023, Table I; nothing here is fitted to these numbers (see the preset)
+@pytest.mark.parametrize("phases,tops,tops_per_w,tops_tol,eff_tol,power_tol",
+                         [(1, 63.1, 9.76, 0.05, 0.10, 0.05), (4, 16.1, 2.48, 0.03, 0.25, 0.20)])
+def test_hermes_peak_as_close_to_published_as_the_model_gets(phases, tops, tops_per_w, tops_tol,
+                                                              eff_tol, power_tol):
+    # Le Gallo et al. 2023, Table I. TOPS are predicted from the published clock (model +3.9 %,
+    # +1.8 %: it omits ~5 ns of readout per phase). TOPS/W are *calibrated*: the ADC power comes
+    # from the single-core chip's measured 10.5 TOPS/W, so one phase agrees largely by
+    # construction (+8.6 %); four phases test the power x time model (+22.4 %).
     p = peak(variant(timing={"phases": phases}))
-    assert abs(p.tops / tops - 1) < 0.3
-    assert abs(p.tops_per_w / tops_per_w - 1) < 0.3  # measured: 10.60 (+8.6 %), 3.04 (+22.4 %)
-    # the chip draws about the same power in both modes (6.46 W / 6.50 W measured)
-    assert 4.5 < p.power_w < 8.5
+    assert 0 < p.tops / tops - 1 < tops_tol
+    assert 0 < p.tops_per_w / tops_per_w - 1 < eff_tol
+    # the chip draws about the same power in both modes (6.46 W / 6.50 W measured); model 6.18 / 5.40
+    assert abs(p.power_w / 6.48 - 1) < power_tol
 
 
 def test_hermes_adc_power_derivation_is_reproducible():

@@ -15,13 +15,15 @@ def hermes(**timing) -> ChipSpec:
 
 
 @pytest.mark.parametrize("phases,published_tops", [(1, 63.1), (4, 16.1)])
-def test_hermes_peak_throughput_within_30_percent(phases, published_tops):
+def test_hermes_peak_throughput_within_5_percent(phases, published_tops):
     # 8-bit PWM inputs at 1 ns/LSB (the paper's own figure), integrating CCO ADC, no fitted constant
     chip = hermes(phases=phases)
     assert chip.dac.encoding == "pulse_width" and chip.timing.dac_lsb_s == 1e-9  # from the paper
     tops = peak_ops(chip) / 1e12
     assert tops == pytest.approx(64 * 2 * 65536 / (phases * 128e-9) / 1e12)
-    assert abs(tops / published_tops - 1) < 0.3  # measured: 65.5 vs 63.1, 16.4 vs 16.1
+    # model 65.5 vs 63.1 (+3.9 %), 16.4 vs 16.1 (+1.8 %): the published latency per phase is
+    # 133 / 130 ns for 128 ns of PWM; the model omits that readout (nominal adc_s = 0)
+    assert 0 < tops / published_tops - 1 < (0.05 if phases == 1 else 0.03)
 
 
 def test_converter_timing_formulas():

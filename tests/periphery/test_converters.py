@@ -80,4 +80,5 @@ def test_converter_bits_are_bounded_by_16(cls, bits):
         cls(bits=bits)
     text = str(info.value)
     assert "bits" in text and "less than or equal to 16" in text
-    assert cls(bits=16).bits == 16 and cls(bits=None, **({"full_scale": None} if cls is ADC else {})).bits is None
+    infinite = {"full_scale": None} if cls is ADC else {}
+    assert cls(bits=16).bits == 16 and cls(bits=None, **infinite).bits is None
