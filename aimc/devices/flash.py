@@ -1,10 +1,16 @@
-"""Charge-trap flash (SONOS) cell operated in subthreshold for analog compute.
+"""SONOS charge-trap flash cell operated in subthreshold for analog compute.
 
-Source: V. Agrawal et al., "Subthreshold operation of SONOS analog memory to enable accurate
-low-power neural network inference", IEDM 2022, 21.7 (128k measured 40 nm SONOS cells), as
-parameterised in Sandia CrossSim (``SONOS`` device): cell currents 0-1600 nA at the read bias;
-here at ``V_read = 0.1 V``, i.e. ``g_max = 16 uS``. Mythic's analog matrix processors store
-weights in the same kind of cell (embedded 40 nm flash, 8-bit levels).
+What this models: SONOS (silicon-oxide-nitride-oxide-silicon) *charge-trap* cells, whose charge
+sits in a nitride layer. Source: V. Agrawal et al., "Subthreshold operation of SONOS analog
+memory to enable accurate low-power neural network inference", IEDM 2022, 21.7 (128k measured
+40 nm SONOS cells), as parameterised in Sandia CrossSim (``SONOS`` device): cell currents
+0-1600 nA at the read bias; here at ``V_read = 0.1 V``, i.e. ``g_max = 16 uS``.
+
+What it does not model: floating-gate NOR flash. Mythic's analog matrix processors store weights
+in embedded 40 nm NOR flash (floating-gate cells, 8-bit levels), for which no cell statistics are
+published; the ``mythic-m1076`` preset uses this SONOS model as a stand-in for them. That is an
+assumption: both are 40 nm charge-storage transistors read in subthreshold, but the programming
+spread, retention and read noise of Mythic's cells may differ from these SONOS measurements.
 
 With ``g`` the target conductance (S):
 
@@ -18,7 +24,7 @@ With ``g`` the target conductance (S):
 * temperature: ``t_eff = t exp(Ea/k_B (1/T_ref - 1/T))`` with ``Ea = 1.1 eV``, ``T_ref = 300 K``
   (assumptions: the bake temperature of the data is not stated);
 * read noise, fresh at every read (Fig. 11b): ``sigma_read = 0.1258 uS (1 - exp(-g / 2.154 uS))``;
-* levels: 256 (8-bit, as Mythic's cells) by default.
+* levels: 256 (8-bit, as Mythic states for its cells) by default.
 
 The random part of each device's deviation is one ``N(0, 1)`` number drawn at programming and
 scaled by ``sigma(g, t)``, so the spread grows over time along a fixed trajectory per device.
@@ -38,7 +44,8 @@ DAY = 86400.0
 
 
 class Flash(Device):
-    """40 nm SONOS / embedded-flash analog cell (Agrawal et al., IEDM 2022); see module doc."""
+    """40 nm SONOS charge-trap analog cell (Agrawal et al., IEDM 2022, as in CrossSim); the Mythic
+    preset's stand-in for embedded NOR flash (an assumption, see the module docstring)."""
 
     name: Literal["flash"] = "flash"
     g_max: float = Field(16e-6, gt=0, description="largest target conductance (S)")

@@ -54,3 +54,13 @@ def test_temperature_accelerates_charge_loss():
     assert hot.mean_retention(DAY) < cold.mean_retention(DAY) < 1.0
     factor = hot.arrhenius_factor(1.1, 300.0)
     assert hot.mean_retention(DAY) == pytest.approx(cold.mean_retention(DAY * factor))
+
+
+def test_docs_name_the_sonos_model_and_the_mythic_stand_in():
+    import aimc.devices.flash as module
+    from aimc.devices import Flash
+
+    doc = " ".join(module.__doc__.split())
+    assert "SONOS" in doc and "charge-trap" in doc and "Agrawal et al." in doc and "CrossSim" in doc
+    assert "NOR flash" in doc and "stand-in" in doc and "assumption" in doc
+    assert "SONOS" in Flash.__doc__ and "stand-in" in Flash.__doc__
