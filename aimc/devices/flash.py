@@ -6,11 +6,11 @@ memory to enable accurate low-power neural network inference", IEDM 2022, 21.7 (
 40 nm SONOS cells), as parameterised in Sandia CrossSim (``SONOS`` device): cell currents
 0-1600 nA at the read bias; here at ``V_read = 0.1 V``, i.e. ``g_max = 16 uS``.
 
-What it does not model: floating-gate NOR flash. Mythic's analog matrix processors store weights
-in embedded 40 nm NOR flash (floating-gate cells, 8-bit levels), for which no cell statistics are
-published; the ``mythic-m1076`` preset uses this SONOS model as a stand-in for them. That is an
-assumption: both are 40 nm charge-storage transistors read in subthreshold, but the programming
-spread, retention and read noise of Mythic's cells may differ from these SONOS measurements.
+What it does not model: embedded NOR flash. Mythic's analog matrix processors store weights in
+embedded 40 nm NOR flash (8-bit weights), for which no cell statistics are published; the
+``mythic-m1076`` preset uses this SONOS model as a stand-in for them. That is an assumption:
+both are 40 nm charge-storage transistors read in subthreshold, but the programming spread,
+retention and read noise of Mythic's cells may differ from these SONOS measurements.
 
 With ``g`` the target conductance (S):
 
