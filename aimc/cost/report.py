@@ -164,7 +164,7 @@ class CostReport:
                        "tops_per_mm2": "tops_per_mm2"}
         area_scale = {"area_mm2": 1e6}
         s = self.summary()
-        for column in ("", "analog", "range", "digital", "advantage"):
+        for column in ("", "analog", "range", "digital", "analog advantage"):
             compare.add_column(column, justify="left" if not column else "right")
         for label, key, scale in rows:
             a, d = s["analog"][key] * scale, s["digital"][key] * scale

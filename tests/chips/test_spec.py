@@ -75,3 +75,17 @@ def test_published_presets_cite_sources_and_assumptions(name):
 def test_speech_chip_uses_four_devices_per_weight():
     chip = load_chip("ibm-speech-pcm")
     assert chip.encoding.kind == "multi_pair" and chip.encoding.significance == 1.0
+
+
+def test_mythic_preset_names_its_flash_model_correctly():
+    # aimc's flash device is SONOS charge trap; Mythic uses embedded NOR flash: say which is which
+    chip = load_chip("mythic-m1076")
+    assert "NOR" in chip.description and "SONOS" in chip.description
+    assert any("SONOS" in a and "NOR" in a for a in chip.assumptions)
+
+
+def test_cost_ranges_round_trip_and_name_the_parameter():
+    chip = load_chip("mythic-m1076")
+    assert chip.cost.ranges["timing.integration_s"] == (1e-6, 1e-5)
+    with pytest.raises(ValidationError, match=r"cost.ranges\['timing.integration_s'\].*does not contain"):
+        ChipSpec.model_validate(chip.model_dump() | {"timing": {"integration_s": 20e-6}})
