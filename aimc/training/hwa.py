@@ -262,3 +262,14 @@ def disable_hwa(model: nn.Module) -> nn.Module:
         if isinstance(layer, AnalogLayer):
             layer.hwa = None
     return model
+
+
+def compensation_factors(layer: AnalogLayer, config: HWAConfig,
+                         generator: torch.Generator) -> tuple[float, float]:
+    """For one fresh chip instance of ``layer`` at ``config.t_inference``: (the drift-compensation
+    factor the training forward uses, i.e. the chip's calibration read; the true-weight factor
+    ``sum |w| / sum |realised|`` that earlier versions used, an oracle), to measure the difference."""
+    with torch.no_grad():
+        noisy, _, scale = _realised(layer, config.model_copy(update={"noise_scale": 1.0}), generator)
+        oracle = layer.weight.abs().sum() / (noisy / scale).abs().sum()
+    return scale, float(oracle)
