@@ -2,7 +2,8 @@
 
 A peer comparison, never imported by the package. Same models, inputs and batch as
 ``benchmarks/bench_inference.py``; every forward of one model (PyTorch, aimc, aihwkit) is timed
-call by call in alternation, median per round, ``--rounds`` rounds; torch threads pinned.
+call by call in alternation (process CPU time per call by default, see ``bench_inference.py``),
+median per round, ``--rounds`` rounds; torch threads pinned.
 
 aimc: ``ibm-hermes-pcm`` preset, programmed, drifted to 1 day (GDC on). aihwkit: its PCM
 inference setup (``PCMLikeNoiseModel``, global drift compensation, default forward I/O: 7-bit
@@ -55,6 +56,10 @@ def aimc_copy(model: nn.Module) -> nn.Module:
     return analog.eval()
 
 
+CLOCKS = {"cpu": time.process_time, "wall": time.perf_counter}
+CLOCK = CLOCKS["cpu"]
+
+
 def interleaved(variants: dict[str, Callable], x: torch.Tensor, calls: int) -> dict[str, float]:
     times: dict[str, list[float]] = {k: [] for k in variants}
     with torch.no_grad():
@@ -63,9 +68,9 @@ def interleaved(variants: dict[str, Callable], x: torch.Tensor, calls: int) -> d
                 f(x)
         for _ in range(calls):
             for name, f in variants.items():
-                start = time.perf_counter()
+                start = CLOCK()
                 f(x)
-                times[name].append(time.perf_counter() - start)
+                times[name].append(CLOCK() - start)
     return {k: statistics.median(v) for k, v in times.items()}
 
 
@@ -74,8 +79,13 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1, help="torch threads (pinned)")
+    parser.add_argument("--clock", choices=sorted(CLOCKS), default="cpu",
+                        help="cpu: the process's CPU time per call (not inflated when other jobs take the "
+                             "cores, the default); wall: elapsed time")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    global CLOCK
+    CLOCK = CLOCKS[args.clock]
     import aihwkit
 
     print(f"aihwkit {aihwkit.__version__}, torch {torch.__version__}, {torch.get_num_threads()} thread(s); "
@@ -106,8 +116,8 @@ def main() -> None:
             cells.append(f"{statistics.median(r):.1f}× ({min(r):.1f}–{max(r):.1f})")
         base = 1e3 * statistics.median(d["PyTorch"] for d in res)
         print(f"| {name} | {base:.2f} ms | " + " | ".join(cells) + " |", flush=True)
-    print(f"\nmedian of {args.calls} interleaved calls per round, {args.rounds} rounds (range over rounds); "
-          f"load average after: {os.getloadavg()[0]:.2f}")
+    print(f"\n{args.clock} time, median of {args.calls} interleaved calls per round, {args.rounds} rounds "
+          f"(range over rounds); load average after: {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":
