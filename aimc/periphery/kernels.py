@@ -13,7 +13,7 @@ Compiled with numba (see :mod:`aimc.array.pulse_kernels`).
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from .._jit import njit  # numba.njit, safe for read-only installs (aimc._jit)
 
 _F = np.float32
 _OPTS = dict(cache=True, error_model="numpy", boundscheck=False, nogil=True)
