@@ -194,9 +194,9 @@ def mapping_table(mapping) -> Table:
     chip = mapping.chip
     size = f"{chip.array.rows}x{chip.array.cols}"
     used = mapping.arrays_needed
-    where = (f"{used} of the chip's {chip.cores} cores" if mapping.fits
-             else f"needs {mapping.chips_needed} chips of {chip.cores} cores")
-    table = Table(title=f"{chip.name}: {used} arrays of {size}, one per core: {where}")
+    where = (f"{used} of its {chip.cores} cores, one chip" if mapping.fits
+             else f"on {mapping.chips_needed} chips of {chip.cores} cores")
+    table = Table(title=f"{chip.name}: {used} arrays ({size}, one per core) {where}")
     for column in ("layer", "type", "matrix", "vectors", "arrays", "use", "placement"):
         table.add_column(column, justify="right" if column in ("vectors", "arrays", "use") else "left",
                          no_wrap=column != "placement", overflow="fold")

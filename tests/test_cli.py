@@ -1,0 +1,186 @@
+"""The ``aimc`` command: version, chip listing, 80-column tables, and every bad input a new user
+produced ending in one clear line (exit code 2, no traceback)."""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+from typer.testing import CliRunner
+
+import aimc
+import aimc.cli as cli
+from aimc.chips import DEFAULT_CHIP
+from aimc.models import MODELS
+
+runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def narrow_console(monkeypatch):
+    """The command's console as on an 80-column terminal."""
+    monkeypatch.setattr(cli, "console", Console(width=80, force_terminal=False))
+
+
+def one_line_error(args: list[str], *expected: str) -> str:
+    result = runner.invoke(cli.app, args)
+    out = result.output.strip()
+    assert result.exit_code == 2, out
+    assert "Traceback" not in out and not isinstance(result.exception, (ValueError, OSError, TypeError))
+    assert len(out.splitlines()) == 1, out
+    for text in expected:
+        assert text in out, out
+    return out
+
+
+def test_version():
+    result = runner.invoke(cli.app, ["--version"])
+    assert result.exit_code == 0 and result.output.strip() == f"aimc {aimc.__version__}"
+
+
+def test_cli_constants_match_the_library():
+    assert cli.DEFAULT_CHIP == DEFAULT_CHIP and set(cli.MODEL_NAMES) == set(MODELS)
+
+
+@pytest.mark.parametrize("args", [["chips"], ["chips", "list"]])
+def test_chips_list_fits_80_columns(args):
+    result = runner.invoke(cli.app, args)
+    assert result.exit_code == 0
+    lines = result.output.splitlines()
+    assert max(len(line) for line in lines) <= 80 and "…" not in result.output
+    for name in aimc.list_chips():
+        assert name in result.output
+    assert "1024x1024" in result.output and "None" not in result.output
+
+
+def test_compile_output_fits_80_columns_and_heading_counts_arrays_cores_chips():
+    result = runner.invoke(cli.app, ["compile", "--model", "resnet18"])
+    assert result.exit_code == 0, result.output
+    assert max(len(line) for line in result.output.splitlines()) <= 80 and "…" not in result.output
+    heading = " ".join(result.output.split("┏")[0].split())
+    assert heading == "ibm-hermes-pcm: 206 arrays (256x256, one per core) on 4 chips of 64 cores"
+    fits = runner.invoke(cli.app, ["compile", "--model", "mlp"])
+    heading = " ".join(fits.output.split("┏")[0].split())
+    assert heading == "ibm-hermes-pcm: 14 arrays (256x256, one per core) 14 of its 64 cores, one chip"
+
+
+# ---- bad input: each ends in one line naming what was wrong and what is allowed ----
+
+@pytest.mark.parametrize("shape, expected", [
+    ("abc", "expected positive integers separated by commas"),
+    ("0,3,32,32", "every size must be at least 1"),
+    ("1,3,,32", "expected positive integers"),
+    ("-1,784", "every size must be at least 1"),
+])
+def test_bad_input_shape(shape, expected):
+    one_line_error(["compile", "--model", "mlp", "--input-shape", shape], f"--input-shape {shape!r}", expected)
+
+
+def test_unknown_model_lists_the_known_ones():
+    one_line_error(["compile", "--model", "resnet50"], "unknown model 'resnet50'", "resnet18", "FILE.py:FUNCTION")
+
+
+def test_digital_pattern_that_matches_no_layer_lists_the_layers():
+    out = one_line_error(["compile", "--model", "mlp", "--digital", "fc*"], "--digital 'fc*' matches no layer")
+    assert "layers: 0, 2, 4" in out and "Linear" in out
+    keep = runner.invoke(cli.app, ["compile", "--model", "mlp", "--digital", "4"])
+    assert keep.exit_code == 0 and "12 arrays" in keep.output and "│ digital:" in keep.output
+
+
+def _model_file(tmp_path: Path, body: str) -> str:
+    path = tmp_path / "net.py"
+    path.write_text("import torch\n" + body)
+    return str(path)
+
+
+@pytest.mark.parametrize("body, function, expected", [
+    ("def build():\n    return 42\n", "build", "build() returned a int, expected a torch.nn.Module"),
+    ("def build():\n    return torch.nn.Linear\n", "build", "returned a type, expected a torch.nn.Module"),
+    ("def build():\n    return torch.nn.Linear(4, 2)\n", "make", "has no function 'make' (it has: build)"),
+    ("def build():\n    raise RuntimeError('boom')\n", "build", "build() failed: RuntimeError: boom"),
+    ("import not_a_module\n", "build", "failed: ModuleNotFoundError"),
+])
+def test_bad_model_file(tmp_path, body, function, expected):
+    path = _model_file(tmp_path, body)
+    one_line_error(["compile", "--model", f"{path}:{function}", "--input-shape", "1,4"], expected)
+
+
+def test_model_file_not_found_and_missing_input_shape(tmp_path):
+    one_line_error(["compile", "--model", f"{tmp_path}/nope.py:build"], "file not found", "nope.py")
+    path = _model_file(tmp_path, "def build():\n    return torch.nn.Linear(4, 2)\n")
+    one_line_error(["compile", "--model", f"{path}:build"], "needs --input-shape")
+    ok = runner.invoke(cli.app, ["compile", "--model", f"{path}:build", "--input-shape", "1,4"])
+    assert ok.exit_code == 0, ok.output
+
+
+def test_input_shape_that_does_not_fit_the_model_is_one_line(tmp_path):
+    path = _model_file(tmp_path, "def build():\n    return torch.nn.Linear(4, 2)\n")
+    one_line_error(["compile", "--model", f"{path}:build", "--input-shape", "1,5"], "cannot compile")
+
+
+def test_json_into_missing_folder_or_a_file(tmp_path):
+    one_line_error(["compile", "--model", "mlp", "--json", str(tmp_path / "no" / "m.json")],
+                   "--json: folder", "does not exist")
+    (tmp_path / "file").write_text("")
+    one_line_error(["compile", "--model", "mlp", "--json", str(tmp_path / "file" / "m.json")],
+                   "is not a folder")
+    written = runner.invoke(cli.app, ["compile", "--model", "mlp", "--json", str(tmp_path / "m.json")])
+    assert written.exit_code == 0 and (tmp_path / "m.json").exists()
+
+
+def test_demo_out_into_missing_folder_or_a_file(tmp_path):
+    one_line_error(["demo", "--out", str(tmp_path / "no" / "run")], "--out: folder", "does not exist")
+    (tmp_path / "file").write_text("")
+    one_line_error(["demo", "--out", str(tmp_path / "file")], "is not a folder")
+
+
+def _as_unprivileged() -> list[str]:
+    """Command prefix that runs as a user for whom permission bits count."""
+    if os.geteuid() != 0:
+        return []
+    if shutil.which("setpriv") is None:
+        pytest.skip("root without setpriv: permission bits do not apply to root")
+    return ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+
+
+@pytest.mark.parametrize("args", [["compile", "--model", "mlp", "--json", "{folder}/m.json"],
+                                  ["demo", "--out", "{folder}/run"],
+                                  ["demo", "--out", "{folder}"]])
+def test_output_into_an_unwritable_folder(tmp_path, args):
+    prefix = _as_unprivileged()
+    folder = Path(os.environ.get("TMPDIR", "/tmp")) / f"aimc-ro-{os.getpid()}"
+    folder.mkdir(mode=0o555)
+    try:
+        argv = [a.replace("{folder}", str(folder)) for a in args]
+        result = subprocess.run([*prefix, sys.executable, "-m", "aimc.cli", *argv], capture_output=True,
+                                text=True, timeout=300, cwd="/", env=os.environ | {"COLUMNS": "200"})
+    finally:
+        folder.rmdir()
+    out = (result.stdout + result.stderr).strip()
+    assert result.returncode == 2 and len(out.splitlines()) == 1 and "Traceback" not in out, out
+    assert "cannot write in folder" in out and str(folder) in out
+
+
+def test_demo_warns_before_overwriting_results(tmp_path, monkeypatch):
+    import aimc.demo
+
+    calls = []
+    monkeypatch.setattr(aimc.demo, "run_demo", lambda **kwargs: calls.append(kwargs))
+    fresh = runner.invoke(cli.app, ["demo", "--out", str(tmp_path)])
+    assert fresh.exit_code == 0 and "warning" not in fresh.output and len(calls) == 1
+    (tmp_path / "results.json").write_text("{}")
+    again = runner.invoke(cli.app, ["demo", "--out", str(tmp_path)])
+    assert again.exit_code == 0 and len(calls) == 2
+    assert "warning:" in again.output and "results.json" in again.output and "overwrites" in again.output
+    assert calls[-1]["threads"] == 1
+
+
+def test_bad_chip_file_is_one_line(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("adc:\n  bits: 0\n")
+    for args in (["compile", "--model", "mlp", "--chip", str(bad)], ["chips", "show", str(bad)]):
+        result = runner.invoke(cli.app, args)
+        assert result.exit_code == 2 and "adc.bits" in result.output and "Traceback" not in result.output
