@@ -189,7 +189,7 @@ def load() -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=30, help="timed calls per variant and round")
-    parser.add_argument("--rounds", type=int, default=3, help="rounds (ratio range is over rounds)")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds (ratio range is over rounds)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (pinned)")
     parser.add_argument("--clock", choices=sorted(CLOCKS), default="cpu",
                         help="cpu: the process's CPU time per call (not inflated when other jobs take the "
