@@ -30,7 +30,8 @@ test images; the full-data figures of earlier versions (60,000 images, 3 epochs,
 not comparable. The learning rate of each arm was chosen with ``--select``: a grid of learning
 rates, trained on seed 100 (not a reported seed), scored at 1 month on 2 chip instances on a
 5,000-image validation split carved from the training set (never the test set); the defaults are
-its choice. Also printed: the drift-compensation factor the training forward uses (the chip's
+its choice (4e-3 for both arms of the grid 1e-3, 2e-3, 4e-3: the grid's edge, so a larger rate
+might do better still). Also printed: the drift-compensation factor the training forward uses (the chip's
 calibration read) against the true-weight oracle of earlier versions, per layer of one HWA network.
 
 Needs the Debian package ``dataset-fashion-mnist``. Run: ``python benchmarks/hwa_fashion.py``
