@@ -3,7 +3,9 @@
 Programs ``--devices`` devices (default 10^5) with targets drawn uniformly in [0, g_max] (seed 1)
 once one-shot and then closed-loop with :class:`aimc.calibration.ProgramVerify` at its defaults
 (verify read 1 us after each write with the device's read noise, rewrite the devices outside
-±2 % of g_max, up to 10 rounds), for the default ``PCM()`` and ``RRAM()`` device models, and
+±2 % of g_max, up to 10 rounds, no aim correction), for the default ``PCM()`` and ``RRAM()``
+device models, and for RRAM once more with an aim correction of gain 0.5 (a rewrite keeps
+RRAM's device-to-device offset, which only a corrected aim removes), and
 prints the rms conductance error (true conductance at the verify time against the target),
 the fraction of devices within tolerance and the writes and reads per device. With ``--plot``
 it saves the error against the iteration to ``docs/img/program_verify.png``. The README's
@@ -42,7 +44,9 @@ def main() -> None:
           "verify read (one-shot → verified) | writes per device | verify reads per device |")
     print("|---|---|---|---|---|---|---|---|")
     histories = {}
-    for name, device in (("PCM", PCM()), ("RRAM", RRAM())):
+    arms = (("PCM", PCM(), verify), ("RRAM", RRAM(), verify),
+            ("RRAM, gain 0.5", RRAM(), verify.model_copy(update={"gain": 0.5})))
+    for name, device, verify in arms:
         uniform = torch.rand(args.devices, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
         g = uniform * device.g_max
         _, hist = verify.program(device, g, torch.Generator().manual_seed(0))
