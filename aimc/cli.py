@@ -201,7 +201,8 @@ def mapping_table(mapping) -> Table:
         table.add_column(column, justify="right" if column in ("vectors", "arrays", "use") else "left",
                          no_wrap=column != "placement", overflow="fold")
     for layer in mapping.layers:
-        arrays = f"{layer.row_arrays}x{layer.col_arrays}" + (f" x{layer.replicas}" if layer.replicas > 1 else "")
+        arrays = f"{layer.row_arrays}x{layer.col_arrays}"
+        arrays += f" x{layer.replicas}" if layer.replicas > 1 else ""
         table.add_row(layer.name, layer.kind, f"{layer.rows}x{layer.cols}", str(layer.vectors),
                       arrays if layer.analog else "-",
                       f"{100 * layer.utilization:.0f} %" if layer.analog else "-",
@@ -231,7 +232,8 @@ def compile_cmd(
             writable_folder(json_path.parent, "--json")
         shape = parse_shape(input_shape) if input_shape else None
         if model not in MODEL_NAMES and not (":" in model and model.split(":")[0].endswith(".py")):
-            raise UsageError(f"unknown model {model!r}: use one of {', '.join(MODEL_NAMES)} or FILE.py:FUNCTION")
+            raise UsageError(f"unknown model {model!r}: use one of {', '.join(MODEL_NAMES)} "
+                             f"or FILE.py:FUNCTION")
     except UsageError as err:
         raise _fail("cannot compile", err) from err
     spec = _load_chip(chip)
@@ -258,8 +260,9 @@ def compile_cmd(
     top = peak(spec)
     console.print(mapping_table(mapping))
     console.print(report)
-    console.print(f"one MVM {1e9 * top.mvm_s:,.0f} ns; chip peak {top.tops:.1f} TOPS, {top.tops_per_w:.2f} TOPS/W, "
-                  f"{top.power_w:.2f} W\n(arrays, DACs, ADCs; {chip_kind(spec)})")
+    console.print(f"one MVM {1e9 * top.mvm_s:,.0f} ns; chip peak {top.tops:.1f} TOPS, "
+                  f"{top.tops_per_w:.2f} TOPS/W, {top.power_w:.2f} W\n"
+                  f"(arrays, DACs, ADCs; {chip_kind(spec)})")
     if json_path is not None:
         data = mapping.to_dict() | {
             "cost": report.to_dict(),

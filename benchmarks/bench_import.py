@@ -13,10 +13,11 @@ after one warm-up run so that the file cache is warm):
 * ``aimc --help`` (``python -m aimc.cli --help``).
 
 Wall time grows with the machine's load; the CPU time (user + system) of the interpreter much
-less, so both are printed. It also lists which of numba, scipy, scikit-learn and matplotlib the full import loaded (none is
-the goal: each is imported where it is used). ``--src`` puts another checkout first on the
-path, e.g. a ``git worktree`` of an older commit, to measure the figures before a change. The
-machine's load average is printed beside the figures: other processes slow imports down.
+less, so both are printed. It also lists which of numba, scipy, scikit-learn and matplotlib the
+full import loaded (none is the goal: each is imported where it is used). ``--src`` puts another
+checkout first on the path (e.g. ``git archive COMMIT aimc | tar -x -C /tmp/old``, then
+``--src /tmp/old``) to measure the figures before a change. The machine's load average is printed
+beside the figures: other processes slow imports down.
 """
 
 from __future__ import annotations

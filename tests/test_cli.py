@@ -76,15 +76,18 @@ def test_compile_output_fits_80_columns_and_heading_counts_arrays_cores_chips():
     ("-1,784", "every size must be at least 1"),
 ])
 def test_bad_input_shape(shape, expected):
-    one_line_error(["compile", "--model", "mlp", "--input-shape", shape], f"--input-shape {shape!r}", expected)
+    args = ["compile", "--model", "mlp", "--input-shape", shape]
+    one_line_error(args, f"--input-shape {shape!r}", expected)
 
 
 def test_unknown_model_lists_the_known_ones():
-    one_line_error(["compile", "--model", "resnet50"], "unknown model 'resnet50'", "resnet18", "FILE.py:FUNCTION")
+    args = ["compile", "--model", "resnet50"]
+    one_line_error(args, "unknown model 'resnet50'", "resnet18", "FILE.py:FUNCTION")
 
 
 def test_digital_pattern_that_matches_no_layer_lists_the_layers():
-    out = one_line_error(["compile", "--model", "mlp", "--digital", "fc*"], "--digital 'fc*' matches no layer")
+    args = ["compile", "--model", "mlp", "--digital", "fc*"]
+    out = one_line_error(args, "--digital 'fc*' matches no layer")
     assert "layers: 0, 2, 4" in out and "Linear" in out
     keep = runner.invoke(cli.app, ["compile", "--model", "mlp", "--digital", "4"])
     assert keep.exit_code == 0 and "12 arrays" in keep.output and "│ digital:" in keep.output

@@ -95,8 +95,8 @@ print(before, after_import, matplotlib.get_backend(), len(plt.get_fignums()), pn
 
 
 # The package order of the README's Layout section; imports point down it, never up.
-ORDER = ["_lazy", "_jit", "data", "devices", "periphery", "array", "encoding", "tile", "calibration", "chips", "nn",
-         "models", "training", "compiler", "cost", "evaluation", ("demo", "cli")]
+ORDER = ["_lazy", "_jit", "data", "devices", "periphery", "array", "encoding", "tile", "calibration", "chips",
+         "nn", "models", "training", "compiler", "cost", "evaluation", ("demo", "cli")]
 RANK = {name: rank for rank, group in enumerate(ORDER)
         for name in ((group,) if isinstance(group, str) else group)}
 
@@ -112,7 +112,8 @@ def _aimc_imports(path: Path) -> set[str]:
             if node.level:
                 base = list(package[:len(package) - node.level + 1])
                 module = base + (node.module.split(".") if node.module else [])
-                names = [".".join(module)] if node.module else [".".join(module + [a.name]) for a in node.names]
+                names = ([".".join(module)] if node.module
+                         else [".".join([*module, a.name]) for a in node.names])
             else:
                 names = [node.module or ""]
         else:

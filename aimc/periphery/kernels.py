@@ -13,6 +13,7 @@ Compiled with numba (see :mod:`aimc.array.pulse_kernels`).
 from __future__ import annotations
 
 import numpy as np
+
 from .._jit import njit  # numba.njit, safe for read-only installs (aimc._jit)
 
 _F = np.float32

@@ -1,0 +1,79 @@
+"""Wall time of ``aimc demo`` on a quiet machine and beside busy neighbours, by torch threads.
+
+    python benchmarks/bench_demo.py [--epochs 30] [--repeats 10] [--busy N]
+
+Runs ``aimc demo`` in a fresh process for each setting:
+
+* ``threads 1``: the demo's default;
+* ``threads 2``: what the demo did before (torch's default on a 2-core machine: one thread per
+  core, OpenMP waiting actively at the end of each parallel operation);
+* ``threads 2, OMP_WAIT_POLICY=PASSIVE``: two threads whose idle thread sleeps instead of
+  spinning, to tell the two causes apart (spinning, versus waiting for a descheduled thread);
+
+each once alone and once beside ``--busy`` neighbours (default: one per core), each a Python
+process spinning ``while True: pass`` pinned to its own core. Each line gives the wall time and
+the CPU time the demo used (all its threads; a spinning OpenMP thread counts), and the load
+average (1 minute) before and after: other work on the machine counts as neighbours too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+SPIN = "import os, sys; os.sched_setaffinity(0, {int(sys.argv[1])}); exec('while True: pass')"
+SETTINGS = {
+    "threads 1": (1, {}),
+    "threads 2": (2, {}),
+    "threads 2, OMP_WAIT_POLICY=PASSIVE": (2, {"OMP_WAIT_POLICY": "PASSIVE"}),
+}
+
+
+def demo_time(threads: int, env: dict, epochs: int, repeats: int) -> tuple[float, float]:
+    """Wall time and CPU time (user + system, all threads) of one ``aimc demo`` process."""
+    aimc = Path(sys.executable).with_name("aimc")
+    with tempfile.TemporaryDirectory() as out:
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        start = time.perf_counter()
+        subprocess.run([str(aimc), "demo", "--threads", str(threads), "--epochs", str(epochs),
+                        "--repeats", str(repeats), "--out", out], check=True, capture_output=True,
+                       env=os.environ | env)
+        wall = time.perf_counter() - start
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument("--busy", type=int, default=os.cpu_count(), help="busy neighbours (0: none)")
+    parser.add_argument("--settings", nargs="*", default=list(SETTINGS), choices=list(SETTINGS))
+    args = parser.parse_args()
+    cores = sorted(os.sched_getaffinity(0))
+    print(f"aimc demo --epochs {args.epochs} --repeats {args.repeats}; {len(cores)} cores")
+    for busy in sorted({0, args.busy}):
+        spinners = [subprocess.Popen([sys.executable, "-c", SPIN, str(cores[k % len(cores)])])
+                    for k in range(busy)]
+        try:
+            time.sleep(1.0 if busy else 0.0)
+            for name in args.settings:
+                threads, env = SETTINGS[name]
+                load_before = os.getloadavg()[0]
+                wall, cpu = demo_time(threads, env, args.epochs, args.repeats)
+                print(f"{busy} busy neighbours, {name:36s} {wall:6.1f} s wall, {cpu:6.1f} s CPU  "
+                      f"(load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after)", flush=True)
+        finally:
+            for spinner in spinners:
+                spinner.kill()
+                spinner.wait()
+
+
+if __name__ == "__main__":
+    main()
