@@ -1,6 +1,13 @@
 """On-chip pulsed training of a 784-256-10 MLP on Fashion-MNIST: digital SGD vs analog SGD on
 constant-step devices vs analog SGD on soft-bounds devices vs Tiki-Taka on the same soft-bounds
-devices.
+devices, with Tiki-Taka's settings chosen on a validation split.
+
+Data: the last ``--val-size`` (10,000) training images are the validation split; training uses
+the first 50,000 only; the test set scores the final runs only. Stage 1 (selection): Tiki-Taka's
+``gamma`` and ``columns_per_transfer`` on the grid ``--grid-gamma`` x ``--grid-columns``, each
+trained ``--select-epochs`` epochs on the first ``--select-size`` training images with
+``--select-seeds`` seeds, scored on the validation split; the best mean is kept. Stage 2: the
+four runs, ``--instances`` seeds each, scored on the test set; differences are paired over seeds.
 
 Every instance ``k`` uses seed ``k`` for the initial weights (the same for all four runs), the
 shuffling, and the chip (device-to-device draws, pulse and read noise). All runs use the same
@@ -8,10 +15,11 @@ epochs, batch size (64) and learning-rate schedule (``lr`` halved after every ep
 2000 nominal states between the bounds ``±1`` (``dw_min = 0.001``), 30 % cycle-to-cycle and
 30 % device-to-device spread of the step and of the bounds, 1 % device-to-device up/down
 asymmetry (aihwkit's ``PulsedDevice`` defaults, bounds from its Gokmen-Vlasov preset). Forward
-and backward reads: 7-bit DAC, 9-bit ADC with output noise (``aimc.training.PulsedIO``).
+and backward reads: 7-bit DAC, 9-bit ADC with output noise (``aimc.training.PulsedIO``). Pulse
+updates draw the shared row and column trains (``PulseUpdate(sampler="shared")``, the default).
 
-Needs the Debian package ``dataset-fashion-mnist``. Run:
-``python benchmarks/pulsed_fashion.py --epochs 3 --instances 10``.
+Needs the Debian package ``dataset-fashion-mnist``. Run (the README's table):
+``python benchmarks/pulsed_fashion.py --epochs 2 --instances 3``.
 """
 
 from __future__ import annotations
@@ -99,17 +107,77 @@ def plot(record: dict, path: Path) -> None:
     plt.close(fig)
 
 
+def train(config: str, seed: int, tiki_taka: TikiTaka, lr: float, epochs: int, x, y, scores,
+          progress=None) -> tuple[list[float], float]:
+    """Train one run; returns the accuracy on each of ``scores`` (``[(x, y), ...]``) after every
+    epoch (``[epoch][split]``) and the seconds taken."""
+    model, opt = build(config, seed, tiki_taka, lr)
+    sched = torch.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5)
+    shuffle = torch.Generator().manual_seed(seed)
+    start, per_epoch, batch = time.perf_counter(), [], 64
+    for _ in range(epochs):
+        order = torch.randperm(len(x), generator=shuffle)
+        for i in range(0, len(x), batch):
+            idx = order[i:i + batch]
+            opt.zero_grad()
+            nn.functional.cross_entropy(model(x[idx]), y[idx]).backward()
+            opt.step()
+            if progress is not None:
+                progress()
+        sched.step()
+        per_epoch.append(accuracy(model, *scores[0]))
+    return per_epoch, time.perf_counter() - start
+
+
+def select(args, x, y, xv, yv, console) -> tuple[TikiTaka, dict]:
+    """Stage 1: Tiki-Taka's gamma and columns per transfer by validation accuracy."""
+    gammas = [float(v) for v in args.grid_gamma.split(",")]
+    columns = [int(v) for v in args.grid_columns.split(",")]
+    xs, ys = x[:args.select_size], y[:args.select_size]
+    table = Table(title=f"Selection: Tiki-Taka, {args.select_epochs} epoch(s) on {len(xs)} training images, "
+                        f"{args.select_seeds} seed(s), validation accuracy (%) on {len(xv)} held-out "
+                        "training images")
+    table.add_column("gamma \\ columns per transfer")
+    for c in columns:
+        table.add_column(str(c))
+    grid, start = {}, time.perf_counter()
+    for gamma in gammas:
+        row = []
+        for c in columns:
+            tt = TikiTaka(gamma=gamma, columns_per_transfer=c, transfer_lr=args.tt_lr)
+            accs = [train("tikitaka", 1000 + k, tt, args.lr, args.select_epochs, xs, ys, [(xv, yv)])[0][-1]
+                    for k in range(args.select_seeds)]
+            grid[f"{gamma},{c}"] = sum(accs) / len(accs)
+            row.append(f"{100 * grid[f'{gamma},{c}']:.2f}")
+            console.print(f"  gamma {gamma}, {c} columns per transfer: validation "
+                          f"{', '.join(f'{100 * a:.2f}' for a in accs)} %")
+        table.add_row(str(gamma), *row)
+    console.print(table)
+    best = max(grid, key=grid.get)
+    gamma, c = best.split(",")
+    chosen = TikiTaka(gamma=float(gamma), columns_per_transfer=int(c), transfer_lr=args.tt_lr)
+    console.print(f"selected gamma {float(gamma)}, {int(c)} columns per transfer (validation "
+                  f"{100 * grid[best]:.2f} %); selection took {time.perf_counter() - start:.0f} s")
+    return chosen, {"grid": grid, "gamma": float(gamma), "columns_per_transfer": int(c),
+                    "seconds": time.perf_counter() - start}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=3)
-    parser.add_argument("--instances", type=int, default=10, help="chip instances (seeds) per run")
-    parser.add_argument("--train-size", type=int, default=60000, help="training images used")
+    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--instances", type=int, default=3, help="chip instances (seeds) per run")
+    parser.add_argument("--val-size", type=int, default=10000, help="last training images held out")
+    parser.add_argument("--train-size", type=int, help="training images used (default: all but validation)")
     parser.add_argument("--lr", type=float, default=0.1, help="initial learning rate (all runs)")
     parser.add_argument("--configs", default=",".join(CONFIGS), help="comma-separated subset")
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--tt-columns", type=int, default=8, help="Tiki-Taka columns per transfer")
+    parser.add_argument("--grid-gamma", default="0.1,0.3,1.0", help="Tiki-Taka gammas tried")
+    parser.add_argument("--grid-columns", default="32,128,512", help="Tiki-Taka columns per transfer tried")
+    parser.add_argument("--select-size", type=int, default=10000, help="training images per selection run")
+    parser.add_argument("--select-epochs", type=int, default=1)
+    parser.add_argument("--select-seeds", type=int, default=2)
+    parser.add_argument("--tt", metavar="GAMMA,COLUMNS", help="skip the selection, use these")
     parser.add_argument("--tt-lr", type=float, default=1.0, help="Tiki-Taka transfer learning rate")
-    parser.add_argument("--tt-gamma", type=float, default=0.5, help="Tiki-Taka weight of A in W")
     parser.add_argument("--out", default="aimc-out/pulsed_fashion")
     parser.add_argument("--replot", metavar="RESULTS_JSON", help="only redraw the plot of a finished run")
     args = parser.parse_args()
@@ -122,65 +190,66 @@ def main() -> None:
     unknown = set(configs) - set(CONFIGS)
     if unknown:
         parser.error(f"unknown configs {sorted(unknown)}; choose from {list(CONFIGS)}")
-    tiki_taka = TikiTaka(gamma=args.tt_gamma, columns_per_transfer=args.tt_columns,
-                         transfer_lr=args.tt_lr)
     data = fashion_mnist()
-    x, y = data.x_train[:args.train_size].reshape(-1, 784), data.y_train[:args.train_size]
+    n_train = len(data.x_train) - args.val_size
+    xv, yv = data.x_train[n_train:].reshape(-1, 784), data.y_train[n_train:]
+    n_train = min(n_train, args.train_size or n_train)
+    x, y = data.x_train[:n_train].reshape(-1, 784), data.y_train[:n_train]
     xt, yt = data.x_test.reshape(-1, 784), data.y_test
+    console = Console(width=130)
+    selection = None
+    if args.tt:
+        gamma, c = args.tt.split(",")
+        tiki_taka = TikiTaka(gamma=float(gamma), columns_per_transfer=int(c), transfer_lr=args.tt_lr)
+    elif "tikitaka" in configs:
+        tiki_taka, selection = select(args, x, y, xv, yv, console)
+    else:
+        tiki_taka = TikiTaka()
     batch = 64
     steps = math.ceil(len(x) / batch) * args.epochs
     results = {c: {"accuracy": [], "epoch_accuracy": [], "seconds": []} for c in configs}
-    console = Console()
     columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                TimeElapsedColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=console) as bar:
+    with Progress(*columns, console=console, transient=True) as bar:
         task = bar.add_task("training", total=steps * len(configs) * args.instances)
         for seed in range(args.instances):
             for config in configs:
                 bar.update(task, description=f"instance {seed}: {config}")
-                model, opt = build(config, seed, tiki_taka, args.lr)
-                sched = torch.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5)
-                shuffle = torch.Generator().manual_seed(seed)
-                start, per_epoch = time.perf_counter(), []
-                for _ in range(args.epochs):
-                    order = torch.randperm(len(x), generator=shuffle)
-                    for i in range(0, len(x), batch):
-                        idx = order[i:i + batch]
-                        opt.zero_grad()
-                        nn.functional.cross_entropy(model(x[idx]), y[idx]).backward()
-                        opt.step()
-                        bar.advance(task)
-                    sched.step()
-                    per_epoch.append(accuracy(model, xt, yt))
-                results[config]["seconds"].append(time.perf_counter() - start)
+                per_epoch, secs = train(config, seed, tiki_taka, args.lr, args.epochs, x, y, [(xt, yt)],
+                                        lambda: bar.advance(task))
+                results[config]["seconds"].append(secs)
                 results[config]["accuracy"].append(per_epoch[-1])
                 results[config]["epoch_accuracy"].append(per_epoch)
                 bar.console.print(f"instance {seed} {CONFIGS[config]}: test accuracy "
                                   f"{100 * per_epoch[-1]:.2f} % (per epoch: "
-                                  f"{', '.join(f'{100 * a:.2f}' for a in per_epoch)})")
-    table = Table(title=f"Fashion-MNIST, 784-256-10 ReLU MLP, {args.epochs} epochs on "
-                        f"{len(x)} images, batch {batch}, lr {args.lr} halved per epoch")
-    for col in ("run", "test accuracy (%)", "n", "SE", "s / run"):
+                                  f"{', '.join(f'{100 * a:.2f}' for a in per_epoch)}), {secs:.0f} s")
+    table = Table(title=f"Fashion-MNIST test set, 784-256-10 ReLU MLP, {args.epochs} epochs on "
+                        f"{len(x)} images, batch {batch}, lr {args.lr} halved per epoch; Tiki-Taka "
+                        f"gamma {tiki_taka.gamma:g}, {tiki_taka.columns_per_transfer} columns per transfer")
+    for col in ("run", "test accuracy (%), mean ± std", "n", "SE", "s / run"):
         table.add_column(col)
     summary = {}
     for config in configs:
         mean, std, se = stats(results[config]["accuracy"])
         secs = sum(results[config]["seconds"]) / len(results[config]["seconds"])
-        summary[config] = {"mean": mean, "std": std, "se": se, "n": len(results[config]["accuracy"])}
+        summary[config] = {"mean": mean, "std": std, "se": se, "n": len(results[config]["accuracy"]),
+                           "seconds": secs}
         table.add_row(CONFIGS[config], f"{100 * mean:.2f} ± {100 * std:.2f}", str(summary[config]["n"]),
                       f"{100 * se:.2f}", f"{secs:.0f}")
     console.print(table)
     comparisons = {}
-    for a, b, label in (("constant", "digital", "(b) - (a)"), ("tikitaka", "softbounds", "(d) - (c)")):
+    for a, b, label in (("constant", "digital", "(b) - (a)"), ("softbounds", "digital", "(c) - (a)"),
+                        ("tikitaka", "digital", "(d) - (a)"), ("tikitaka", "softbounds", "(d) - (c)")):
         if a in results and b in results:
             diffs = [p - q for p, q in zip(results[a]["accuracy"], results[b]["accuracy"], strict=True)]
             mean, std, se = stats(diffs)
             comparisons[label] = {"mean": mean, "std": std, "se": se}
-            console.print(f"{label}: {100 * mean:+.2f} points (paired over seeds, SE {100 * se:.2f})")
+            console.print(f"{label}: {100 * mean:+.2f} points (paired over {len(diffs)} seeds, "
+                          f"SE {100 * se:.2f})")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     record = {"args": vars(args), "device": DEVICE, "tiki_taka": tiki_taka.model_dump(mode="json"),
-              "results": results, "summary": summary, "comparisons": comparisons}
+              "selection": selection, "results": results, "summary": summary, "comparisons": comparisons}
     (out / "results.json").write_text(json.dumps(record, indent=2))
     plot(record, out / "accuracy.png")
     console.print(f"wrote {out / 'results.json'} and {out / 'accuracy.png'}")

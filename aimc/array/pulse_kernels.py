@@ -37,6 +37,7 @@ import math
 
 import numpy as np
 from numba import njit
+from numba.cpython.unsafe.numbers import trailing_zeros
 
 _F = np.float32
 _M1, _M2 = np.uint32(0x7FEB352D), np.uint32(0x846CA68B)  # lowbias32 multipliers
@@ -296,3 +297,198 @@ def probabilities(x, d, scale, managed, bl, p, q, q_up, q_down):
             q_up[b, j] = _F(bl) * max(-_F(v), _F(0.0))
             q_down[b, j] = _F(bl) * max(_F(v), _F(0.0))
     return np.isfinite(total), lowest >= 0.0
+
+
+# ---------------------------------------------------------------------- shared pulse trains
+# Every device on one row (column) sees the same row (column) train. :func:`train_counts` draws
+# the trains of each sample as bit masks (one uint64 word per 64 slots) and counts each device's
+# coincidences as the popcount of its row mask AND its column mask; :func:`apply_counts` then
+# applies the counts through the device response.
+_ONE64 = np.uint64(1)
+_C1, _C2, _C4 = np.uint64(0x5555555555555555), np.uint64(0x3333333333333333), np.uint64(0x0F0F0F0F0F0F0F0F)
+_H01 = np.uint64(0x0101010101010101)
+
+
+@njit(inline="always")
+def _popcount(v):
+    """Set bits of a uint64 (SWAR; the compiler emits a popcount instruction where it has one)."""
+    v = v - ((v >> np.uint64(1)) & _C1)
+    v = (v & _C2) + ((v >> np.uint64(2)) & _C2)
+    v = (v + (v >> np.uint64(4))) & _C4
+    return (v * _H01) >> np.uint64(56)
+
+
+@njit(inline="always")
+def _slot_key(key, counter):
+    """The stream key of one (sample, slot pair): a hash of the update key and a counter."""
+    return _mix(np.uint32(key ^ _mix(np.uint32(counter))))
+
+
+@njit(**_OPTS)
+def train_counts(p, q, bl, row_base, col_base, row_key, col_key, n_up, n_down):
+    """Coincidence counts of shared pulse trains, added to ``n_up``, ``n_down`` (``[out, in]``).
+
+    For each sample ``b`` and slot ``t < BL``, row ``i`` fires with probability ``|p[b, i]|`` and
+    column ``j`` with ``|q[b, j]|`` (independent Bernoulli slots from 16-bit uniforms: resolution
+    ``2^-16``), the same train for every device of that row or column. Device ``(j, i)`` counts
+    the slots where both fire, down where ``p q > 0`` and up where ``p q < 0``.
+
+    Sparse: the column trains are drawn as bit masks (slots in words of 64), a row's bits only in
+    the slots where some column fires (no other slot can coincide); the firing rows of each slot
+    are listed, and every firing column adds one to each of them in its slots: beyond drawing
+    the trains, the work is one addition per coincidence. ``row_base``/``col_base``:
+    :func:`device_hashes` of the row and column indices; ``row_key``/``col_key``: 32-bit keys
+    of this update. Returns the number of coincidences."""
+    n_in, n_out = p.shape[1], q.shape[1]
+    words = (bl + 63) // 64
+    rows = np.empty(n_in, dtype=np.int64)
+    row_thr = np.empty(n_in, dtype=np.float32)
+    row_mask = np.empty(n_in, dtype=np.uint64)
+    col_thr = np.empty(n_out, dtype=np.float32)
+    col_mask = np.empty(n_out, dtype=np.uint64)
+    slot_pos = np.empty((64, n_in), dtype=np.int32)  # firing rows of each slot, p > 0 and p < 0
+    slot_neg = np.empty((64, n_in), dtype=np.int32)
+    n_pos, n_neg, slots = np.empty(64, np.int64), np.empty(64, np.int64), np.empty(64, np.int64)
+    total = 0
+    for b in range(p.shape[0]):
+        n_live = 0
+        for i in range(n_in):  # the rows that can fire
+            if p[b, i] != 0.0:
+                rows[n_live] = i
+                row_thr[n_live] = _F(65536.0) * abs(p[b, i])
+                n_live += 1
+        if n_live == 0:
+            continue
+        for j in range(n_out):
+            col_thr[j] = _F(65536.0) * abs(q[b, j])
+        for word in range(words):
+            width = min(64, bl - 64 * word)
+            counter = (b * words + word) * 64
+            for j in range(n_out):
+                col_mask[j] = np.uint64(0)
+            for t in range(0, width, 2):  # two slots per hash (its two 16-bit halves)
+                k = _slot_key(col_key, counter + t // 2)
+                second = _F(1.0) if t + 1 < width else _F(0.0)
+                t1, t2 = np.uint64(t), np.uint64((t + 1) & 63)
+                for j in range(n_out):
+                    lo, hi = _uniforms(col_base[j], k)
+                    thr = col_thr[j]
+                    col_mask[j] |= (np.uint64(lo < thr) << t1) | (np.uint64(hi < thr * second) << t2)
+            union = np.uint64(0)
+            for j in range(n_out):
+                union |= col_mask[j]
+            if union == 0:
+                continue
+            n_slots = 0
+            for t in range(width):
+                n_pos[t], n_neg[t] = 0, 0
+                if (union >> np.uint64(t)) & _ONE64:
+                    slots[n_slots] = t
+                    n_slots += 1
+            for k in range(n_live):
+                row_mask[k] = np.uint64(0)
+            for s in range(0, n_slots, 2):
+                second = _F(1.0) if s + 1 < n_slots else _F(0.0)
+                t1 = np.uint64(slots[s])
+                t2 = np.uint64(slots[s + 1]) if s + 1 < n_slots else t1
+                key = _slot_key(row_key, counter + slots[s])
+                for k in range(n_live):
+                    lo, hi = _uniforms(row_base[k], key)
+                    thr = row_thr[k]
+                    row_mask[k] |= (np.uint64(lo < thr) << t1) | (np.uint64(hi < thr * second) << t2)
+            for k in range(n_live):  # slot lists of the firing rows
+                m = row_mask[k]
+                if m == 0:
+                    continue
+                i = rows[k]
+                positive = p[b, i] > 0.0
+                while m != 0:
+                    t = trailing_zeros(m)
+                    if positive:
+                        slot_pos[t, n_pos[t]] = i
+                        n_pos[t] += 1
+                    else:
+                        slot_neg[t, n_neg[t]] = i
+                        n_neg[t] += 1
+                    m &= m - _ONE64
+            for j in range(n_out):  # column by column: its devices are one row of the counts
+                m = col_mask[j]
+                if m == 0:
+                    continue
+                same, other = (n_down[j], n_up[j]) if q[b, j] > 0.0 else (n_up[j], n_down[j])
+                while m != 0:
+                    t = trailing_zeros(m)
+                    for r in range(n_pos[t]):
+                        same[slot_pos[t, r]] += _F(1.0)
+                    for r in range(n_neg[t]):
+                        other[slot_neg[t, r]] += _F(1.0)
+                    total += n_pos[t] + n_neg[t]
+                    m &= m - _ONE64
+    return total
+
+
+_IH = np.float32(math.sqrt(3.0) / 256.0)
+_B8 = np.uint32(0xFF)
+
+
+@njit(inline="always")
+def _normal(h):
+    """A standard-normal stand-in from the 32 bits ``h``: ``sqrt(3) (u1 + u2 + u3 + u4 - 2)`` with
+    ``u = (k + 1/2) / 256`` its four bytes (Irwin–Hall: mean 0, variance ``1 - 2^-16``, kurtosis
+    2.7, bounded by ±3.46; straight-line integer code that vectorises, unlike a table or
+    Box–Muller)."""
+    s = np.int32(h & _B8) + np.int32((h >> np.uint32(8)) & _B8) + np.int32((h >> _S16) & _B8) \
+        + np.int32(h >> np.uint32(24))
+    return _F(s - 510) * _IH
+
+
+@njit(**_OPTS)
+def apply_counts(w, n_up, n_down, base, key, c2c, response, a, b, step_up, step_down, lo, hi):
+    """Apply the pulse counts ``n_up``, ``n_down`` of every device (flat) to ``w`` in place and
+    zero the counts. Up and down pulses of one update are taken as uniformly interleaved: exact
+    for ``CONSTANT_STEP`` (``a``, ``b`` the up and down steps) up to clipping at the end; for
+    ``SOFT_BOUNDS`` (``a``, ``b`` the rates ``-ln(1 - Δw/|bound|)``, ``step_up``/``step_down``
+    the relative steps) the closed form of ``SoftBounds.apply_``. Cycle-to-cycle noise:
+    ``c2c·sqrt(n_up Δw+² + n_down Δw-²)·ξ`` with the steps at the present weight and ``ξ`` a
+    standardised sum of four 8-bit uniforms (:func:`_normal`)."""
+    k = np.uint32(key)
+    c2c = _F(c2c)
+    if response == CONSTANT_STEP:
+        for i in range(w.size):
+            nu, nd = n_up[i], n_down[i]
+            xi = _normal(_mix(np.uint32(base[i] ^ k)))
+            du, dd = nu * a[i], nd * b[i]
+            spread = np.sqrt(du * a[i] + dd * b[i])
+            w[i] = min(max(w[i] + du - dd + c2c * spread * xi, lo[i]), hi[i])
+            n_up[i], n_down[i] = _F(0.0), _F(0.0)
+        return
+    far = 0
+    for i in range(w.size):
+        nu, nd = n_up[i], n_down[i]
+        xi = _normal(_mix(np.uint32(base[i] ^ k)))
+        x, low, high = w[i], lo[i], hi[i]
+        su, sd = step_up[i] * (high - x), step_down[i] * (x - low)
+        spread = np.sqrt(nu * su * su + nd * sd * sd)
+        ru, rd = nu * a[i], nd * b[i]
+        lam = ru + rd
+        near = lam < _F(1.0)
+        new = x + c2c * spread * xi + (ru * (high - x) + rd * (low - x)) * _relax(min(lam, _F(1.0)))
+        w[i] = min(max(new, low), high) if near else x
+        n_up[i] = _F(0.0) if near else nu  # the rest exactly below (its counts kept for it)
+        n_down[i] = _F(0.0) if near else nd
+        far += np.int64(not near)
+    if far == 0:
+        return
+    for i in range(w.size):
+        nu, nd = np.float64(n_up[i]), np.float64(n_down[i])
+        if nu == 0.0 and nd == 0.0:
+            continue
+        n_up[i], n_down[i] = _F(0.0), _F(0.0)
+        xi = np.float64(_normal(_mix(np.uint32(base[i] ^ k))))
+        x, low, high = np.float64(w[i]), np.float64(lo[i]), np.float64(hi[i])
+        su, sd = np.float64(step_up[i]) * (high - x), np.float64(step_down[i]) * (x - low)
+        spread = math.sqrt(nu * su * su + nd * sd * sd)
+        ru, rd = nu * np.float64(a[i]), nd * np.float64(b[i])
+        lam = ru + rd
+        x += np.float64(c2c) * spread * xi + (ru * (high - x) + rd * (low - x)) * -math.expm1(-lam) / lam
+        w[i] = min(max(x, low), high)

@@ -48,6 +48,8 @@ to ``2^-16`` (a mean below ``2^-17`` gives no pulse; a device's expected count i
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict, Field
@@ -68,6 +70,10 @@ class PulseUpdate(BaseModel):
 
     bl: int = Field(31, ge=1, description="slots per pulse train (BL; aihwkit's default 31)")
     update_management: bool = Field(True, description="balance the row and column probabilities")
+    sampler: Literal["shared", "independent"] = Field(
+        "shared", description="'shared': draw the row and column trains (devices on one train are "
+        "correlated, as on the chip); 'independent': the fast per-device count approximation, "
+        "which under-states the variance of a train's summed update (module docstring)")
 
 
 def pulse_probabilities(
@@ -202,6 +208,81 @@ def _compiled_response(
     return kernels.SOFT_BOUNDS, [state[k] for k in ("rate_up", "rate_down", "w_min", "w_max")]
 
 
+class SharedTrainSampler:
+    """Draws the row and column pulse trains of every sample (``PulseUpdate(sampler="shared")``,
+    the default) and applies the coincidences: devices that share a row or column train are
+    correlated as on the chip (:func:`aimc.array.pulse_kernels.train_counts`). Holds the
+    per-index hashes, the train masks and the count buffers of one ``[out, in]`` array.
+
+    Example:
+        >>> s = SharedTrainSampler((2, 3))
+        >>> p, q = torch.ones(1, 3), torch.tensor([[1.0, 0.0]])   # every slot fires on column 0
+        >>> n_up, n_down = s.counts(p, q, 31, torch.Generator())
+        >>> n_down.tolist()
+        [[31.0, 31.0, 31.0], [0.0, 0.0, 0.0]]
+    """
+
+    def __init__(self, shape: tuple[int, int]) -> None:
+        out, n_in = shape
+        self.shape = (out, n_in)
+        self._rows, self._cols = kernels.device_hashes(n_in), kernels.device_hashes(out)
+        self._base = kernels.device_hashes(out * n_in)
+        self.n_up, self.n_down = torch.zeros(self.shape), torch.zeros(self.shape)
+
+    def _draw(self, p: torch.Tensor, q: torch.Tensor, bl: int, generator: torch.Generator) -> int:
+        if (q.shape[1], p.shape[1]) != self.shape:
+            raise ValueError(f"sampler built for an array {list(self.shape)}, got p {list(p.shape)} "
+                             f"and q {list(q.shape)}")
+        return int(kernels.train_counts(p.numpy(), q.numpy(), bl, self._rows, self._cols, _key(generator),
+                                        _key(generator), self.n_up.numpy(), self.n_down.numpy()))
+
+    def counts(self, p: torch.Tensor, q: torch.Tensor, bl: int,
+               generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """Up and down coincidence counts ``[out, in]`` of the signed row and column pulse
+        probabilities ``p [B, in]``, ``q [B, out]`` over ``bl`` slots (copies)."""
+        self._draw(p.float().contiguous(), q.float().contiguous(), bl, generator)
+        counts = self.n_up.clone(), self.n_down.clone()
+        self.n_up.zero_()  # the buffers stay zero between updates
+        self.n_down.zero_()
+        return counts
+
+    def update(self, w: torch.Tensor, state: State, device: PulsedDevice, p: torch.Tensor,
+               q: torch.Tensor, bl: int, generator: torch.Generator) -> None:
+        """Draw the trains, count the coincidences and apply them to ``w [out, in]`` in place
+        (one compiled pass for constant-step and soft-bounds devices, else the device's own
+        response to the counts with torch normals)."""
+        self._draw(p, q, bl, generator)  # the count buffers are zero between updates
+        compiled = _compiled_response(w, state, device)
+        if compiled is None:
+            n_up, n_down = (n.reshape(-1).to(w.dtype, copy=True) for n in (self.n_up, self.n_down))
+            self.n_up.zero_()
+            self.n_down.zero_()
+            noisy = device.dw_min_std > 0
+            normal = torch.randn(w.numel(), generator=generator, dtype=w.dtype) if noisy else None
+            flat_state = {k: v.reshape(-1) for k, v in state.items()}
+            w.view(-1).copy_(device.apply(w.reshape(-1), n_up, n_down, flat_state, normal))
+            return
+        response, arrays = compiled
+        if response == kernels.CONSTANT_STEP:
+            a, b, lo, hi = arrays
+            steps = (a, b)
+        else:
+            a, b, lo, hi = arrays
+            if "a" not in state:
+                state = {**state, **SoftBounds.derived(state)}
+            steps = (state["a"], state["b"])
+        flat = [t.detach().contiguous().numpy().reshape(-1) for t in (w, self.n_up, self.n_down)]
+        kernels.apply_counts(*flat, self._base, _key(generator), device.dw_min_std, response,
+                             *(t.contiguous().numpy().reshape(-1) for t in (a, b, *steps, lo, hi)))
+
+
+def new_sampler(config: PulseUpdate, shape: tuple[int, int]) -> SharedTrainSampler | CoincidenceSampler:
+    """The reusable sampler of ``config.sampler`` for an ``[out, in]`` array."""
+    if config.sampler == "shared":
+        return SharedTrainSampler(shape)
+    return CoincidenceSampler(shape[0] * shape[1])
+
+
 def sample_single(
     mu_up: torch.Tensor, mu_down: torch.Tensor, generator: torch.Generator, bl: int
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -254,6 +335,11 @@ def pulsed_update(
         raise ValueError(f"pulsed update needs x [B, {w.shape[1]}] and d [B, {w.shape[0]}], "
                          f"got {tuple(x.shape)} and {tuple(d.shape)}")
     p, q, q_up, q_down, non_negative = _probabilities(x, d, lr, device.dw_min, config)
+    if config.sampler == "shared":
+        if not isinstance(sampler, SharedTrainSampler) or sampler.shape != tuple(w.shape):
+            sampler = SharedTrainSampler(tuple(w.shape))
+        sampler.update(w, state, device, p, q, config.bl, generator)
+        return
     single = x.shape[0] == 1 if single is None else single
     flat = w.view(-1)
     if single:
@@ -263,7 +349,8 @@ def pulsed_update(
         noise = torch.randn(index.numel(), generator=generator) if device.dw_min_std > 0 else None
         flat[index] = device.apply(flat[index], n_up, n_down, sub, noise)
         return
-    sampler = sampler if sampler is not None else CoincidenceSampler(w.numel())
+    if not isinstance(sampler, CoincidenceSampler) or sampler.numel != w.numel():
+        sampler = CoincidenceSampler(w.numel())
     up, down = sampler.means(w.shape)
     if non_negative:  # expected_coincidences with the operands from the probability kernel
         mu_up, mu_down = torch.mm(q_up.T, p, out=up), torch.mm(q_down.T, p, out=down)

@@ -51,7 +51,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
 from ..array import NormalSource
-from ..array.pulse_update import CoincidenceSampler, PulseUpdate, pulsed_update, transfer_update
+from ..array.pulse_update import PulseUpdate, new_sampler, pulsed_update, transfer_update
 from ..devices.pulsed import PulsedDevice, State
 from ..periphery import ADC, DAC
 from ..periphery import kernels as converters
@@ -175,7 +175,7 @@ class PulsedLinear(nn.Module):
         state = device.draw(shape, torch.Generator().manual_seed(draw_seed))
         self._register_state("state", state)
         self.register_buffer("w", device.clip(weight.detach().float() / self.weight_scale, state))
-        self._sampler = CoincidenceSampler(out_features * in_features)
+        self._sampler = new_sampler(self.update_config, shape)
         if algorithm is not None:
             fast = algorithm.fast_device or device
             fast_state = fast.draw(shape, torch.Generator().manual_seed(fast_seed))
@@ -183,7 +183,7 @@ class PulsedLinear(nn.Module):
             ref = fast.symmetry_point(fast_state) if algorithm.zero_shift else torch.zeros(shape)
             self.register_buffer("fast_ref", ref)
             self.register_buffer("fast", ref.clone())  # A starts at its reference: zero
-            self._fast_sampler = CoincidenceSampler(out_features * in_features)
+            self._fast_sampler = new_sampler(self.update_config, shape)
             self.transfers = 0  # transfer events so far (the next column is derived from it)
         self.updates = 0
         self.generator = torch.Generator().manual_seed(update_seed)

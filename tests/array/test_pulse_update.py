@@ -7,7 +7,12 @@ import pytest
 import torch
 
 from aimc.array import CoincidenceSampler, PulseUpdate, pulse_kernels, pulse_probabilities, pulsed_update
-from aimc.array.pulse_update import expected_coincidences, pulsed_update_exact, transfer_update
+from aimc.array.pulse_update import (
+    SharedTrainSampler,
+    expected_coincidences,
+    pulsed_update_exact,
+    transfer_update,
+)
 from aimc.devices import ConstantStep, ExpStep, SoftBounds
 
 NO_D2D = dict(dw_min_dtod=0.0, up_down_dtod=0.0, w_max_dtod=0.0, w_min_dtod=0.0)
@@ -79,19 +84,26 @@ def test_counter_based_bits_are_uniform_and_fresh_every_call():
     assert abs(neighbours) < 0.015
 
 
-def _moments_against_exact(device, lr, replicas, bl=31, batch=4, signed=False):
+def _moments_against_exact(device, lr, replicas, bl=31, batch=4, signed=False, sampler="independent"):
     g = gen(3)
     x, d = torch.rand(batch, 3, generator=g), torch.randn(batch, 2, generator=g)
     if signed:  # inputs of both signs: four probability products instead of two
         x = x - 0.5
-    cfg = PulseUpdate(bl=bl)
+    cfg = PulseUpdate(bl=bl, sampler=sampler)
     state = device.draw((2, 3), g)
     w0 = torch.full((2, 3), 0.2)
-    # the fast path: replicas side by side are independent devices of one wide array
-    wide = w0.repeat(1, replicas).contiguous()
-    wide_state = {k: v.repeat(1, replicas).contiguous() for k, v in state.items()}
-    pulsed_update(wide, wide_state, device, x.repeat(1, replicas), d, lr, cfg, g)
-    fast = (wide - w0.repeat(1, replicas)).view(2, replicas, 3).transpose(0, 1)
+    if sampler == "independent":  # replicas side by side are independent devices of one wide array
+        wide = w0.repeat(1, replicas).contiguous()
+        wide_state = {k: v.repeat(1, replicas).contiguous() for k, v in state.items()}
+        pulsed_update(wide, wide_state, device, x.repeat(1, replicas), d, lr, cfg, g)
+        fast = (wide - w0.repeat(1, replicas)).view(2, replicas, 3).transpose(0, 1)
+    else:  # shared trains: one array per replica (side by side they would share column trains)
+        fast = []
+        for _ in range(replicas):
+            w = w0.clone()
+            pulsed_update(w, state, device, x, d, lr, cfg, g)
+            fast.append(w - w0)
+        fast = torch.stack(fast)
     exact = pulsed_update_exact(w0.expand(replicas, 2, 3), state, device, x, d, lr, cfg, g) - w0
     p, q = pulse_probabilities(x, d, lr, device.dw_min, cfg)
     max_pq = (q.abs()[:, :, None] * p.abs()[:, None, :]).max().item()
@@ -108,6 +120,48 @@ def test_fast_update_matches_slot_by_slot_simulation(device, lr, signed):  # mea
     assert ((fast.mean(0) - exact.mean(0)).abs() < 5 * se).all()
     ratio = fast.var(0) / exact.var(0)  # Poisson over-estimates by at most max pq
     assert (ratio > 0.85).all() and (ratio < 1.15 + max_pq).all(), ratio
+
+
+@pytest.mark.parametrize("device", [ConstantStep(**NO_D2D), SoftBounds(**NO_D2D), ExpStep(**NO_D2D)])
+@pytest.mark.parametrize(("lr", "signed"), [(0.0025, False), (0.0025, True), (0.02, False)])
+def test_shared_trains_have_the_mean_and_per_device_variance_of_the_reference(device, lr, signed):
+    # lr 0.02: p q up to ~0.5, where the independent sampler's Poisson variance would be 2x too large
+    replicas = 2500
+    fast, exact, _ = _moments_against_exact(device, lr=lr, replicas=replicas, signed=signed, sampler="shared")
+    se = ((fast.var(0) + exact.var(0)) / replicas).sqrt()
+    assert ((fast.mean(0) - exact.mean(0)).abs() < 5 * se).all()
+    ratio = fast.var(0) / exact.var(0)  # relative SE of a variance ratio ~sqrt(4 / replicas) = 0.04
+    assert (ratio > 0.8).all() and (ratio < 1.25).all(), ratio
+
+
+def _column_sums(sampler, x, d, lr, state, device, replicas, g):
+    runs = []
+    for _ in range(replicas):
+        w = torch.zeros(d.shape[1], x.shape[1])
+        pulsed_update(w, state, device, x, d, lr, PulseUpdate(sampler=sampler), g)
+        runs.append(w.sum(1))  # the summed update of each column train
+    return torch.stack(runs).double()
+
+
+def test_summed_update_of_a_column_train_has_the_variance_of_the_slot_by_slot_simulation():
+    # 40 rows with inputs of one sign: the devices of one column share its train, so their
+    # updates are positively correlated and the variance of their sum is many times the sum of
+    # their variances (the reference's factor is printed in the assert message). Shared trains
+    # reproduce it; the independent sampler has the sum of the variances only.
+    device = ConstantStep(dw_min_std=0.0, **NO_D2D)
+    g = gen(30)
+    x, d = torch.rand(4, 40, generator=g), torch.randn(4, 3, generator=g) * 0.1
+    lr, replicas = 0.01, 1500
+    state = device.draw((3, 40), g)
+    exact = pulsed_update_exact(torch.zeros(replicas, 3, 40), state, device, x, d, lr, PulseUpdate(), g)
+    ref = exact.sum(2).double().var(0)
+    factor = (ref / exact.double().var(0).sum(1)).min().item()
+    assert factor > 3, factor
+    shared = _column_sums("shared", x, d, lr, state, device, replicas, g).var(0) / ref
+    independent = _column_sums("independent", x, d, lr, state, device, replicas, g).var(0) / ref
+    # a ratio of two variances of 1500 draws each: relative SE ~ sqrt(4 / 1500) = 0.05
+    assert (shared > 0.8).all() and (shared < 1.25).all(), (shared, factor)
+    assert (independent < 1.5 / factor).all(), (independent, factor)
 
 
 @pytest.mark.parametrize("device", [ConstantStep(), SoftBounds(), SoftBounds(dw_min=0.1), ExpStep()])
@@ -168,7 +222,7 @@ def test_single_sample_updates_are_exact_binomial_counts():
     state = dev.draw(w.shape, g)
     x = torch.ones(1, n)  # one sample: every device's coincidences come from it
     d = torch.tensor([[0.5, -1.0, 0.0]])
-    cfg = PulseUpdate(bl=31)
+    cfg = PulseUpdate(bl=31, sampler="independent")  # across devices of one column: its own counts
     pulsed_update(w, state, dev, x, d, lr=0.01, config=cfg, generator=g)
     p, q = pulse_probabilities(x, d, 0.01, dev.dw_min, cfg)
     for j in range(2):
@@ -285,16 +339,52 @@ def test_compiled_transfer_has_the_statistics_of_the_tensor_path(device):
     assert (a.abs().sum(1) > 0).all()
 
 
-def test_double_precision_weights_take_the_generic_path():
-    dev = ConstantStep()
+@pytest.mark.parametrize(("sampler", "dev"), [("independent", ConstantStep()),
+                                             ("shared", ConstantStep(dw_min_std=0.0))])
+def test_double_precision_weights_take_the_generic_path(sampler, dev):
+    # shared trains: the same counts; the step noise differs (torch normals vs the compiled law)
     g = gen(10)
     state = {k: v.double() for k, v in dev.draw((20, 300), g).items()}
     w32, w64 = torch.zeros(20, 300), torch.zeros(20, 300, dtype=torch.float64)
     x, d = torch.rand(8, 300, generator=g), torch.randn(8, 20, generator=g) * 0.1
-    pulsed_update(w32, {k: v.float() for k, v in state.items()}, dev, x, d, 0.01, PulseUpdate(), gen(11))
-    pulsed_update(w64, state, dev, x, d, 0.01, PulseUpdate(), gen(11))
-    assert w64.dtype == torch.float64
+    cfg = PulseUpdate(sampler=sampler)
+    pulsed_update(w32, {k: v.float() for k, v in state.items()}, dev, x, d, 0.01, cfg, gen(11))
+    pulsed_update(w64, state, dev, x, d, 0.01, cfg, gen(11))
+    assert w64.dtype == torch.float64 and w32.abs().sum() > 0
     torch.testing.assert_close(w64.float(), w32, rtol=1e-5, atol=1e-7)  # same counts, same steps
+
+
+@pytest.mark.parametrize("device", [ConstantStep(), SoftBounds(), SoftBounds(dw_min=0.1)])
+def test_compiled_response_to_shared_train_counts_is_the_device_response(device):
+    # the counts drawn with the same keys, then the torch response; without step noise the two
+    # agree up to float32 order; dw_min = 0.1 takes soft-bounds devices through the exact pass
+    device = device.model_copy(update={"dw_min_std": 0.0})
+    g = gen(22)
+    shape = (40, 300)
+    state = device.draw(shape, g)
+    w0 = device.clip(torch.randn(shape, generator=g) * 0.5, state)
+    x, d = torch.rand(16, 300, generator=g), torch.randn(16, 40, generator=g)
+    lr = 0.5 if device.dw_min == 0.1 else 0.02
+    cfg = PulseUpdate()
+    sampler = SharedTrainSampler(shape)
+    p, q = pulse_probabilities(x, d, lr, device.dw_min, cfg)
+    n_up, n_down = sampler.counts(p, q, cfg.bl, gen(23))
+    fused = w0.clone()
+    pulsed_update(fused, state, device, x, d, lr, cfg, gen(23), sampler=sampler)
+    reference = device.apply(w0, n_up, n_down, state)
+    assert (n_up + n_down > 0).float().mean() > 0.3
+    if device.dw_min == 0.1:
+        assert ((n_up * state["rate_up"] + n_down * state["rate_down"]) >= 1).any()
+    torch.testing.assert_close(fused, reference, rtol=2e-5, atol=2e-6)
+    assert sampler.n_up.abs().sum() == 0 and sampler.n_down.abs().sum() == 0  # buffers left at zero
+
+
+def test_step_noise_stand_in_has_unit_variance_and_the_irwin_hall_kurtosis():
+    h = torch.randint(0, 2**32, (200_000,), generator=gen(24), dtype=torch.int64).numpy().astype("uint32")
+    xi = torch.tensor([pulse_kernels._normal.py_func(v) for v in h[:50_000]], dtype=torch.float64)
+    assert abs(xi.mean().item()) < 5 / math.sqrt(len(xi))
+    assert abs(xi.var().item() - 1) < 0.03  # SE of a variance of 50k draws ~0.008
+    assert abs((xi**4).mean().item() - 2.7) < 0.06 and xi.abs().max() < 3.47
 
 
 def test_same_seed_same_update_and_shape_errors():
