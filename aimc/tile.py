@@ -23,10 +23,22 @@ Hot path. Drift, read-noise variance and all constant unit conversions are folde
 :meth:`drift_to` into two matrices in ADC-code units, so a forward is the DAC rounding (to integer
 levels), one matrix product per array (two with read noise), one normal number per partial sum,
 the ADC rounding and one rescale. Physical values (siemens) stay available through :meth:`conductances`.
+
+Memory. A programmed tile holds what a read at the current time needs and nothing it can
+recompute: its copy of the mapped weights (float32, 4 bytes per weight), from which the target
+conductances of every plane are encoded again when needed (:attr:`Tile.g_target`), and the two
+read matrices (conductances and read-noise variances in ADC codes, float32, stored output-major
+so that both the ``F.linear`` and the grouped-convolution layouts are views of them). The
+per-device programmed state of open-loop programming (programmed conductance, drift exponent,
+...) is not kept: it is a deterministic function of the targets and the programming seed, and
+:meth:`drift_to` draws it again (the same numbers, bit for bit) when it moves the chip to another
+time. Closed-loop programming (``verify``) keeps its state, which would cost the whole loop to
+redraw. :meth:`Tile.memory_estimate` states these sizes before programming.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import struct
 from collections.abc import Callable
@@ -86,6 +98,17 @@ def check_seed(seed: object) -> None:
         raise TypeError(f"seed must be a non-negative integer, got {seed!r}")
 
 
+def check_drift_time(t_seconds: object) -> float:
+    """A drift time is a finite number of seconds since programming, >= 0."""
+    if isinstance(t_seconds, bool) or not isinstance(t_seconds, int | float | np.integer | np.floating):
+        if not (isinstance(t_seconds, torch.Tensor) and t_seconds.numel() == 1):
+            raise TypeError(f"drift time must be a number of seconds, got {t_seconds!r}")
+    t = float(t_seconds)
+    if not math.isfinite(t) or t < 0.0:
+        raise ValueError(f"drift time must be a finite number of seconds >= 0 since programming, got {t}")
+    return t
+
+
 def split_seed(seed: int | np.random.SeedSequence, n: int) -> list[int]:
     """Derive ``n`` independent 63-bit seeds from one seed (numpy SeedSequence spawning)."""
     ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
@@ -107,9 +130,25 @@ class ReadMatrices(NamedTuple):
 
 
 def _output_major(m: torch.Tensor) -> torch.Tensor:
-    """``[groups, arrays, rows, columns]`` → ``[arrays, groups*columns, rows]`` (``F.linear``)."""
+    """``[groups, arrays, rows, columns]`` → ``[arrays, groups*columns, rows]`` (``F.linear``);
+    a view of the tile's read matrices, which are stored in this order."""
     groups, arrays, rows, columns = m.shape
     return m.permute(1, 0, 3, 2).reshape(arrays, groups * columns, rows)
+
+
+def _read_matrix(groups: int, arrays: int, rows: int, columns: int) -> torch.Tensor:
+    """Zeros of shape ``[groups, arrays, rows, columns]`` laid out output-major in memory
+    (``[arrays, groups, columns, rows]``), so that the read layouts are views, not copies."""
+    return torch.zeros(arrays, groups, columns, rows, dtype=torch.float32).permute(1, 0, 3, 2)
+
+
+@dataclasses.dataclass(frozen=True)
+class MemoryEstimate:
+    """Bytes a tile holds once programmed and drifted (``held``), and the most it holds while
+    programming or drifting (``peak``: ``held`` plus the transient programmed state)."""
+
+    held: int
+    peak: int
 
 
 def _output_major_bias(b: torch.Tensor) -> torch.Tensor:
@@ -184,22 +223,24 @@ class Tile(nn.Module):
         # encodings work in [0, span]; every device sits on top of g_min (offsets cancel in
         # each differential combination and against the offset encoding's reference column)
         span = device.g_max - device.g_min
-        encoded = self.encoding.encode(weight.detach().to(torch.float32).T, span)
+        target = weight.detach().to(torch.float32).clone()
+        encoded = self.encoding.encode(target.T, span)
         self.alpha, self.group, self.beta = encoded.alpha, encoded.group, encoded.beta
         self.reference_column = encoded.reference_column
         self.columns = encoded.g_target.shape[-1]  # outputs, plus the reference column if any
         self.array_grid = (self.row_arrays, math.ceil(self.columns / array_cols))
         self.array_shape = (array_rows, array_cols)
-        g = encoded.g_target + device.g_min
-        g = nn.functional.pad(g, (0, 0, 0, self.padded_rows - self.in_features))
-        g = g.view(len(self.alpha), self.row_arrays, self.rows_per_array, self.columns)
-        self.register_buffer("g_target", g)  # [planes, arrays, rows, columns] in S
+        # the mapped weights; the conductance planes are encoded from them when needed
+        self.register_buffer("target_weight", target)  # [out, in]
         self.register_buffer("weight_per_siemens", encoded.weight_per_siemens)  # [out]
+        del encoded
         if self.reference_column and device.levels is not None and device.levels % 2 == 0:
             raise ValueError(
                 f"offset encoding puts its reference column at mid-window, which is not one of "
                 f"{device.levels} device levels: use an odd number of levels (e.g. {device.levels - 1})")
-        self.state: dict[str, torch.Tensor] = {}
+        self._state: dict[str, torch.Tensor] = {}  # kept for closed-loop programming only
+        self._program_seed: int | None = None  # open loop: the state is drawn again from it
+        self._read: ReadMatrices | None = None
         self.verify_history = None
         self._read_seed = 0
         self.time: float | None = None
@@ -208,10 +249,75 @@ class Tile(nn.Module):
         self._gdc_reference: float | None = None
         self.gdc_scale = 1.0
 
-    def _load_from_state_dict(self, *args, **kwargs) -> None:
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:
+        # files written before the targets were stored as weights hold the conductance planes
+        planes = state_dict.pop(prefix + "g_target", None)
+        if planes is not None and prefix + "target_weight" not in state_dict:
+            encoded = self.encoding.encode(self.target_weight.T, 1.0)
+            g = (planes - self.device_model.g_min).flatten(1, 2)[:, :self.in_features]
+            per_siemens = state_dict.get(prefix + "weight_per_siemens", self.weight_per_siemens)
+            decoded = dataclasses.replace(encoded, weight_per_siemens=per_siemens).decode(g)
+            state_dict[prefix + "target_weight"] = decoded.T.contiguous()
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
         # new targets make the programmed devices stale: the chip must be programmed again
-        super()._load_from_state_dict(*args, **kwargs)
-        self.state, self.fault_maps, self.time, self._layouts = {}, {}, None, {}
+        self._release()
+        self.fault_maps, self.time = {}, None
+
+    def _release(self) -> None:
+        """Forget the programmed chip instance (state and read matrices)."""
+        self._state, self._program_seed, self._read, self._layouts = {}, None, None, {}
+
+    @property
+    def g_target(self) -> torch.Tensor:
+        """Target conductances (S) of every device, ``[planes, arrays, rows, columns]``, encoded
+        from :attr:`target_weight` (recomputed at each call, not stored)."""
+        span = self.device_model.g_max - self.device_model.g_min
+        g = self.encoding.encode(self.target_weight.T, span).g_target
+        g = nn.functional.pad(g, (0, 0, 0, self.padded_rows - self.in_features)).add_(self.device_model.g_min)
+        return g.view(len(self.alpha), self.row_arrays, self.rows_per_array, self.columns)
+
+    @property
+    def state(self) -> dict[str, torch.Tensor]:
+        """The programmed state of every device (the device model's tensors, each
+        ``[planes, arrays, rows, columns]``); empty before programming. After open-loop
+        programming it is drawn again from the programming seed at each access (same numbers):
+        keep the returned dict rather than asking twice."""
+        if self._state or self._program_seed is None:
+            return self._state
+        generator = torch.Generator().manual_seed(self._program_seed)
+        return self.device_model.program(self.g_target, generator)
+
+    def memory_estimate(self, verify: ProgramVerifier | None = None) -> MemoryEstimate:
+        """Bytes this tile will hold once programmed and drifted, and at most while programming
+        or drifting (before any device is drawn; ``aimc.program`` checks it against the free
+        memory). The transient is the device model's full programmed state, drawn for all
+        devices at once, plus about as much again of temporaries while the device model computes
+        it, plus the IR-drop solver's dense ``[columns, rows, rows]`` float64 blocks."""
+        planes, arrays, rows, columns = self.device_shape
+        devices = planes * arrays * rows * columns
+        matrix = len(self.beta) * arrays * rows * columns * 4  # one float32 read matrix
+        probe = self.device_model.program(torch.full((2, 2), 0.5 * self.device_model.g_max),
+                                          torch.Generator().manual_seed(0))
+        state = devices * sum(v.element_size() for v in probe.values())  # the full state, bytes
+        noisy = self.device_model.read_noise_std(probe, probe["g_prog"], 86400.0) is not None
+        shot = self.circuit_noise is not None and self.circuit_noise.shot
+        held = self.target_weight.numel() * 4 + matrix * (1 + noisy + shot)
+        if self.faults is not None:
+            held += 3 * devices  # boolean maps: stuck on, stuck off, dead
+        if verify is not None:
+            held += state  # closed-loop programming keeps its state
+        transient = 2 * state + 3 * devices * 4  # state + temporaries, targets and one plane
+        if verify is not None:
+            transient += 2 * state  # the rewrite draws a fresh state next to the kept one
+        if self.ir_drop is not None:
+            cols = min(columns, self.array_shape[1]) * planes  # physical columns of one array
+            transient += 2 * devices * 4 + 4 * cols * rows * rows * 8
+        return MemoryEstimate(held=held, peak=held + transient)
+
+    @property
+    def device_shape(self) -> torch.Size:
+        """``[planes, arrays, rows, columns]``: every device of the tile, padding rows included."""
+        return torch.Size((len(self.alpha), self.row_arrays, self.rows_per_array, self.columns))
 
     @property
     def padded_rows(self) -> int:
@@ -233,16 +339,17 @@ class Tile(nn.Module):
         """
         check_seed(seed)
         program_seed, self._read_seed, fault_seed, adc_seed = split_seed(seed, 4)
-        generator = torch.Generator().manual_seed(program_seed)
+        self._release()  # the old instance's memory is free before the new one is drawn
         if verify is None:
-            self.state = self.device_model.program(self.g_target, generator)
+            self._program_seed = program_seed  # the state is drawn from it when needed
             self.verify_history = None
         else:
-            self.state, self.verify_history = verify.program(self.device_model, self.g_target, generator)
+            generator = torch.Generator().manual_seed(program_seed)
+            self._state, self.verify_history = verify.program(self.device_model, self.g_target, generator)
         self.adc_instance = self.adc.draw_instance(torch.Generator().manual_seed(adc_seed))
         if self.faults is not None:
             fault_generator = torch.Generator().manual_seed(fault_seed)
-            self.fault_maps = self.faults.draw(self.g_target.shape, fault_generator)
+            self.fault_maps = self.faults.draw(self.device_shape, fault_generator)
         self.gdc_scale = 1.0
         self._set_time(0.0)
         self._gdc_reference = None
@@ -255,6 +362,7 @@ class Tile(nn.Module):
         With ``compensate`` and a compensation scheme, the tile then reads its calibration
         inputs and rescales its outputs by (reading at programming) / (reading now).
         """
+        t_seconds = check_drift_time(t_seconds)
         if not self.programmed:
             raise RuntimeError("tile is not programmed: call program(seed) first")
         self.gdc_scale = 1.0
@@ -266,30 +374,45 @@ class Tile(nn.Module):
     def conductances(self, t: float | None = None) -> torch.Tensor:
         """Noise-free conductances (S) as read at ``t`` (default: the current time), faults
         included, ``[planes, arrays, rows, columns]``."""
-        if not self.state:
+        if not self._state and self._program_seed is None:
             raise RuntimeError("tile is not programmed: call program(seed) first")
-        g = self.device_model.conductance(self.state, self.time if t is None else t)
+        return self._conductances(self.state, self.time if t is None else t, self.fault_maps)
+
+    def _conductances(self, state: dict[str, torch.Tensor], t: float,
+                      fault_maps: dict[str, torch.Tensor]) -> torch.Tensor:
+        g = self.device_model.conductance(state, t)
         if self.faults is not None:
             dev = self.device_model
-            g = self.faults.apply(g, self.fault_maps, dev.g_max, dev.g_min)
+            g = self.faults.apply(g, fault_maps, dev.g_max, dev.g_min)
         return g
 
     def _set_time(self, t: float) -> None:
-        g = self.conductances(t)
-        sigma = self.device_model.read_noise_std(self._noise_state(), g, t)
-        if sigma is not None and self.faults is not None:
-            sigma = torch.where(self.fault_maps["dead"], 0.0, sigma)  # open lines carry no noise
-        if self.ir_drop is not None:
-            g = self._with_ir_drop(g)
+        """Fold the devices at time ``t`` into the read matrices, one device plane at a time (the
+        per-device conductances and noise exist for one plane at once, not for all)."""
+        self._read, self._layouts = None, {}  # free the old matrices before building new ones
+        state = self.state
+        ir = None if self.ir_drop is None else self._with_ir_drop(self._conductances(state, t, self.fault_maps))
         to_codes = self.dac.v_read / (self.dac.full_scale_levels * self._unit_current())
-        shape = (len(self.beta), *g.shape[1:])
-        w = torch.zeros(shape, dtype=torch.float32)
-        var = None if sigma is None else torch.zeros(shape, dtype=torch.float32)
+        groups = len(self.beta)
+        w = _read_matrix(groups, self.row_arrays, self.rows_per_array, self.columns)
+        var = bias = shot = None
         for d, (a, grp) in enumerate(zip(self.alpha, self.group, strict=True)):
-            w[grp] += (a * to_codes) * g[d]
-            if var is not None:
-                var[grp] += (a * to_codes) ** 2 * sigma[d] ** 2
-        bias, shot = self._circuit_noise(g)
+            plane = {k: v[d] for k, v in state.items()}
+            maps = {k: v[d] for k, v in self.fault_maps.items()}
+            g = self._conductances(plane, t, maps)
+            sigma = self.device_model.read_noise_std(self._noise_state(plane, maps), g, t)
+            if sigma is not None and self.faults is not None:
+                sigma = torch.where(maps["dead"], 0.0, sigma)  # open lines carry no noise
+            if ir is not None:
+                g = ir[d]
+            w[grp] += (a * to_codes) * g
+            if sigma is not None:
+                if var is None:
+                    var = _read_matrix(groups, self.row_arrays, self.rows_per_array, self.columns)
+                var[grp] += (a * to_codes) ** 2 * sigma ** 2
+            bias, shot = self._circuit_noise(g, a, grp, bias, shot)
+            del plane, g, sigma
+        del state, ir
         self._read = ReadMatrices(w, var, bias, shot)  # [groups, arrays, rows, columns] ...
         self._layouts = {}
         self.time = float(t)
@@ -315,33 +438,39 @@ class Tile(nn.Module):
                 out[:, a, :, c0:c0 + width] = h.reshape(rows, cw, planes).permute(2, 0, 1).to(g.dtype)
         return out
 
-    def _circuit_noise(self, g: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None]:
-        """Thermal variance per output ``[groups, arrays, columns]`` and shot variance per device
-        and DAC level ``[groups, arrays, rows, columns]``, in ADC codes squared."""
+    def _circuit_noise(self, g: torch.Tensor, a: float, grp: int, bias: torch.Tensor | None,
+                       shot: torch.Tensor | None) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """Add one plane ``g [arrays, rows, columns]`` (coefficient ``a``, ADC group ``grp``) to
+        the thermal variance per output ``[groups, arrays, columns]`` and the shot variance per
+        device and DAC level ``[groups, arrays, rows, columns]``, in ADC codes squared."""
         if self.circuit_noise is None:
             return None, None
         unit = self._unit_current()
-        shape = (len(self.beta), *g.shape[1:])
         thermal = self.circuit_noise.thermal_variance_per_siemens(self.device_model.temperature_k)
         per_amp = self.circuit_noise.shot_variance_per_ampere()
         volts_per_level = self.dac.v_read / self.dac.full_scale_levels
-        bias = torch.zeros((shape[0], shape[1], shape[3]), dtype=torch.float32) if thermal else None
-        shot = torch.zeros(shape, dtype=torch.float32) if per_amp else None
-        for d, (a, grp) in enumerate(zip(self.alpha, self.group, strict=True)):
-            if bias is not None:  # every device of the column, whatever its input
-                bias[grp] += (a * a * thermal / unit**2) * g[d].sum(dim=1)
-            if shot is not None:
-                shot[grp] += (a * a * per_amp * volts_per_level / unit**2) * g[d]
+        arrays, rows, columns = g.shape
+        if thermal:  # every device of the column, whatever its input
+            if bias is None:
+                bias = torch.zeros((len(self.beta), arrays, columns), dtype=torch.float32)
+            bias[grp] += (a * a * thermal / unit**2) * g.sum(dim=1)
+        if per_amp:
+            if shot is None:
+                shot = _read_matrix(len(self.beta), arrays, rows, columns)
+            shot[grp] += (a * a * per_amp * volts_per_level / unit**2) * g
         return bias, shot
 
-    def _noise_state(self) -> dict[str, torch.Tensor]:
+    def _noise_state(self, state: dict[str, torch.Tensor] | None = None,
+                     fault_maps: dict[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
         """The programmed state as read noise sees it: stuck cells behave as cells programmed to
         the conductance they are stuck at."""
-        if self.faults is None or "g_target" not in self.state:
-            return self.state
+        state = self.state if state is None else state
+        fault_maps = self.fault_maps if fault_maps is None else fault_maps
+        if self.faults is None or "g_target" not in state:
+            return state
         dev = self.device_model
-        stuck = self.faults.apply(self.state["g_target"], self.fault_maps, dev.g_max, dev.g_min)
-        return {**self.state, "g_target": stuck}
+        stuck = self.faults.apply(state["g_target"], fault_maps, dev.g_max, dev.g_min)
+        return {**state, "g_target": stuck}
 
     def _unit_current(self) -> float:
         return self.adc.unit_current(self.device_model.g_max, self.dac.v_read)
