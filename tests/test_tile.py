@@ -126,3 +126,52 @@ def test_errors():
     tile.program(0)
     with pytest.raises(ValueError, match="3 features"):
         tile(torch.randn(1, 4))
+
+
+@pytest.mark.parametrize("t", [float("inf"), float("nan"), -1.0])
+def test_drift_to_needs_a_finite_non_negative_time(t):
+    # issue 11: drift(t=inf) was accepted and the next forward blamed its input for NaN
+    tile = Tile(torch.randn(4, 8), device=PCM(), dac=DAC(), adc=ADC())
+    tile.program(seed=0)
+    with pytest.raises(ValueError, match="finite number of seconds >= 0"):
+        tile.drift_to(t)
+    assert tile.time == 0.0
+
+
+def test_open_loop_state_is_drawn_again_bit_for_bit():
+    # the programmed state is not stored: moving to another time and back gives the same matrices
+    tile = Tile(torch.randn(20, 300), device=PCM(), dac=DAC(), adc=ADC())
+    tile.program(seed=5)
+    first = tile.state
+    assert torch.equal(first["g_prog"], tile.state["g_prog"]) and torch.equal(first["nu"], tile.state["nu"])
+    tile.drift_to(DAY)
+    w_day = tile.matrices().w.clone()
+    tile.drift_to(3.0e7)
+    tile.drift_to(DAY)
+    assert torch.equal(w_day, tile.matrices().w)
+    other = Tile(torch.randn(20, 300), device=PCM(), dac=DAC(), adc=ADC())
+    other.load_state_dict(tile.state_dict())
+    other.program(seed=5)
+    assert torch.equal(other.state["g_prog"], first["g_prog"])
+
+
+def test_read_layouts_are_views_of_one_matrix():
+    tile = Tile(torch.randn(30, 300), device=PCM(), dac=DAC(), adc=ADC())
+    tile.program(seed=0)
+    tile.drift_to(DAY)
+    from aimc.tile import _output_major
+    linear = tile.matrices(_output_major, key="linear")
+    base = tile._read
+    assert linear.w.untyped_storage().data_ptr() == base.w.untyped_storage().data_ptr()
+    assert linear.var.untyped_storage().data_ptr() == base.var.untyped_storage().data_ptr()
+
+
+def test_loads_a_state_dict_that_holds_conductance_planes():
+    # files written before tiles stored their mapped weights hold "g_target" planes instead
+    w = torch.randn(6, 300)
+    tile = Tile(w, device=PCM(), dac=DAC(), adc=ADC())
+    old = {k: v for k, v in tile.state_dict().items() if k != "target_weight"}
+    old["g_target"] = tile.g_target
+    fresh = Tile(torch.randn(6, 300), device=PCM(), dac=DAC(), adc=ADC())
+    fresh.load_state_dict(old)
+    torch.testing.assert_close(fresh.target_weight, w, rtol=1e-5, atol=1e-6)

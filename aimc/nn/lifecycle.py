@@ -37,6 +37,12 @@ def _tiles(model: nn.Module) -> list[tuple[str, Tile]]:
     return tiles
 
 
+def _layer_name(tile_name: str) -> str:
+    """The analog layer that owns a tile (``"features.0"`` for ``"features.0.tile"``)."""
+    name = "" if tile_name == "tile" else tile_name.removesuffix(".tile")
+    return name or "(model)"
+
+
 def held_bytes(obj: object) -> int:
     """Bytes of every tensor storage reachable from ``obj`` (a model, a tile) through attributes,
     dicts, lists and tuples (parameters, buffers, programmed state, read matrices, caches), each
@@ -80,7 +86,7 @@ def estimate_bytes(model: nn.Module, verify=None) -> ModelMemory:
         16.0...
     """
     tiles = _tiles(model)
-    layers = {name: tile.memory_estimate(verify) for name, tile in tiles}
+    layers = {_layer_name(name): tile.memory_estimate(verify) for name, tile in tiles}
     # parameters and buffers are already held; the tiles' own mapped weights are among them
     base = held_bytes([*model.parameters(), *model.buffers()])
     held = base + sum(e.held - tile.target_weight.numel() * 4 for (name, tile), e
@@ -133,6 +139,7 @@ def check_fits(model: nn.Module, verify=None) -> ModelMemory:
         return estimate
     growth = 0  # bytes the tiles programmed so far add to what the model holds now
     for name, tile in _tiles(model):
+        name = _layer_name(name)
         held, peak = estimate.layers[name]
         new = held - tile.target_weight.numel() * 4 - _programmed_bytes(tile)
         need = growth + new + (peak - held)
