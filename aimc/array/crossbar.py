@@ -13,6 +13,18 @@ input vector: equal in law, and fresh at every read. The same holds for any line
 routes voltages to cells, e.g. a convolution that applies one array to every image patch, so the
 product is a parameter (``op``).
 
+Equal in law only while no device's read ``g + sigma * N(0, 1)`` would go negative. A real
+device cannot conduct negatively, and PCM's 1/f noise reaches ``sigma/g`` = 0.76 at 1 s and 1.13
+at 1 year for small conductances (the unused device of each differential pair), so 2.5 % (1 s) to
+5 % (1 year) of device reads would clamp at 0 S. Measured against an explicit per-device read
+clamped at 0 (:func:`per_device_currents`) on a 256x256 Gaussian matrix on the default PCM
+(``benchmarks/study_read_noise_clamp.py``, ideal converters, no GDC): the output-noise read's
+noise std is 0.5 % larger (ratio 0.995 at 1 s, 1 hour, 1 day and 1 year), and it lacks a mean
+shift of the clamped reads that shrinks the outputs by a common factor of 3e-4 (1 s) to 7e-4
+(1 year), absorbed by drift compensation, with a residual bias of 0.07 % (1 s) to 0.17 %
+(1 year) of the output std, i.e. 1-2 % of the read-noise std. Devices that are not PCM-like
+(noise not vanishing with ``g``) would need the study rerun.
+
 Shapes for the default ``op`` (matmul): ``G`` is ``[..., rows, cols]`` (a leading dimension stacks
 the arrays a matrix is split over), ``V`` is ``[..., batch, rows]`` and broadcasts against it;
 currents are ``[..., batch, cols]``.
@@ -39,7 +51,8 @@ def column_currents(
     shot: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Column currents ``I = op(V, G)`` plus Gaussian noise of variance
-    ``op(V*V, g_var) + var_bias + op(|V|, shot)``.
+    ``op(V*V, g_var) + var_bias + op(|V|, shot)``. Device reads are not clamped at 0 S: 0.5 %
+    more noise std than clamped per-device reads for PCM (module docstring).
 
     Args:
         v: row voltages (V).
@@ -67,3 +80,28 @@ def column_currents(
             var += op(v.abs(), shot)
         noise = var.clamp_(min=0.0).sqrt_().mul_(normals.draw(currents.shape))
     return currents.add_(noise) if not currents.requires_grad else currents + noise
+
+
+def per_device_currents(
+    v: torch.Tensor,
+    g: torch.Tensor,
+    sigma: torch.Tensor,
+    alpha: tuple[float, ...],
+    generator: torch.Generator,
+    reads: int = 1,
+) -> torch.Tensor:
+    """Reference read with explicit per-device noise, clamped as a device conducts: every read
+    draws each device's conductance ``g + sigma * N(0, 1)``, clamps it at 0 (a device cannot
+    conduct negatively; no upper clamp: ``g_max`` bounds programming targets, not reads), and
+    returns ``sum_d alpha_d V @ G_d`` (e.g. ``alpha = (1, -1)`` for a differential pair).
+
+    ``g`` and ``sigma`` are ``[planes, rows, cols]`` (S), ``v`` is ``[batch, rows]`` (V); returns
+    ``[reads, batch, cols]`` (A). One conductance draw per read is shared by the batch (each
+    output's law is right; outputs of one read are correlated). Slow: for validation only
+    (``benchmarks/study_read_noise_clamp.py``); :func:`column_currents` is the fast path.
+    """
+    out = torch.empty(reads, v.shape[0], g.shape[-1], dtype=v.dtype)
+    for r in range(reads):
+        noisy = (g + sigma * torch.randn(g.shape, generator=generator, dtype=g.dtype)).clamp_(min=0.0)
+        out[r] = sum(a * (v @ noisy[d]) for d, a in enumerate(alpha))
+    return out
