@@ -20,7 +20,10 @@ output on the noise-free output minus 1 (clamping lifts near-zero devices: weigh
 gain, relative to the std ``s_y`` of the noise-free outputs; ``std B/A`` the ratio of the
 read-noise stds per output (exact B over measured A, with B's Monte Carlo check beside it).
 
-Run: ``python benchmarks/study_read_noise_clamp.py [--reads 200]``
+``--demo N`` adds the demo CNN's test accuracy over N chip instances at 1 s and 1 year, with the
+clamped and unclamped per-device reads paired on the same normal numbers.
+
+Run: ``python benchmarks/study_read_noise_clamp.py [--reads 200] [--demo 5]``
 """
 
 from __future__ import annotations
@@ -83,9 +86,58 @@ def compare(t: float, signed: bool = True, size: int = 256, batch: int = 64, rea
             "noise": float(std_a.mean() / s_y)}
 
 
+def demo_accuracy(t: float, instances: int, epochs: int = 30) -> dict:
+    """Test accuracy of the demo CNN (ibm-hermes-pcm with GDC) at ``t`` with three read models:
+    A, aimc's output noise; B0, one per-device draw per image (shared by the image's patches and
+    converters kept) without clamping; B, the same draws clamped at 0 S. B - B0 uses the same
+    normal numbers, so it isolates the clamping (paired over chip instances)."""
+    from aimc.data import digits
+    from aimc.demo import train_demo_model
+    from aimc.nn import convert, drift, program
+    from aimc.nn.lifecycle import analog_tiles
+    from aimc.tile import ReadMatrices
+
+    data = digits(seed=0)
+    model = train_demo_model(data, epochs=epochs, seed=0, progress=None)
+    analog, _ = convert(model, "ibm-hermes-pcm")
+    x, y = data.x_test, data.y_test
+    acc = {"A": [], "B0": [], "B": []}
+    for s in range(instances):
+        program(analog, seed=s)
+        drift(analog, t)
+        with torch.no_grad():
+            acc["A"].append(float((analog(x).argmax(1) == y).float().mean()))
+        tiles = []
+        for _, tile in analog_tiles(analog):
+            g = tile.conductances(t)
+            sigma = tile.device_model.read_noise_std(tile.state, g, t)
+            to_codes = tile.dac.v_read / (tile.dac.full_scale_levels * tile._unit_current())
+            tiles.append((tile, g, sigma, to_codes, tile._read))
+        for key, clamp in (("B0", False), ("B", True)):
+            gen = torch.Generator().manual_seed(1000 + s)  # the same draws for B0 and B
+            correct = 0
+            for i in range(len(x)):
+                for tile, g, sigma, to_codes, read in tiles:
+                    noisy = g + sigma * torch.randn(g.shape, generator=gen)
+                    if clamp:
+                        noisy.clamp_(min=0.0)
+                    w = torch.zeros_like(read.w)  # same (output-major) layout
+                    for d, (a, grp) in enumerate(zip(tile.alpha, tile.group, strict=True)):
+                        w[grp] += (a * to_codes) * noisy[d]
+                    tile._read, tile._layouts = ReadMatrices(w, None, read.bias, read.shot), {}
+                with torch.no_grad():
+                    correct += int(analog(x[i:i + 1]).argmax(1).item() == int(y[i]))
+            acc[key].append(correct / len(x))
+        for tile, *_, read in tiles:
+            tile._read, tile._layouts = read, {}
+    return {k: torch.tensor(v, dtype=torch.float64) for k, v in acc.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--reads", type=int, default=200, help="Monte Carlo reads per check")
+    parser.add_argument("--demo", type=int, default=0, metavar="N",
+                        help="also the demo CNN's accuracy over N chip instances (slow: ~1 min each)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     print("A: aimc (read noise on the outputs); B: per-device read noise clamped at 0 S;\n"
@@ -98,6 +150,17 @@ def main() -> None:
             print(f"{label:7} {'signed' if signed else 'ReLU':6} {r['clamped']:8.2%} "
                   f"{r['noise']:9.4f} {r['gain']:+9.2e} {r['gain_mc']:+9.2e} {r['bias']:9.2e} "
                   f"{r['std_ratio']:8.4f} {r['std_ratio_mc']:7.4f}")
+
+    if args.demo:
+        print(f"\ndemo CNN on ibm-hermes-pcm with GDC, test accuracy (%), mean over {args.demo} "
+              "chip instances;\nB0/B: one per-device draw per image without/with clamping, "
+              "B - B0 paired (same draws)")
+        for label in ("1 s", "1 year"):
+            acc = demo_accuracy(TIMES[label], args.demo)
+            diff = acc["B"] - acc["B0"]
+            se = float(diff.std() / len(diff) ** 0.5) if len(diff) > 1 else float("nan")
+            print(f"{label:7} A {100 * acc['A'].mean():6.2f}  B0 {100 * acc['B0'].mean():6.2f}  "
+                  f"B {100 * acc['B'].mean():6.2f}  B - B0 {100 * diff.mean():+6.2f} ± {100 * se:.2f}")
 
 
 if __name__ == "__main__":
