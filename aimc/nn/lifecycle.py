@@ -146,9 +146,9 @@ def check_fits(model: nn.Module, verify=None) -> ModelMemory:
         if need > available:
             raise MemoryError(
                 f"not enough memory to program layer '{name}' ({tile.out_features}x"
-                f"{tile.in_features} on {math.prod(tile.array_grid)} arrays): estimated "
-                f"{_gib(need)} needed ({_gib(peak)} for this layer while its devices are drawn), "
-                f"{_gib(available)} available; use a smaller model or more memory "
+                f"{tile.in_features} on {math.prod(tile.array_grid)} arrays): it needs an "
+                f"estimated {_gib(need)} more while its devices are drawn ({_gib(held)} held "
+                f"afterwards), {_gib(available)} available; use a smaller model or more memory "
                 f"(aimc.program(..., check_memory=False) skips this check)")
         growth += new
     return estimate

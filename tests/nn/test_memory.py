@@ -90,7 +90,7 @@ def test_program_refuses_a_model_that_does_not_fit(monkeypatch):
         aimc.program(model, seed=0)
     message = str(err.value)
     assert "layer '0'" in message and "512x512" in message
-    assert "MiB needed" in message and "3.0 MiB available" in message
+    assert "MiB more while its devices are drawn" in message and "3.0 MiB available" in message
     assert not any(tile.programmed for _, tile in lifecycle.analog_tiles(model))
     # the small last layer alone would fit, the first does not: the first is named
     monkeypatch.setattr(lifecycle, "available_memory", lambda: 30 * 2**20)
