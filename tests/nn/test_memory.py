@@ -58,28 +58,41 @@ def test_held_estimate_of_closed_loop_programming_counts_the_kept_state():
 
 
 _PEAK = """
-import json, resource, sys, torch
+import json, torch
+from pathlib import Path
 from torch import nn
 import aimc
-from aimc.nn.lifecycle import estimate_bytes
+from aimc.nn.lifecycle import estimate_bytes, held_bytes
 torch.set_num_threads(1)
+
+def hwm():  # peak resident set (bytes) since the last reset
+    line = [x for x in Path("/proc/self/status").read_text().splitlines() if x.startswith("VmHWM")]
+    return int(line[0].split()[1]) * 1024
+
 model, _ = aimc.convert(nn.Sequential(nn.Linear(2048, 2048, bias=False)), "ibm-hermes-pcm")
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 est = estimate_bytes(model)
+held = held_bytes(model)
+Path("/proc/self/clear_refs").write_text("5")  # reset the peak to the current resident set
+rss = int([x for x in Path("/proc/self/status").read_text().splitlines()
+           if x.startswith("VmRSS")][0].split()[1]) * 1024
 aimc.program(model, seed=0)
 aimc.drift(model, 86400.0)
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - before
-print(json.dumps({"growth": peak, "estimate": est.peak - est.held + 16 * 2048**2 - 8 * 2048**2}))
+print(json.dumps({"growth": hwm() - rss, "estimate": est.peak - held,
+                  "held_growth": held_bytes(model) - held}))
 """
 
 
-@pytest.mark.skipif(sys.platform != "linux", reason="ru_maxrss in kB is Linux's convention")
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/status")
 def test_peak_estimate_within_a_factor_of_measured_peak():
-    # the growth of the peak resident memory over program + drift of a 4 M-weight layer, against
-    # the estimate of the same growth (transient + read matrices + the tile's mapped copy... minus
-    # what convert already holds); the estimate is meant to err on the safe side
-    out = subprocess.run([sys.executable, "-c", _PEAK], capture_output=True, text=True, check=True)
+    # growth of the peak resident memory over program + drift of a 4 M-weight layer against the
+    # estimated growth (peak minus what convert already holds); meant to err on the safe side
+    out = subprocess.run([sys.executable, "-c", _PEAK], capture_output=True, text=True)
+    if out.returncode != 0 and "clear_refs" in out.stderr:
+        pytest.skip("this kernel does not allow resetting the peak resident set")
+    assert out.returncode == 0, out.stderr
     r = json.loads(out.stdout.strip().splitlines()[-1])
+    if r["growth"] < r["held_growth"]:  # the model's own new tensors were not all resident
+        pytest.skip(f"resident-set measurement disturbed (memory pressure, swapping?): {r}")
     assert 0.8 <= r["estimate"] / r["growth"] <= 2.0, r
 
 
