@@ -1,6 +1,6 @@
 """Wall time of ``aimc demo`` on a quiet machine and beside busy neighbours, by torch threads.
 
-    python benchmarks/bench_demo.py [--epochs 30] [--repeats 10] [--busy N]
+    python benchmarks/bench_demo.py [--epochs 30] [--repeats 10] [--busy N] [--no-quiet]
 
 Runs ``aimc demo`` in a fresh process for each setting:
 
@@ -55,10 +55,11 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--busy", type=int, default=os.cpu_count(), help="busy neighbours (0: none)")
     parser.add_argument("--settings", nargs="*", default=list(SETTINGS), choices=list(SETTINGS))
+    parser.add_argument("--no-quiet", action="store_true", help="skip the runs without neighbours")
     args = parser.parse_args()
     cores = sorted(os.sched_getaffinity(0))
     print(f"aimc demo --epochs {args.epochs} --repeats {args.repeats}; {len(cores)} cores")
-    for busy in sorted({0, args.busy}):
+    for busy in sorted({args.busy} if args.no_quiet else {0, args.busy}):
         spinners = [subprocess.Popen([sys.executable, "-c", SPIN, str(cores[k % len(cores)])])
                     for k in range(busy)]
         try:

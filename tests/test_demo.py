@@ -39,10 +39,13 @@ def test_demo_end_to_end(demo_run):
 
 def _readme_demo_table() -> tuple[list[list[str]], str]:
     """The rows of the first table of the README's Quick start section and the caption after it."""
-    section = README.read_text().split("## Quick start", 1)[1].split("\n## ", 1)[0]
-    lines = [line for line in section.splitlines() if line.startswith("|")]
-    rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in lines]
-    caption = section.split(lines[-1], 1)[1].strip().split("\n\n")[0]
+    section = README.read_text().split("## Quick start", 1)[1].split("\n## ", 1)[0].splitlines()
+    first = next(i for i, line in enumerate(section) if line.startswith("|"))
+    end = first
+    while end < len(section) and section[end].startswith("|"):
+        end += 1
+    rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in section[first:end]]
+    caption = "\n".join(section[end:]).strip().split("\n\n")[0]
     return rows, caption
 
 
