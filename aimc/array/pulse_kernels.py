@@ -36,8 +36,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
 from numba.cpython.unsafe.numbers import trailing_zeros
+
+from .._jit import njit
 
 _F = np.float32
 _M1, _M2 = np.uint32(0x7FEB352D), np.uint32(0x846CA68B)  # lowbias32 multipliers
