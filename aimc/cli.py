@@ -176,42 +176,6 @@ def load_model_file(spec: str):
     return network
 
 
-def check_digital_patterns(patterns: list[str], mapping) -> None:
-    """Each ``--digital`` pattern must match a weight layer's name (fnmatch) or type."""
-    import fnmatch
-
-    names = [layer.name for layer in mapping.layers]
-    kinds = {layer.kind for layer in mapping.layers}
-    for p in patterns:
-        if p not in kinds and not any(fnmatch.fnmatch(n, p) for n in names):
-            raise UsageError(f"--digital {p!r} matches no layer; layers: {', '.join(names)}; "
-                             f"types: {', '.join(sorted(kinds))}")
-
-
-def mapping_table(mapping) -> Table:
-    """The mapping of each weight layer, narrow enough for 80 columns; the heading counts arrays,
-    cores (one array per core) and chips."""
-    chip = mapping.chip
-    size = f"{chip.array.rows}x{chip.array.cols}"
-    used = mapping.arrays_needed
-    where = (f"{used} of its {chip.cores} cores, one chip" if mapping.fits
-             else f"on {mapping.chips_needed} chips of {chip.cores} cores")
-    table = Table(title=f"{chip.name}: {used} arrays ({size}, one per core) {where}")
-    for column in ("layer", "type", "matrix", "vectors", "arrays", "use", "placement"):
-        table.add_column(column, justify="right" if column in ("vectors", "arrays", "use") else "left",
-                         no_wrap=column != "placement", overflow="fold")
-    for layer in mapping.layers:
-        arrays = f"{layer.row_arrays}x{layer.col_arrays}"
-        arrays += f" x{layer.replicas}" if layer.replicas > 1 else ""
-        table.add_row(layer.name, layer.kind, f"{layer.rows}x{layer.cols}", str(layer.vectors),
-                      arrays if layer.analog else "-",
-                      f"{100 * layer.utilization:.0f} %" if layer.analog else "-",
-                      "analog" if layer.analog else f"digital: {layer.reason}")
-    if any(layer.replicas > 1 for layer in mapping.layers):
-        table.caption = "arrays: row x column arrays, x replicas"
-    return table
-
-
 @app.command("compile")
 def compile_cmd(
     model: str = typer.Option(..., help=f"{', '.join(MODEL_NAMES)}, or FILE.py:FUNCTION (returns an "
@@ -251,24 +215,20 @@ def compile_cmd(
         if shape is None:
             raise UsageError("a model from a file needs --input-shape, e.g. 1,3,32,32")
         mapping = compile_model(network, spec, torch.zeros(shape), digital=digital, replicate=replicate)
-        check_digital_patterns(digital, mapping)
     except Exception as err:  # the model's own errors (wrong input shape, ...) as one line too
         raise _fail("cannot compile", err) from err
     from .cost import SystolicArray, estimate, peak
 
     report = estimate(mapping, SystolicArray(rows=baseline_pes, cols=baseline_pes))
     top = peak(spec)
-    console.print(mapping_table(mapping))
+    console.print(mapping)
     console.print(report)
-    console.print(f"one MVM {1e9 * top.mvm_s:,.0f} ns; chip peak {top.tops:.1f} TOPS, "
-                  f"{top.tops_per_w:.2f} TOPS/W, {top.power_w:.2f} W\n"
+    console.print(f"one MVM {1e9 * top.mvm_s:,.0f} ns; {top.describe()}\n"
                   f"(arrays, DACs, ADCs; {chip_kind(spec)})")
     if json_path is not None:
         data = mapping.to_dict() | {
             "cost": report.to_dict(),
-            "peak": {"mvm_s": top.mvm_s, "tops": top.tops, "tops_per_w": top.tops_per_w,
-                     "power_w": top.power_w, "tops_per_mm2": top.tops_per_mm2,
-                     "energy_per_mvm_j": top.energy_per_mvm_j},
+            "peak": top.to_dict(),
         }
         try:
             json_path.write_text(json.dumps(data, indent=2))

@@ -87,7 +87,7 @@ def test_unknown_model_lists_the_known_ones():
 
 def test_digital_pattern_that_matches_no_layer_lists_the_layers():
     args = ["compile", "--model", "mlp", "--digital", "fc*"]
-    out = one_line_error(args, "--digital 'fc*' matches no layer")
+    out = one_line_error(args, "digital pattern 'fc*' matches no layer")
     assert "layers: 0, 2, 4" in out and "Linear" in out
     keep = runner.invoke(cli.app, ["compile", "--model", "mlp", "--digital", "4"])
     assert keep.exit_code == 0 and "12 arrays" in keep.output and "│ digital:" in keep.output

@@ -91,21 +91,27 @@ class Mapping:
         return sum(layer.macs for layer in self.layers if not layer.analog)
 
     def __rich__(self) -> Table:
+        """The mapping of each weight layer, narrow enough for 80 columns; the heading counts
+        arrays, cores (one array per core) and chips."""
         chip = self.chip
-        title = (f"{chip.name}: {self.arrays_needed} of {chip.cores} cores "
-                 f"({chip.array.rows}x{chip.array.cols}); "
-                 + ("fits on one chip" if self.fits else f"needs {self.chips_needed} chips"))
-        table = Table(title=title)
-        numeric = ("vectors", "arrays", "replicas", "utilization")
+        size = f"{chip.array.rows}x{chip.array.cols}"
+        used = self.arrays_needed
+        where = (f"{used} of its {chip.cores} cores, one chip" if self.fits
+                 else f"on {self.chips_needed} chips of {chip.cores} cores")
+        table = Table(title=f"{chip.name}: {used} arrays ({size}, one per core) {where}")
+        numeric = ("vectors", "arrays", "use")
         for column in ("layer", "type", "matrix", *numeric, "placement"):
-            table.add_column(column, justify="right" if column in numeric else "left")
+            table.add_column(column, justify="right" if column in numeric else "left",
+                             no_wrap=column != "placement", overflow="fold")
         for layer in self.layers:
-            table.add_row(
-                layer.name, layer.kind, f"{layer.rows}x{layer.cols}", str(layer.vectors),
-                f"{layer.row_arrays}x{layer.col_arrays}" if layer.analog else "-",
-                str(layer.replicas) if layer.analog else "-",
-                f"{100 * layer.utilization:.0f} %" if layer.analog else "-",
-                "analog" if layer.analog else f"digital: {layer.reason}")
+            arrays = f"{layer.row_arrays}x{layer.col_arrays}"
+            arrays += f" x{layer.replicas}" if layer.replicas > 1 else ""
+            table.add_row(layer.name, layer.kind, f"{layer.rows}x{layer.cols}", str(layer.vectors),
+                          arrays if layer.analog else "-",
+                          f"{100 * layer.utilization:.0f} %" if layer.analog else "-",
+                          "analog" if layer.analog else f"digital: {layer.reason}")
+        if any(layer.replicas > 1 for layer in self.layers):
+            table.caption = "arrays: row x column arrays, x replicas"
         return table
 
     def to_dict(self) -> dict:
@@ -168,6 +174,17 @@ def _replicate(layers: list[LayerMap], free: int) -> None:
         free -= copy
 
 
+def _check_patterns(patterns: Sequence[str], layers: list[LayerMap]) -> None:
+    """Each ``digital`` pattern must match a weight layer's name (fnmatch) or type: a typo would
+    otherwise leave the layer analog without a word."""
+    names = [layer.name for layer in layers]
+    kinds = {layer.kind for layer in layers}
+    for p in patterns:
+        if p not in kinds and not any(fnmatch.fnmatch(n, p) for n in names):
+            raise ValueError(f"digital pattern {p!r} matches no layer; layers: {', '.join(names)}; "
+                             f"types: {', '.join(sorted(kinds))}")
+
+
 def compile(  # noqa: A001 - the name users expect (aimc.compile)
     model: nn.Module,
     chip: ChipSpec | str | None = None,
@@ -217,6 +234,7 @@ def compile(  # noqa: A001 - the name users expect (aimc.compile)
             layer.utilization = inputs * out / cells
             layer.devices, layer.adc_groups, layer.fill = _conductance_fill(weight, spec)
         layers.append(layer)
+    _check_patterns(digital, layers)
     analog = [layer for layer in layers if layer.analog]
     if not analog:
         supported = ", ".join(t.__name__ for t in CONVERTERS)

@@ -86,3 +86,23 @@ def test_cli_compile_errors_and_user_file(tmp_path):
     assert ok.exit_code == 0 and "30x5" in ok.output
     missing_shape = runner.invoke(app, ["compile", "--model", f"{src}:build"])
     assert missing_shape.exit_code == 2 and "--input-shape" in missing_shape.output
+
+
+def test_digital_pattern_that_matches_nothing_is_refused_naming_the_layers():
+    from aimc.models import mlp
+
+    with pytest.raises(ValueError, match=r"'fc9\*' matches no layer; layers: .*0"):
+        aimc.compile(mlp(), "ibm-hermes-pcm", torch.zeros(1, 784), digital=["fc9*"])
+    kept = aimc.compile(mlp(), "ibm-hermes-pcm", torch.zeros(1, 784), digital=["0"])
+    assert [lay.analog for lay in kept.layers][0] is False
+
+
+def test_printed_mapping_counts_arrays_cores_and_chips(capsys):
+    from rich.console import Console
+
+    from aimc.models import resnet18
+
+    m = aimc.compile(resnet18(), "ibm-hermes-pcm", torch.zeros(1, 3, 32, 32))
+    Console(width=80).print(m)
+    heading = capsys.readouterr().out.split("\n")[0]
+    assert "206 arrays" in heading and "4 chips of 64 cores" in heading and "206 of 64" not in heading
