@@ -391,7 +391,8 @@ class Tile(nn.Module):
         per-device conductances and noise exist for one plane at once, not for all)."""
         self._read, self._layouts = None, {}  # free the old matrices before building new ones
         state = self.state
-        ir = None if self.ir_drop is None else self._with_ir_drop(self._conductances(state, t, self.fault_maps))
+        ir = (None if self.ir_drop is None
+              else self._with_ir_drop(self._conductances(state, t, self.fault_maps)))
         to_codes = self.dac.v_read / (self.dac.full_scale_levels * self._unit_current())
         groups = len(self.beta)
         w = _read_matrix(groups, self.row_arrays, self.rows_per_array, self.columns)
