@@ -12,10 +12,11 @@ from .faults import Faults
 from .ir_drop import ConvergenceError, CrossbarSolver, IRDrop, solve_nodal, to_spice
 from .noise import NormalSource
 
-_PULSE_UPDATE = ("CoincidenceSampler", "PulseUpdate", "pulse_probabilities", "pulsed_update",
-                 "pulsed_update_exact", "transfer_update")
+_PULSE_UPDATE = ("CoincidenceSampler", "PulseUpdate", "SharedTrainSampler", "new_sampler",
+                 "pulse_probabilities", "pulsed_update", "pulsed_update_exact", "transfer_update")
 __getattr__, __dir__ = lazy_exports(__name__, dict.fromkeys(_PULSE_UPDATE, ".pulse_update"), globals())
 
 __all__ = ["CircuitNoise", "CoincidenceSampler", "ConvergenceError", "CrossbarSolver", "Faults", "IRDrop",
-           "LinearOp", "NormalSource", "PulseUpdate", "column_currents", "pulse_probabilities",
-           "pulsed_update", "pulsed_update_exact", "solve_nodal", "to_spice", "transfer_update"]
+           "LinearOp", "NormalSource", "PulseUpdate", "SharedTrainSampler", "column_currents", "new_sampler",
+           "pulse_probabilities", "pulsed_update", "pulsed_update_exact", "solve_nodal", "to_spice",
+           "transfer_update"]

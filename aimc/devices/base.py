@@ -96,6 +96,6 @@ class Device(BaseModel):
 def check_time(t: float) -> float:
     """Validate a time since programming (s)."""
     t = float(t)
-    if not t >= 0.0:  # also rejects NaN
-        raise ValueError(f"time since programming must be >= 0 s, got {t}")
+    if not 0.0 <= t < math.inf:  # also rejects NaN
+        raise ValueError(f"time since programming must be finite and >= 0 s, got {t}")
     return t

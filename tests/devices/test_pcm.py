@@ -118,3 +118,11 @@ def test_negative_time_rejected():
     pcm, state = program(10e-6)
     with pytest.raises(ValueError, match="time since programming"):
         pcm.conductance(state, -1.0)
+
+
+@pytest.mark.parametrize("t", [float("inf"), float("nan"), -1.0])
+def test_device_refuses_non_finite_or_negative_times(t):
+    from aimc.devices.base import check_time
+
+    with pytest.raises(ValueError, match="finite and >= 0 s"):
+        check_time(t)
