@@ -24,7 +24,7 @@ from torch import nn
 
 from ..chips import ChipSpec, load_chip
 from ..nn.convert import CONVERTERS, unsupported_reason
-from ..tile import split_rows
+from ..tile import Tile, split_rows
 
 
 @dataclass
@@ -196,7 +196,8 @@ def compile(  # noqa: A001 - the name users expect (aimc.compile)
     """Map ``model`` onto ``chip``'s arrays and cores.
 
     Args:
-        model: any ``nn.Module`` (digital or converted); it is run once on ``example_input``.
+        model: any digital ``nn.Module`` (before :func:`aimc.convert`); it is run once on
+            ``example_input``. A converted model is refused: compile the model it came from.
         chip: a :class:`ChipSpec`, preset name or YAML path (default: IBM PCM preset).
         example_input: one input batch (batch size 1 recommended), e.g. ``torch.zeros(1, 3, 32, 32)``.
         digital: layers that stay digital: name patterns (fnmatch, e.g. ``"fc*"``) or layer
@@ -212,6 +213,9 @@ def compile(  # noqa: A001 - the name users expect (aimc.compile)
     spec = chip if isinstance(chip, ChipSpec) else load_chip(chip or "ibm-hermes-pcm")
     if example_input is None:
         raise ValueError("compile needs an example_input to trace the model's shapes")
+    if any(isinstance(m, Tile) for m in model.modules()):
+        raise ValueError("the model is already analog (converted by aimc.convert): compile the digital "
+                         "model it came from; the mapping and cost are the same")
     traced = _trace(model, example_input)
     rows_per_array, cols_per_array = spec.array.rows, spec.array.cols
     layers: list[LayerMap] = []

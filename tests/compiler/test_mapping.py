@@ -106,3 +106,11 @@ def test_printed_mapping_counts_arrays_cores_and_chips(capsys):
     Console(width=80).print(m)
     heading = capsys.readouterr().out.split("\n")[0]
     assert "206 arrays" in heading and "4 chips of 64 cores" in heading and "206 of 64" not in heading
+
+
+def test_compiling_a_converted_model_says_to_compile_the_digital_one():
+    from aimc.models import mlp
+
+    analog, _ = aimc.convert(mlp(), "ibm-hermes-pcm")
+    with pytest.raises(ValueError, match="already analog"):
+        aimc.compile(analog, "ibm-hermes-pcm", torch.zeros(1, 784))
