@@ -69,7 +69,10 @@ class Encoded:
 
 def _column_peak(w: torch.Tensor) -> torch.Tensor:
     peak = w.abs().amax(dim=0)
-    return torch.where(peak > 0, peak, torch.ones_like(peak))
+    # an all-zero column takes the matrix's largest scale (1 for an all-zero matrix), so that its
+    # devices' errors are scaled like the rest of the matrix, not to weights of order 1
+    top = peak.max() if peak.numel() else peak.new_ones(())
+    return torch.where(peak > 0, peak, torch.where(top > 0, top, torch.ones_like(top)))
 
 
 class _EncodingBase(BaseModel):

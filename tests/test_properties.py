@@ -4,9 +4,9 @@ the other tests pick.
 * Splitting a matrix over arrays: every row lands on exactly one array, in order; no array holds
   more rows than it has; the arrays are as few as the granule rule allows and none is empty.
 * Every encoding decodes to the weights it encoded (bit slicing: to its bit grid), and a tile
-  of ideal devices and converters computes ``x @ W.T`` up to float32 rounding. Found here: the
-  offset encoding puts an all-zero column at scale 1 whatever the matrix's scale, so with weights
-  of order 1e-6 that column reads ~1e-7 instead of 0 (mid-scale currents cancelling in float32).
+  of ideal devices and converters computes ``x @ W.T`` up to float32 rounding. Found here and
+  fixed: the offset encoding put an all-zero column at scale 1 whatever the matrix's scale, so
+  with weights of order 1e-6 that column read ~1e-7 instead of 0; it now takes the matrix's scale.
 * ``ChipSpec``: any valid spec round-trips through YAML (dump, ``load_chip``) to an equal spec;
   any numeric field set outside its declared range is refused with a message naming the field.
 
@@ -133,10 +133,10 @@ def test_ideal_tile_computes_the_exact_product_for_every_encoding(encoding, w, a
     y = tile(x)
     # float32 sums: error within a few ulp of the sum of |terms|, plus a few ulp of the column's
     # full scale per input (the offset encoding subtracts two mid-scale currents). An all-zero
-    # column is encoded at scale 1 (``_column_peak``), not at the matrix's scale: its output is
-    # zero only up to ~1e-7 absolute (found by this test; see the module docstring)
+    # column is encoded at the matrix's largest scale (``_column_peak``)
     peak = weight.abs().amax(dim=1)
-    full_scale = torch.where(peak > 0, peak, torch.ones_like(peak))
+    top = peak.max() if peak.max() > 0 else torch.tensor(1.0)
+    full_scale = torch.where(peak > 0, peak, top)
     bound = 1e-5 * (x.abs() @ weight.abs().T) + 1e-6 * x.abs().sum(1, keepdim=True) * full_scale
     assert ((y - x @ weight.T).abs() <= bound).all()
 
