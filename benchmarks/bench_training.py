@@ -39,7 +39,7 @@ def data(n: int) -> tuple[torch.Tensor, torch.Tensor]:
 def models(device: str):
     torch.manual_seed(0)
     digital = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 10))
-    kw = {"algorithm": TikiTaka(gamma=0.5, columns_per_transfer=8)} if device == "tikitaka" else {}
+    kw = {"algorithm": TikiTaka(gamma=1.0, columns_per_transfer=8)} if device == "tikitaka" else {}
     dev = ConstantStep() if device == "constant" else SoftBounds()
     pulsed = to_pulsed(digital, dev, seed=0, **kw)
     return ((digital, torch.optim.SGD(digital.parameters(), lr=0.1)),
