@@ -125,7 +125,7 @@ def compensation_check(model: nn.Module, draws: int = 50) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=3, help="training seeds per arm")
+    parser.add_argument("--seeds", type=int, default=6, help="training seeds per arm")
     parser.add_argument("--chips", type=int, default=10, help="chip instances per trained network")
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--train", type=int, default=20000, help="training images used")
