@@ -23,14 +23,18 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import time
-from collections.abc import Callable
+import sys
+from pathlib import Path
 
 import torch
 from torch import nn
 
 import aimc
 from aimc.models import digits_cnn, mlp
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: the shared timing loop
+import bench_inference  # noqa: E402
+from bench_inference import CLOCKS, interleaved  # noqa: E402
 
 DAY = 86400.0
 
@@ -56,24 +60,6 @@ def aimc_copy(model: nn.Module) -> nn.Module:
     return analog.eval()
 
 
-CLOCKS = {"cpu": time.process_time, "wall": time.perf_counter}
-CLOCK = CLOCKS["cpu"]
-
-
-def interleaved(variants: dict[str, Callable], x: torch.Tensor, calls: int) -> dict[str, float]:
-    times: dict[str, list[float]] = {k: [] for k in variants}
-    with torch.no_grad():
-        for f in variants.values():
-            for _ in range(2):
-                f(x)
-        for _ in range(calls):
-            for name, f in variants.items():
-                start = CLOCK()
-                f(x)
-                times[name].append(CLOCK() - start)
-    return {k: statistics.median(v) for k, v in times.items()}
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=20)
@@ -84,8 +70,7 @@ def main() -> None:
                              "cores, the default); wall: elapsed time")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    global CLOCK
-    CLOCK = CLOCKS[args.clock]
+    bench_inference.CLOCK = CLOCKS[args.clock]
     import aihwkit
 
     print(f"aihwkit {aihwkit.__version__}, torch {torch.__version__}, {torch.get_num_threads()} thread(s); "
