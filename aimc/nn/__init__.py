@@ -4,13 +4,18 @@ from .convert import CONVERTERS, ConversionReport, UnsupportedLayerError, conver
 from .input_ranges import calibrate_input_ranges, set_input_range
 from .layers import AnalogConv1d, AnalogConv2d, AnalogLayer, AnalogLinear, make_tile
 from .lifecycle import analog_tiles, drift, program
+from .recurrent import AnalogGRU, AnalogLSTM, AnalogRNN, AnalogRNNBase
 
 __all__ = [
     "CONVERTERS",
     "AnalogConv1d",
     "AnalogConv2d",
+    "AnalogGRU",
+    "AnalogLSTM",
     "AnalogLayer",
     "AnalogLinear",
+    "AnalogRNN",
+    "AnalogRNNBase",
     "ConversionReport",
     "UnsupportedLayerError",
     "analog_tiles",

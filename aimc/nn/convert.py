@@ -15,12 +15,19 @@ from torch import nn
 
 from ..chips import ChipSpec, load_chip
 from .layers import AnalogConv1d, AnalogConv2d, AnalogLayer, AnalogLinear
+from .recurrent import AnalogGRU, AnalogLSTM, AnalogRNN, AnalogRNNBase
 
-CONVERTERS: dict[type[nn.Module], type[AnalogLayer]] = {
+CONVERTERS: dict[type[nn.Module], type[AnalogLayer] | type[AnalogRNNBase]] = {
     nn.Linear: AnalogLinear,
     nn.Conv1d: AnalogConv1d,
     nn.Conv2d: AnalogConv2d,
+    nn.RNN: AnalogRNN,
+    nn.LSTM: AnalogLSTM,
+    nn.GRU: AnalogGRU,
 }
+# Recurrent layers convert only as these exact types: a subclass may override the forward
+# (which the analog twin would silently drop), so it stays digital like any unknown RNNBase.
+_RECURRENT = (nn.RNN, nn.LSTM, nn.GRU)
 
 # Containers whose children are used through their raw weights (not by calling them):
 # swapping a child would silently change nothing, so the whole container stays digital.
@@ -99,6 +106,8 @@ def unsupported_reason(module: nn.Module) -> str | None:
             return "transposed convolution is not supported"
         if module.groups != 1:
             return f"grouped convolution (groups={module.groups}) is not supported"
+    if isinstance(module, nn.RNNBase) and type(module) not in _RECURRENT:
+        return f"{type(module).__name__} is not supported (only nn.RNN, nn.LSTM, nn.GRU themselves)"
     if type(module) not in CONVERTERS and not any(isinstance(module, t) for t in CONVERTERS):
         return f"{type(module).__name__} has no analog implementation"
     return None
@@ -111,7 +120,9 @@ def convert(
     strict: bool = False,
     inplace: bool = False,
 ) -> tuple[nn.Module, ConversionReport]:
-    """Replace supported layers (Linear, Conv1d, Conv2d) by analog layers on ``chip``.
+    """Replace supported layers (Linear, Conv1d, Conv2d, RNN, LSTM, GRU) by analog layers on
+    ``chip``; a recurrent layer's input and recurrent matrices go on tiles, its gates and state
+    update stay digital (:mod:`aimc.nn.recurrent`).
 
     Args:
         model: any ``nn.Module``; it is deep-copied unless ``inplace``.
@@ -142,7 +153,13 @@ def convert(
                 name, kind, True, f"{ALREADY} ({tile.in_features}x{tile.out_features} on "
                                   f"{tile.array_grid[0]}x{tile.array_grid[1]} arrays{where})"))
             return module
-        if isinstance(module, _OPAQUE):
+        if isinstance(module, AnalogRNNBase):
+            where = "" if module.chip.name == spec.name else (
+                f"; kept on {module.chip.name}, not re-mapped to {spec.name}")
+            report.layers.append(LayerReport(name, kind, True,
+                                             f"{ALREADY} ({module.report_detail()}{where})"))
+            return module
+        if isinstance(module, _OPAQUE) and type(module) not in _RECURRENT:
             report.layers.append(LayerReport(name, kind, False, f"{kind} is not supported"))
             return module
         if not isinstance(module, _WEIGHT_LAYERS):
@@ -153,6 +170,9 @@ def convert(
             return module
         analog_cls = next(a for t, a in CONVERTERS.items() if isinstance(module, t))
         analog = analog_cls.from_digital(module, spec)
+        if isinstance(analog, AnalogRNNBase):
+            report.layers.append(LayerReport(name, kind, True, analog.report_detail()))
+            return analog
         tile = analog.tile
         report.layers.append(LayerReport(
             name, kind, True, f"{tile.in_features}x{tile.out_features} on "
