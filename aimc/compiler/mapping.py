@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import fnmatch
 import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
@@ -216,6 +217,11 @@ def compile(  # noqa: A001 - the name users expect (aimc.compile)
     if any(isinstance(m, Tile) for m in model.modules()):
         raise ValueError("the model is already analog (converted by aimc.convert): compile the digital "
                          "model it came from; the mapping and cost are the same")
+    unmapped = [f"{name} ({type(m).__name__})" for name, m in model.named_modules()
+                 if isinstance(m, nn.RNNBase | nn.MultiheadAttention)]
+    if unmapped:
+        warnings.warn("aimc.compile does not map recurrent or attention layers yet; left out of the "
+                      f"mapping and the cost: {', '.join(unmapped)}", UserWarning, stacklevel=2)
     traced = _trace(model, example_input)
     rows_per_array, cols_per_array = spec.array.rows, spec.array.cols
     layers: list[LayerMap] = []

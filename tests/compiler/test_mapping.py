@@ -114,3 +114,18 @@ def test_compiling_a_converted_model_says_to_compile_the_digital_one():
     analog, _ = aimc.convert(mlp(), "ibm-hermes-pcm")
     with pytest.raises(ValueError, match="already analog"):
         aimc.compile(analog, "ibm-hermes-pcm", torch.zeros(1, 784))
+
+
+def test_recurrent_layers_left_out_of_the_mapping_are_named_in_a_warning():
+    class Spotter(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lstm = nn.LSTM(8, 16, batch_first=True)
+            self.head = nn.Linear(16, 4)
+
+        def forward(self, x):
+            return self.head(self.lstm(x)[0][:, -1])
+
+    with pytest.warns(UserWarning, match=r"lstm \(LSTM\)"):
+        m = aimc.compile(Spotter(), "ibm-hermes-pcm", torch.zeros(1, 5, 8))
+    assert [lay.name for lay in m.layers] == ["head"]
