@@ -5,6 +5,7 @@ from .input_ranges import calibrate_input_ranges, set_input_range
 from .layers import AnalogConv1d, AnalogConv2d, AnalogLayer, AnalogLinear, make_tile
 from .lifecycle import analog_tiles, drift, program
 from .recurrent import AnalogGRU, AnalogLSTM, AnalogRNN, AnalogRNNBase
+from .registry import MatrixAdapter, register_layer, unregister_layer
 
 __all__ = [
     "CONVERTERS",
@@ -17,6 +18,7 @@ __all__ = [
     "AnalogRNN",
     "AnalogRNNBase",
     "ConversionReport",
+    "MatrixAdapter",
     "UnsupportedLayerError",
     "analog_tiles",
     "calibrate_input_ranges",
@@ -24,5 +26,7 @@ __all__ = [
     "drift",
     "make_tile",
     "program",
+    "register_layer",
     "set_input_range",
+    "unregister_layer",
 ]

@@ -14,17 +14,11 @@ from rich.table import Table
 from torch import nn
 
 from ..chips import ChipSpec, load_chip
-from .layers import AnalogConv1d, AnalogConv2d, AnalogLayer, AnalogLinear
-from .recurrent import AnalogGRU, AnalogLSTM, AnalogRNN, AnalogRNNBase
+from ..tile import Tile
+from .layers import AnalogLayer
+from .registry import CONVERTERS, adapter_for
 
-CONVERTERS: dict[type[nn.Module], type[AnalogLayer] | type[AnalogRNNBase]] = {
-    nn.Linear: AnalogLinear,
-    nn.Conv1d: AnalogConv1d,
-    nn.Conv2d: AnalogConv2d,
-    nn.RNN: AnalogRNN,
-    nn.LSTM: AnalogLSTM,
-    nn.GRU: AnalogGRU,
-}
+# CONVERTERS (layer type -> adapter) lives in .registry; aimc.nn.register_layer extends it.
 # Recurrent layers convert only as these exact types: a subclass may override the forward
 # (which the analog twin would silently drop), so it stays digital like any unknown RNNBase.
 _RECURRENT = (nn.RNN, nn.LSTM, nn.GRU)
@@ -96,6 +90,26 @@ class ConversionReport:
 ALREADY = "already analog"
 
 
+def _is_analog_module(module: nn.Module) -> bool:
+    """An analog module other than a single-tile layer (recurrent, attention): it says itself
+    what is analog in it (``report_detail``) and on which ``chip``."""
+    return callable(getattr(module, "report_detail", None)) and isinstance(
+        getattr(module, "chip", None), ChipSpec)
+
+
+def _detail(analog: nn.Module) -> str:
+    """The report's detail for a module an adapter built."""
+    if _is_analog_module(analog):
+        return analog.report_detail()
+    tiles = [m for m in analog.modules() if isinstance(m, Tile)]
+    if len(tiles) == 1:
+        tile = tiles[0]
+        return (f"{tile.in_features}x{tile.out_features} on "
+                f"{tile.array_grid[0]}x{tile.array_grid[1]} arrays")
+    arrays = sum(t.array_grid[0] * t.array_grid[1] for t in tiles)
+    return f"{len(tiles)} matrices on {arrays} arrays"
+
+
 def unsupported_reason(module: nn.Module) -> str | None:
     """Why ``module`` (a weight layer) cannot go on analog tiles, or ``None`` when it can; used
     by :func:`convert` and by the compiler's analog/digital partition."""
@@ -108,7 +122,7 @@ def unsupported_reason(module: nn.Module) -> str | None:
             return f"grouped convolution (groups={module.groups}) is not supported"
     if isinstance(module, nn.RNNBase) and type(module) not in _RECURRENT:
         return f"{type(module).__name__} is not supported (only nn.RNN, nn.LSTM, nn.GRU themselves)"
-    if type(module) not in CONVERTERS and not any(isinstance(module, t) for t in CONVERTERS):
+    if adapter_for(module) is None:
         return f"{type(module).__name__} has no analog implementation"
     return None
 
@@ -153,30 +167,24 @@ def convert(
                 name, kind, True, f"{ALREADY} ({tile.in_features}x{tile.out_features} on "
                                   f"{tile.array_grid[0]}x{tile.array_grid[1]} arrays{where})"))
             return module
-        if isinstance(module, AnalogRNNBase):
+        if _is_analog_module(module):
             where = "" if module.chip.name == spec.name else (
                 f"; kept on {module.chip.name}, not re-mapped to {spec.name}")
             report.layers.append(LayerReport(name, kind, True,
                                              f"{ALREADY} ({module.report_detail()}{where})"))
             return module
-        if isinstance(module, _OPAQUE) and type(module) not in _RECURRENT:
+        registered = type(module) in CONVERTERS
+        if isinstance(module, _OPAQUE) and not registered:
             report.layers.append(LayerReport(name, kind, False, f"{kind} is not supported"))
             return module
-        if not isinstance(module, _WEIGHT_LAYERS):
+        if not registered and not isinstance(module, _WEIGHT_LAYERS):
             return None
         reason = unsupported_reason(module)
         if reason is not None:
             report.layers.append(LayerReport(name, kind, False, reason))
             return module
-        analog_cls = next(a for t, a in CONVERTERS.items() if isinstance(module, t))
-        analog = analog_cls.from_digital(module, spec)
-        if isinstance(analog, AnalogRNNBase):
-            report.layers.append(LayerReport(name, kind, True, analog.report_detail()))
-            return analog
-        tile = analog.tile
-        report.layers.append(LayerReport(
-            name, kind, True, f"{tile.in_features}x{tile.out_features} on "
-                              f"{tile.array_grid[0]}x{tile.array_grid[1]} arrays"))
+        analog = adapter_for(module).from_digital(module, spec)
+        report.layers.append(LayerReport(name, kind, True, _detail(analog)))
         return analog
 
     def visit(parent: nn.Module, prefix: str) -> None:
