@@ -1,5 +1,6 @@
 """PyTorch interface: analog layers, ``convert`` and chip-instance operations."""
 
+from .attention import AnalogMultiheadAttention
 from .convert import CONVERTERS, ConversionReport, UnsupportedLayerError, convert
 from .input_ranges import calibrate_input_ranges, set_input_range
 from .layers import AnalogConv1d, AnalogConv2d, AnalogLayer, AnalogLinear, make_tile
@@ -14,6 +15,7 @@ __all__ = [
     "AnalogGRU",
     "AnalogLSTM",
     "AnalogLayer",
+    "AnalogMultiheadAttention",
     "AnalogLinear",
     "AnalogRNN",
     "AnalogRNNBase",

@@ -134,9 +134,11 @@ def convert(
     strict: bool = False,
     inplace: bool = False,
 ) -> tuple[nn.Module, ConversionReport]:
-    """Replace supported layers (Linear, Conv1d, Conv2d, RNN, LSTM, GRU) by analog layers on
-    ``chip``; a recurrent layer's input and recurrent matrices go on tiles, its gates and state
-    update stay digital (:mod:`aimc.nn.recurrent`).
+    """Replace supported layers (Linear, Conv1d, Conv2d, RNN, LSTM, GRU, MultiheadAttention and
+    any registered with :func:`aimc.nn.register_layer`) by analog layers on ``chip``; a recurrent
+    layer's input and recurrent matrices go on tiles, its gates and state update stay digital
+    (:mod:`aimc.nn.recurrent`); attention's projections go on tiles, QKᵀ, softmax and AV stay
+    digital (:mod:`aimc.nn.attention`).
 
     Args:
         model: any ``nn.Module``; it is deep-copied unless ``inplace``.
@@ -200,6 +202,11 @@ def convert(
         visit(model, "")
     else:
         model = root
+    for module in model.modules():
+        # nn.TransformerEncoder's nested-tensor fast path reads its first layer's weights
+        # directly; with analog layers inside it must call them instead
+        if isinstance(module, nn.TransformerEncoder) and any(isinstance(m, Tile) for m in module.modules()):
+            module.use_nested_tensor = False
     if strict and report.digital:
         details = "; ".join(f"{r.name} ({r.kind}): {r.detail}" for r in report.layers if not r.analog)
         raise UnsupportedLayerError(f"layers that cannot be converted: {details}")

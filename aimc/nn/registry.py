@@ -3,7 +3,7 @@
 Every entry pairs a layer class with an *adapter*, an object whose
 ``from_digital(module, chip)`` returns the analog module that replaces ``module``. The built-in
 layers are registered here too (``nn.Linear`` → :class:`~aimc.nn.AnalogLinear`, convolutions,
-recurrent layers), so a custom layer goes through exactly the same path.
+recurrent layers, ``nn.MultiheadAttention``), so a custom layer goes through exactly the same path.
 
 For the common case, a layer that holds one weight matrix and applies it to the last dimension
 of its input, :class:`MatrixAdapter` says how to read the matrix (as ``[out, in]``) and the bias
@@ -42,6 +42,7 @@ import torch
 from torch import nn
 
 from ..chips import ChipSpec
+from .attention import AnalogMultiheadAttention
 from .layers import AnalogConv1d, AnalogConv2d, AnalogLayer, AnalogLinear
 from .recurrent import AnalogGRU, AnalogLSTM, AnalogRNN
 
@@ -140,5 +141,6 @@ def adapter_for(module: nn.Module) -> Any | None:
 for _cls, _analog in ((nn.Linear, AnalogLinear), (nn.Conv1d, AnalogConv1d), (nn.Conv2d, AnalogConv2d)):
     register_layer(_cls, _analog)
     _MATCH_SUBCLASSES.append(_cls)
-for _cls, _analog in ((nn.RNN, AnalogRNN), (nn.LSTM, AnalogLSTM), (nn.GRU, AnalogGRU)):
+for _cls, _analog in ((nn.RNN, AnalogRNN), (nn.LSTM, AnalogLSTM), (nn.GRU, AnalogGRU),
+                      (nn.MultiheadAttention, AnalogMultiheadAttention)):
     register_layer(_cls, _analog)
