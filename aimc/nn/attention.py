@@ -45,7 +45,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..chips import ChipSpec
-from .recurrent import _analog_linear
+from .layers import AnalogLinear
 
 
 class AnalogMultiheadAttention(nn.Module):
@@ -76,10 +76,10 @@ class AnalogMultiheadAttention(nn.Module):
             weights = (module.q_proj_weight, module.k_proj_weight, module.v_proj_weight)
         biases = (None,) * 3 if module.in_proj_bias is None else module.in_proj_bias.split(e)
         layer.q_proj, layer.k_proj, layer.v_proj = (
-            _analog_linear(w.detach(), None if b is None else b.detach(), chip)
+            AnalogLinear.from_matrix(w.detach(), None if b is None else b.detach(), chip)
             for w, b in zip(weights, biases, strict=True))
-        layer.out_proj = _analog_linear(module.out_proj.weight.detach(), None if module.out_proj.bias is None
-                                        else module.out_proj.bias.detach(), chip)
+        out_bias = None if module.out_proj.bias is None else module.out_proj.bias.detach()
+        layer.out_proj = AnalogLinear.from_matrix(module.out_proj.weight.detach(), out_bias, chip)
         for name in ("bias_k", "bias_v"):
             value = getattr(module, name)
             setattr(layer, name, None if value is None else nn.Parameter(value.detach().clone()))

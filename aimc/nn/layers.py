@@ -92,9 +92,16 @@ class AnalogLinear(AnalogLayer):
 
     @classmethod
     def from_digital(cls, module: nn.Linear, chip: ChipSpec) -> AnalogLinear:
+        return cls.from_matrix(module.weight, module.bias, chip)
+
+    @classmethod
+    def from_matrix(cls, weight: torch.Tensor, bias: torch.Tensor | None, chip: ChipSpec) -> AnalogLinear:
+        """An analog layer computing ``x @ weight.T + bias`` for any matrix ``weight [out, in]``
+        (one of the matrices of a recurrent or attention layer, a custom layer's matrix); the
+        bias stays digital."""
         layer = cls.__new__(cls)
-        AnalogLayer.__init__(layer, module.weight, module.bias, chip)
-        layer.in_features, layer.out_features = module.in_features, module.out_features
+        AnalogLayer.__init__(layer, weight, bias, chip)
+        layer.out_features, layer.in_features = weight.shape
         return layer
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

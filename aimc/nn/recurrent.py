@@ -42,15 +42,7 @@ from torch import nn
 from torch.nn.utils.rnn import PackedSequence
 
 from ..chips import ChipSpec
-from .layers import AnalogLayer, AnalogLinear
-
-
-def _analog_linear(weight: torch.Tensor, bias: torch.Tensor | None, chip: ChipSpec) -> AnalogLinear:
-    """An :class:`AnalogLinear` for ``weight [out, in]`` (and a digital ``bias``)."""
-    layer = AnalogLinear.__new__(AnalogLinear)
-    AnalogLayer.__init__(layer, weight, bias, chip)
-    layer.out_features, layer.in_features = weight.shape
-    return layer
+from .layers import AnalogLinear
 
 
 class _Cell(nn.Module):
@@ -98,9 +90,9 @@ class AnalogRNNBase(nn.Module):
             for suffix in ("", "_reverse")[:self.directions]:
                 def param(kind: str, k: int = k, suffix: str = suffix) -> torch.Tensor | None:
                     return getattr(module, f"{kind}_l{k}{suffix}", None)
-                ih = _analog_linear(param("weight_ih"), param("bias_ih"), chip)
-                hh = _analog_linear(param("weight_hh"), param("bias_hh"), chip)
-                hr = None if not self.proj_size else _analog_linear(param("weight_hr"), None, chip)
+                ih = AnalogLinear.from_matrix(param("weight_ih"), param("bias_ih"), chip)
+                hh = AnalogLinear.from_matrix(param("weight_hh"), param("bias_hh"), chip)
+                hr = None if not self.proj_size else AnalogLinear.from_matrix(param("weight_hr"), None, chip)
                 self.cells[f"l{k}{suffix}"] = _Cell(ih, hh, hr)
 
     @property

@@ -43,7 +43,7 @@ from torch import nn
 
 from ..chips import ChipSpec
 from .attention import AnalogMultiheadAttention
-from .layers import AnalogConv1d, AnalogConv2d, AnalogLayer, AnalogLinear
+from .layers import AnalogConv1d, AnalogConv2d, AnalogLinear
 from .recurrent import AnalogGRU, AnalogLSTM, AnalogRNN
 
 # layer type -> adapter (anything with ``from_digital(module, chip)``); read by convert
@@ -54,14 +54,6 @@ _MATCH_SUBCLASSES: list[type[nn.Module]] = []
 
 def _default_bias(module: nn.Module) -> torch.Tensor | None:
     return getattr(module, "bias", None)
-
-
-def analog_linear(weight: torch.Tensor, bias: torch.Tensor | None, chip: ChipSpec) -> AnalogLinear:
-    """An :class:`AnalogLinear` for ``weight [out, in]`` (and a digital ``bias [out]``)."""
-    layer = AnalogLinear.__new__(AnalogLinear)
-    AnalogLayer.__init__(layer, weight, bias, chip)
-    layer.out_features, layer.in_features = weight.shape
-    return layer
 
 
 @dataclass(frozen=True)
@@ -97,7 +89,7 @@ class MatrixAdapter:
         if bias is not None and (not isinstance(bias, torch.Tensor) or bias.shape != weight.shape[:1]):
             raise ValueError(f"the adapter of {kind} must return a bias of shape [{weight.shape[0]}] "
                              f"or None, got {getattr(bias, 'shape', type(bias).__name__)}")
-        layer = analog_linear(weight.detach(), None if bias is None else bias.detach(), chip)
+        layer = AnalogLinear.from_matrix(weight.detach(), None if bias is None else bias.detach(), chip)
         return layer if self.wrap is None else self.wrap(layer, module)
 
 
