@@ -140,8 +140,7 @@ def samples(chip: ChipSpec, n: int = SAMPLES, seed: int = SEED
 
 def interval(nominal: float, drawn) -> Interval:
     """Interval of a figure: its nominal value and the 5th and 95th percentiles of its draws."""
-    low, high = np.percentile(np.broadcast_to(np.asarray(drawn, dtype=float), (2,)) if np.ndim(drawn) == 0
-                              else np.asarray(drawn, dtype=float), (5, 95))
+    low, high = np.percentile(np.asarray(drawn, dtype=float), (5, 95))  # a scalar: both ends equal it
     return Interval(float(nominal), float(low), float(high))
 
 
