@@ -155,23 +155,21 @@ class CostReport:
                            f"{c.tops_per_w:.3g}")
         compare = Table(title="per inference: analog chip vs digital INT8 systolic array, same node",
                         caption="range: central 90 % over the cost parameters (Monte Carlo)")
-        rows = (("energy (µJ)", "energy_j", 1e6), ("latency (µs)", "latency_s", 1e6),
-                ("inferences/s", "inferences_per_s", 1), ("TOPS", "tops", 1),
-                ("TOPS/W", "tops_per_w", 1), ("area (mm²)", "area_mm2", 1),
-                ("TOPS/mm²", "tops_per_mm2", 1))
-        interval_of = {"energy_j": "energy_j", "latency_s": "latency_s", "inferences_per_s": "throughput",
-                       "tops": "tops", "tops_per_w": "tops_per_w", "area_mm2": "area_m2",
-                       "tops_per_mm2": "tops_per_mm2"}
-        area_scale = {"area_mm2": 1e6}
+        # label, summary key, scale, interval key (the interval of the area is in m², not mm²)
+        rows = (("energy (µJ)", "energy_j", 1e6, "energy_j"), ("latency (µs)", "latency_s", 1e6, "latency_s"),
+                ("inferences/s", "inferences_per_s", 1, "throughput"), ("TOPS", "tops", 1, "tops"),
+                ("TOPS/W", "tops_per_w", 1, "tops_per_w"), ("area (mm²)", "area_mm2", 1, "area_m2"),
+                ("TOPS/mm²", "tops_per_mm2", 1, "tops_per_mm2"))
         s = self.summary()
         for column in ("", "analog", "range", "digital", "analog advantage"):
             compare.add_column(column, justify="left" if not column else "right")
-        for label, key, scale in rows:
+        for label, key, scale, interval_key in rows:
             a, d = s["analog"][key] * scale, s["digital"][key] * scale
             better = d / a if key in ("energy_j", "latency_s", "area_mm2") else a / d
-            i = self.intervals.get(interval_of[key])
-            compare.add_row(label, num(a, 4), "-" if i is None else span(i, scale * area_scale.get(key, 1)),
-                            num(d, 4), f"{better:.2f}x")
+            i = self.intervals.get(interval_key)
+            i_scale = scale * (1e6 if interval_key == "area_m2" else 1)
+            compare.add_row(label, num(a, 4), "-" if i is None else span(i, i_scale), num(d, 4),
+                            f"{better:.2f}x")
         return Group(parts, layers, compare)
 
 
