@@ -415,7 +415,6 @@ class Tile(nn.Module):
             del plane, g, sigma
         del state, ir
         self._read = ReadMatrices(w, var, bias, shot)  # [groups, arrays, rows, columns] ...
-        self._layouts = {}
         self.time = float(t)
         time_bits = int.from_bytes(struct.pack("<d", self.time), "little")
         self.normals.seed(split_seed(np.random.SeedSequence([self._read_seed, time_bits]), 1)[0])

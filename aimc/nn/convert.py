@@ -162,18 +162,10 @@ def convert(
     def replace(module: nn.Module, name: str) -> nn.Module | None:
         """The module to put in place of ``module`` (None: not a layer, look inside it)."""
         kind = type(module).__name__
-        if isinstance(module, AnalogLayer):
-            tile, chip = module.tile, module.chip.name
+        if isinstance(module, AnalogLayer) or _is_analog_module(module):
+            chip = module.chip.name
             where = "" if chip == spec.name else f"; kept on {chip}, not re-mapped to {spec.name}"
-            report.layers.append(LayerReport(
-                name, kind, True, f"{ALREADY} ({tile.in_features}x{tile.out_features} on "
-                                  f"{tile.array_grid[0]}x{tile.array_grid[1]} arrays{where})"))
-            return module
-        if _is_analog_module(module):
-            where = "" if module.chip.name == spec.name else (
-                f"; kept on {module.chip.name}, not re-mapped to {spec.name}")
-            report.layers.append(LayerReport(name, kind, True,
-                                             f"{ALREADY} ({module.report_detail()}{where})"))
+            report.layers.append(LayerReport(name, kind, True, f"{ALREADY} ({_detail(module)}{where})"))
             return module
         registered = type(module) in CONVERTERS
         if isinstance(module, _OPAQUE) and not registered:
