@@ -76,10 +76,8 @@ class AnalogMultiheadAttention(nn.Module):
             weights = (module.q_proj_weight, module.k_proj_weight, module.v_proj_weight)
         biases = (None,) * 3 if module.in_proj_bias is None else module.in_proj_bias.split(e)
         layer.q_proj, layer.k_proj, layer.v_proj = (
-            AnalogLinear.from_matrix(w.detach(), None if b is None else b.detach(), chip)
-            for w, b in zip(weights, biases, strict=True))
-        out_bias = None if module.out_proj.bias is None else module.out_proj.bias.detach()
-        layer.out_proj = AnalogLinear.from_matrix(module.out_proj.weight.detach(), out_bias, chip)
+            AnalogLinear.from_matrix(w, b, chip) for w, b in zip(weights, biases, strict=True))
+        layer.out_proj = AnalogLinear.from_digital(module.out_proj, chip)
         for name in ("bias_k", "bias_v"):
             value = getattr(module, name)
             setattr(layer, name, None if value is None else nn.Parameter(value.detach().clone()))

@@ -89,7 +89,7 @@ class MatrixAdapter:
         if bias is not None and (not isinstance(bias, torch.Tensor) or bias.shape != weight.shape[:1]):
             raise ValueError(f"the adapter of {kind} must return a bias of shape [{weight.shape[0]}] "
                              f"or None, got {getattr(bias, 'shape', type(bias).__name__)}")
-        layer = AnalogLinear.from_matrix(weight.detach(), None if bias is None else bias.detach(), chip)
+        layer = AnalogLinear.from_matrix(weight, bias, chip)
         return layer if self.wrap is None else self.wrap(layer, module)
 
 
