@@ -21,10 +21,10 @@ from rich.console import Group
 from rich.table import Table
 
 from ..chips import ChipSpec
-from ..compiler import Mapping
+from ..compiler import LayerMap, Mapping
 from .digital import SystolicArray, digital_baseline
 from .energy import COMPONENTS, core_footprint, digital_layer_energy, layer_energy, mvm_energy
-from .timing import mvm_time, peak_ops, schedule
+from .timing import mvm_time, peak_ops
 from .uncertainty import Interval, interval, samples
 
 UNIFORM_FILL = 0.5  # mean |w| / max |w| of uniformly distributed weights
@@ -189,19 +189,22 @@ def span(i: Interval, scale: float = 1.0, digits: int = 3) -> str:
     return f"{num(i.low * scale, digits)}-{num(i.high * scale, digits)}"
 
 
+def _layer_parts(chip: ChipSpec, layer: LayerMap, t_mvm: float) -> tuple[dict[str, float], float]:
+    """Energy by component and stage time of one layer, analog or kept digital."""
+    if layer.analog:
+        return layer_energy(chip, layer), layer.vectors / layer.replicas * t_mvm
+    return digital_layer_energy(chip, layer), layer.macs / chip.cost.digital_macs_per_s
+
+
 def _figures(chip: ChipSpec, mapping: Mapping, shape: tuple[int, int]):
     """Energy per inference, latency, throughput and area of ``mapping`` on ``chip`` (floats, or
     arrays over parameter draws)."""
     t_mvm = mvm_time(chip)
     energy, stages = 0.0, []
     for layer in mapping.layers:
-        if layer.analog:
-            parts = layer_energy(chip, layer)
-            stages.append(layer.vectors / layer.replicas * t_mvm)
-        else:
-            parts = digital_layer_energy(chip, layer)
-            stages.append(layer.macs / chip.cost.digital_macs_per_s)
+        parts, stage = _layer_parts(chip, layer, t_mvm)
         energy = energy + sum(parts.values())
+        stages.append(stage)
     area = mapping.chips_needed * chip.cores * core_footprint(chip, *shape)
     return energy, sum(stages), 1.0 / reduce(np.maximum, stages), area
 
@@ -227,16 +230,11 @@ def estimate(mapping: Mapping, baseline: SystolicArray | None = None) -> CostRep
     """
     chip = mapping.chip
     shape = encoding_shape(chip)
-    stages = schedule(mapping).stage_s
+    t_mvm = mvm_time(chip)
     costs = []
     for layer in mapping.layers:
-        if layer.analog:
-            area = layer.arrays * core_footprint(chip, layer.devices, layer.adc_groups)
-            costs.append(LayerCost(layer.name, True, layer.macs, layer_energy(chip, layer),
-                                   stages[layer.name], area))
-        else:
-            costs.append(LayerCost(layer.name, False, layer.macs, digital_layer_energy(chip, layer),
-                                   layer.macs / chip.cost.digital_macs_per_s, 0.0))
+        area = layer.arrays * core_footprint(chip, layer.devices, layer.adc_groups) if layer.analog else 0.0
+        costs.append(LayerCost(layer.name, layer.analog, layer.macs, *_layer_parts(chip, layer, t_mvm), area))
     area = mapping.chips_needed * chip.cores * core_footprint(chip, *shape)
     report = CostReport(mapping, costs, area, digital_baseline(mapping, baseline))
     varied, report.ranges = samples(chip)
