@@ -19,9 +19,7 @@ from .layers import AnalogLayer
 from .registry import CONVERTERS, adapter_for
 
 # CONVERTERS (layer type -> adapter) lives in .registry; aimc.nn.register_layer extends it.
-# Recurrent layers convert only as these exact types: a subclass may override the forward
-# (which the analog twin would silently drop), so it stays digital like any unknown RNNBase.
-_RECURRENT = (nn.RNN, nn.LSTM, nn.GRU)
+# Registered types match exactly (a subclass of nn.LSTM stays digital unless registered itself).
 
 # Containers whose children are used through their raw weights (not by calling them):
 # swapping a child would silently change nothing, so the whole container stays digital.
@@ -120,8 +118,6 @@ def unsupported_reason(module: nn.Module) -> str | None:
             return "transposed convolution is not supported"
         if module.groups != 1:
             return f"grouped convolution (groups={module.groups}) is not supported"
-    if isinstance(module, nn.RNNBase) and type(module) not in _RECURRENT:
-        return f"{type(module).__name__} is not supported (only nn.RNN, nn.LSTM, nn.GRU themselves)"
     if adapter_for(module) is None:
         return f"{type(module).__name__} has no analog implementation"
     return None
