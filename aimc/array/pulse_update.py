@@ -270,23 +270,18 @@ class SharedTrainSampler:
         """Draw the trains, count the coincidences and apply them to ``w [out, in]`` in place
         (one compiled pass for constant-step and soft-bounds devices, else the device's own
         response to the counts with torch normals)."""
-        self._draw(p, q, bl, generator)  # the count buffers are zero between updates
         compiled = _compiled_response(w, state, device)
         if compiled is None:
-            n_up, n_down = (n.reshape(-1).to(w.dtype, copy=True) for n in (self.n_up, self.n_down))
-            self.n_up.zero_()
-            self.n_down.zero_()
+            n_up, n_down = (n.reshape(-1).to(w.dtype) for n in self.counts(p, q, bl, generator))
             noisy = device.dw_min_std > 0
             normal = torch.randn(w.numel(), generator=generator, dtype=w.dtype) if noisy else None
             flat_state = {k: v.reshape(-1) for k, v in state.items()}
             w.view(-1).copy_(device.apply(w.reshape(-1), n_up, n_down, flat_state, normal))
             return
-        response, arrays = compiled
-        if response == kernels.CONSTANT_STEP:
-            a, b, lo, hi = arrays
-            steps = (a, b)
-        else:
-            a, b, lo, hi = arrays
+        self._draw(p, q, bl, generator)  # the count buffers are zero between updates
+        response, (a, b, lo, hi) = compiled
+        steps = (a, b)
+        if response == kernels.SOFT_BOUNDS:
             if "a" not in state:
                 state = {**state, **SoftBounds.derived(state)}
             steps = (state["a"], state["b"])
