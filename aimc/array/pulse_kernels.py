@@ -338,7 +338,9 @@ def train_counts(p, q, bl, row_base, col_base, row_key, col_key, n_up, n_down):
     the slots where some column fires (no other slot can coincide); the firing rows of each slot
     are listed, and every firing column adds one to each of them in its slots: beyond drawing
     the trains, the work is one addition per coincidence. ``row_base``/``col_base``:
-    :func:`device_hashes` of the row and column indices; ``row_key``/``col_key``: 32-bit keys
+    :func:`device_hashes` of the column indices and, for rows, of the row's position among the
+    rows that can fire in that sample (each live row still draws its own stream, so the law is the
+    same; a row's numbers depend on which rows are live); ``row_key``/``col_key``: 32-bit keys
     of this update. Returns the number of coincidences."""
     n_in, n_out = p.shape[1], q.shape[1]
     words = (bl + 63) // 64
