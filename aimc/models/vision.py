@@ -1,4 +1,4 @@
-"""Small reference networks built in code (no weights to download)."""
+"""Vision reference networks: the demo CNN for 8x8 digits, an MLP, ResNet-18 and VGG-8."""
 
 from __future__ import annotations
 
