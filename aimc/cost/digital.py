@@ -7,6 +7,12 @@ stream through it, which takes ``vectors + rows + cols`` cycles (fill and drain)
 inference: weights from SRAM when all of them fit in the buffer, otherwise from DRAM; inputs
 read once per column tile; 32-bit partial sums written and read back between row tiles;
 8-bit outputs written. Energies and areas per operation come from :mod:`aimc.cost.technology`.
+
+A recurrent matrix (``W_hh``, ``W_hr``) cannot stream its vectors: the vector of step ``t+1`` is
+the state after step ``t``, so every step goes through fill and drain alone
+(``1 + rows + cols`` cycles per weight tile), and a matrix of several weight tiles reloads them
+every step. An embedding table reads only the looked-up rows (``SRAM_PORT_BITS`` per cycle) from
+the buffer, or from DRAM when it does not fit beside the other weights; it has no MACs.
 """
 
 from __future__ import annotations
@@ -17,6 +23,8 @@ from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
 from ..compiler import Mapping
 from .technology import DRAM_J_PER_BIT, technology
+
+SRAM_PORT_BITS = 128  # bits read from the buffer per cycle for an embedding row
 
 
 class SystolicArray(BaseModel):
@@ -38,24 +46,42 @@ def digital_baseline(mapping: Mapping, array: SystolicArray | None = None) -> di
     array = array or SystolicArray()
     chip = mapping.chip
     t = technology(chip.node_nm, chip.cost.vdd)
-    weight_bits = sum(layer.rows * layer.cols for layer in mapping.layers) * 8
+    weight_bits = sum(layer.rows * layer.cols for layer in mapping.layers if not layer.lookup) * 8
     weights_in_dram = weight_bits > array.sram_bytes * 8
     layers: dict[str, dict[str, float]] = {}
     cycles_total = 0
     for layer in mapping.layers:
         row_tiles = math.ceil(layer.rows / array.rows)
         col_tiles = math.ceil(layer.cols / array.cols)
-        cycles = row_tiles * col_tiles * (layer.vectors + array.rows + array.cols)
-        cycles_total += cycles
         w_bits = layer.rows * layer.cols * 8
+        if layer.lookup:  # the looked-up rows only, from wherever the table is
+            read = layer.vectors * layer.cols * 8
+            cycles = layer.vectors * math.ceil(layer.cols * 8 / SRAM_PORT_BITS)
+            table_in_dram = weight_bits + w_bits > array.sram_bytes * 8
+            layers[layer.name] = {
+                "mac": 0.0,
+                "sram": (read * (1 if table_in_dram else 2)) * t.sram_j_per_bit,
+                "dram": read * array.dram_j_per_bit if table_in_dram else 0.0,
+                "latency_s": cycles / array.clock_hz,
+            }
+            cycles_total += cycles
+            continue
+        tiles = row_tiles * col_tiles
+        reloads = 1
+        if layer.recurrent:  # one step at a time through fill and drain, weights reloaded per step
+            cycles = tiles * layer.vectors * (1 + array.rows + array.cols)
+            reloads = layer.vectors if tiles > 1 else 1
+        else:
+            cycles = tiles * (layer.vectors + array.rows + array.cols)
+        cycles_total += cycles
         sram_bits = (layer.vectors * layer.rows * 8 * col_tiles
                      + layer.vectors * layer.cols * 32 * 2 * (row_tiles - 1)
                      + layer.vectors * layer.cols * 8
-                     + (0 if weights_in_dram else w_bits))
+                     + (0 if weights_in_dram else reloads * w_bits))
         layers[layer.name] = {
             "mac": layer.macs * t.mac8_j,
             "sram": sram_bits * t.sram_j_per_bit,
-            "dram": w_bits * array.dram_j_per_bit if weights_in_dram else 0.0,
+            "dram": reloads * w_bits * array.dram_j_per_bit if weights_in_dram else 0.0,
             "latency_s": cycles / array.clock_hz,
         }
     energy = {k: sum(v[k] for v in layers.values()) for k in ("mac", "sram", "dram")}

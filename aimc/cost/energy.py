@@ -25,6 +25,9 @@ One read of an array with one input vector (all ``phases``) costs
   a photonic link (``cost.photonic_j_per_bit``, length-independent).
 * **control** — one controller step per array read (Horowitz's instruction overhead).
 
+An embedding table mapped analog (``LayerMap.lookup``) is read one-hot: one row driven, the
+column arrays of the one row array that holds it converted, the index sent in instead of a vector.
+
 Area per core: devices ``rows · cols · devices · cell_f2 · F²``, ADCs (``cost.adc_area_m2`` at
 32 nm scaled by node² and ``2**(bits-8)``, one per ``columns_per_adc`` columns), DACs, the
 accumulators and the SRAM buffer. With ``cost.tiers > 1`` the arrays stack in tiers over the
@@ -132,25 +135,36 @@ def layer_energy(chip: ChipSpec, layer: LayerMap) -> dict[str, float]:
     """Energy (J) by component of one inference through an analog layer."""
     t, cost = tech(chip), chip.cost
     scale = cost.digital_energy_scale
-    per_vector = mvm_energy(chip, layer.rows, layer.cols, layer.fill, layer.devices,
-                            layer.adc_groups, layer.col_arrays, layer.row_arrays)
     in_bits = chip.dac.bits or 8
-    accumulate = scale * ((layer.row_arrays - 1) * layer.cols * t.add32_j + layer.cols * t.fp16_fma_j)
-    sram = scale * (layer.rows * in_bits + layer.cols * OUT_BITS) * t.sram_j_per_bit
-    bits = (layer.rows * in_bits * layer.col_arrays + layer.cols * OUT_BITS
-            + (layer.row_arrays * layer.cols * PSUM_BITS if layer.row_arrays > 1 else 0))
+    if layer.lookup:
+        # one-hot read: one row driven, the column arrays of the row array that holds it
+        # convert; no partial sums; the index (not a vector) goes in
+        rows, row_arrays = 1, 1
+        in_vector_bits = max(1, math.ceil(math.log2(max(layer.rows, 2))))
+    else:
+        rows, row_arrays = layer.rows, layer.row_arrays
+        in_vector_bits = layer.rows * in_bits
+    per_vector = mvm_energy(chip, rows, layer.cols, layer.fill, layer.devices,
+                            layer.adc_groups, layer.col_arrays, row_arrays)
+    accumulate = scale * ((row_arrays - 1) * layer.cols * t.add32_j + layer.cols * t.fp16_fma_j)
+    sram = scale * (in_vector_bits + layer.cols * OUT_BITS) * t.sram_j_per_bit
+    bits = (in_vector_bits * layer.col_arrays + layer.cols * OUT_BITS
+            + (row_arrays * layer.cols * PSUM_BITS if row_arrays > 1 else 0))
     if cost.link == "photonic":
         network = bits * cost.photonic_j_per_bit
     else:
         pitch = np.sqrt(core_footprint(chip, layer.devices, layer.adc_groups))
         network = scale * bits * t.wire_j_per_bit(pitch)
-    control = scale * layer.row_arrays * layer.col_arrays * t.control_j
+    control = scale * row_arrays * layer.col_arrays * t.control_j
     per_vector |= {"accumulate": accumulate, "sram": sram, "network": network, "control": control}
     return {k: layer.vectors * per_vector[k] for k in COMPONENTS}
 
 
 def digital_layer_energy(chip: ChipSpec, layer: LayerMap) -> dict[str, float]:
-    """A layer kept digital on the analog chip: INT8 MACs, weights and activations from SRAM."""
+    """A layer kept digital on the analog chip: INT8 MACs, weights and activations from SRAM
+    (a lookup table: the looked-up rows read from SRAM, no MACs)."""
     t, scale = tech(chip), chip.cost.digital_energy_scale
+    if layer.lookup:
+        return {"digital": 0.0 * scale, "sram": scale * 2 * layer.vectors * layer.cols * 8 * t.sram_j_per_bit}
     sram_bits = (layer.rows * layer.cols + layer.vectors * (layer.rows + layer.cols)) * 8
     return {"digital": scale * layer.macs * t.mac8_j, "sram": scale * sram_bits * t.sram_j_per_bit}

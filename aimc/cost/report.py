@@ -59,7 +59,8 @@ class LayerCost:
 
 @dataclass
 class CostReport:
-    """Per-inference cost of a mapped network (batch 1, pipelined layers)."""
+    """Per-inference cost of a mapped network (batch 1, pipelined layers); an inference of a
+    sequence model is one sequence of :attr:`tokens` tokens, also costed per token."""
 
     mapping: Mapping
     layers: list[LayerCost]
@@ -91,6 +92,25 @@ class CostReport:
         return 1.0 / max(layer.stage_s for layer in self.layers)
 
     @property
+    def tokens(self) -> int:
+        """Tokens (time steps) per inference (:attr:`aimc.compiler.Mapping.tokens`)."""
+        return self.mapping.tokens
+
+    @property
+    def energy_per_token_j(self) -> float:
+        return self.total_j / self.tokens
+
+    @property
+    def latency_per_token_s(self) -> float:
+        """Latency of one sequence divided by its tokens: the time steps run one after another
+        (see :mod:`aimc.cost.timing`), so this is also the modelled time of one streaming frame."""
+        return self.latency_s / self.tokens
+
+    @property
+    def tokens_per_s(self) -> float:
+        return self.throughput * self.tokens
+
+    @property
     def tops(self) -> float:
         return self.ops * self.throughput / 1e12
 
@@ -107,15 +127,19 @@ class CostReport:
         d = self.digital
         d_energy = sum(d["energy_j"].values())
         d_tput = 1.0 / d["latency_s"]  # one systolic array, layers in turn
+        n = self.tokens
         return {
             "analog": {"energy_j": self.total_j, "latency_s": self.latency_s,
                        "inferences_per_s": self.throughput, "tops": self.tops,
                        "tops_per_w": self.tops_per_w, "area_mm2": self.area_m2 * 1e6,
-                       "tops_per_mm2": self.tops_per_mm2},
+                       "tops_per_mm2": self.tops_per_mm2, "energy_per_token_j": self.total_j / n,
+                       "latency_per_token_s": self.latency_s / n, "tokens_per_s": self.tokens_per_s},
             "digital": {"energy_j": d_energy, "latency_s": d["latency_s"],
                         "inferences_per_s": d_tput, "tops": self.ops * d_tput / 1e12,
                         "tops_per_w": self.ops / d_energy / 1e12, "area_mm2": d["area_m2"] * 1e6,
-                        "tops_per_mm2": self.ops * d_tput / 1e12 / (d["area_m2"] * 1e6)},
+                        "tops_per_mm2": self.ops * d_tput / 1e12 / (d["area_m2"] * 1e6),
+                        "energy_per_token_j": d_energy / n, "latency_per_token_s": d["latency_s"] / n,
+                        "tokens_per_s": d_tput * n},
         }
 
     def to_dict(self) -> dict:
@@ -123,6 +147,8 @@ class CostReport:
             "energy_j": self.energy_j, "total_j": self.total_j, "ops": self.ops,
             "latency_s": self.latency_s, "throughput": self.throughput, "tops": self.tops,
             "tops_per_w": self.tops_per_w, "area_m2": self.area_m2, "tops_per_mm2": self.tops_per_mm2,
+            "tokens": self.tokens, "energy_per_token_j": self.energy_per_token_j,
+            "latency_per_token_s": self.latency_per_token_s, "tokens_per_s": self.tokens_per_s,
             "layers": [{"name": c.name, "analog": c.analog, "macs": c.macs, "energy_j": c.energy_j,
                         "total_j": c.total_j, "stage_s": c.stage_s, "tops": c.tops,
                         "tops_per_w": c.tops_per_w, "area_m2": c.area_m2,
@@ -139,7 +165,8 @@ class CostReport:
         unit, scale = ("µJ", 1e6) if self.total_j > 1e-5 else ("nJ", 1e9)
         e = self.intervals.get("energy_j")
         caption = None if e is None else f"total, 90 % range: {span(e, scale)} {unit}"
-        parts = Table(title=f"energy per inference on {self.mapping.chip.name}", caption=caption)
+        per = "" if self.tokens == 1 else f" ({self.tokens} tokens)"
+        parts = Table(title=f"energy per inference{per} on {self.mapping.chip.name}", caption=caption)
         for column in ("component", unit, "share"):
             parts.add_column(column, justify="left" if column == "component" else "right")
         for k, v in self.energy_j.items():
@@ -160,12 +187,17 @@ class CostReport:
                 ("inferences/s", "inferences_per_s", 1, "throughput"), ("TOPS", "tops", 1, "tops"),
                 ("TOPS/W", "tops_per_w", 1, "tops_per_w"), ("area (mm²)", "area_mm2", 1, "area_m2"),
                 ("TOPS/mm²", "tops_per_mm2", 1, "tops_per_mm2"))
+        if self.tokens > 1:
+            rows += (("energy/token (µJ)", "energy_per_token_j", 1e6, "energy_per_token_j"),
+                     ("latency/token (µs)", "latency_per_token_s", 1e6, "latency_per_token_s"),
+                     ("tokens/s", "tokens_per_s", 1, "tokens_per_s"))
         s = self.summary()
         for column in ("", "analog", "range", "digital", "analog advantage"):
             compare.add_column(column, justify="left" if not column else "right")
         for label, key, scale, interval_key in rows:
             a, d = s["analog"][key] * scale, s["digital"][key] * scale
-            better = d / a if key in ("energy_j", "latency_s", "area_mm2") else a / d
+            lower = key in ("energy_j", "latency_s", "area_mm2", "energy_per_token_j", "latency_per_token_s")
+            better = d / a if lower else a / d
             i = self.intervals.get(interval_key)
             i_scale = scale * (1e6 if interval_key == "area_m2" else 1)
             compare.add_row(label, num(a, 4), "-" if i is None else span(i, i_scale), num(d, 4),
@@ -212,6 +244,12 @@ def _figures(chip: ChipSpec, mapping: Mapping, shape: tuple[int, int]):
 def estimate(mapping: Mapping, baseline: SystolicArray | None = None) -> CostReport:
     """Cost of one inference of ``mapping``'s network on its chip (and the digital baseline).
 
+    An inference of a sequence model is one sequence of ``mapping.tokens`` tokens (time steps);
+    the report also gives the cost per token (``energy_per_token_j``, ``latency_per_token_s``:
+    the sequence's figures divided by its tokens) and ``tokens_per_s``. For a model whose every
+    layer runs once per token (a streaming model), the cost per token equals the cost of
+    compiling it on a one-token example.
+
     ``report.intervals`` holds each headline figure (``energy_j``, ``latency_s``, ``throughput``,
     ``tops``, ``tops_per_w``, ``area_m2``, ``tops_per_mm2``) as an :class:`Interval`: the nominal
     value and the central 90 % (5th-95th percentile) over 4096 seeded Monte Carlo draws of the
@@ -246,6 +284,9 @@ def estimate(mapping: Mapping, baseline: SystolicArray | None = None) -> CostRep
         "tops_per_w": interval(report.tops_per_w, report.ops / energy / 1e12),
         "area_m2": interval(report.area_m2, area_c),
         "tops_per_mm2": interval(report.tops_per_mm2, tops / (area_c * 1e6)),
+        "energy_per_token_j": interval(report.energy_per_token_j, energy / report.tokens),
+        "latency_per_token_s": interval(report.latency_per_token_s, latency / report.tokens),
+        "tokens_per_s": interval(report.tokens_per_s, throughput * report.tokens),
     }
     return report
 

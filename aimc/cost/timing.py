@@ -14,6 +14,16 @@ Signed inputs and weights read in ``phases`` sign quadrants (IBM's "four-phase" 
 second (1 MAC = 2 operations). A pipelined network runs each layer as a stage: its time per
 inference is ``vectors / replicas * t_MVM``; the slowest stage sets the throughput and the sum
 the latency (digital operations between layers are not counted yet).
+
+Sequence models. A recurrent matrix (``W_hh``, and ``W_hr`` of a projected LSTM) is read once
+per time step with the state of the step before, so its ``T`` reads are sequential: the read at
+step ``t+1`` waits for step ``t`` (its read and the digital gate update), there is no pipelining
+across time steps, and replicas cannot shorten it (:func:`aimc.compile` gives it none). The model
+therefore runs the time steps one after another: a sequence's latency is the sum of the stage
+times (``T`` vectors each for the per-step matrices), and its latency per token is that sum over
+``T``, which for a model whose every layer runs once per token is the latency of one streaming
+frame. Throughput (sequences per second) still pipelines whole sequences through the stages.
+The recurrent stage, ``T * t_MVM``, is usually the slowest.
 """
 
 from __future__ import annotations
@@ -52,6 +62,12 @@ class Schedule:
 
     mvm_s: float
     stage_s: dict[str, float]  # per analog layer: vectors / replicas * t_MVM
+    tokens: int = 1  # tokens (time steps) per inference
+
+    @property
+    def latency_per_token_s(self) -> float:
+        """The sequence's latency over its tokens (time steps run one after another)."""
+        return self.latency_s / self.tokens
 
     @property
     def latency_s(self) -> float:
@@ -68,4 +84,4 @@ def schedule(mapping: Mapping) -> Schedule:
     """Stage times of every analog layer of ``mapping`` on its chip."""
     t = mvm_time(mapping.chip)
     stages = {layer.name: layer.vectors / layer.replicas * t for layer in mapping.analog_layers}
-    return Schedule(t, stages)
+    return Schedule(t, stages, mapping.tokens)

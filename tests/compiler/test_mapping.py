@@ -116,7 +116,7 @@ def test_compiling_a_converted_model_says_to_compile_the_digital_one():
         aimc.compile(analog, "ibm-hermes-pcm", torch.zeros(1, 784))
 
 
-def test_recurrent_layers_left_out_of_the_mapping_are_named_in_a_warning():
+def test_recurrent_layers_are_mapped_without_a_warning():
     class Spotter(nn.Module):
         def __init__(self):
             super().__init__()
@@ -126,6 +126,11 @@ def test_recurrent_layers_left_out_of_the_mapping_are_named_in_a_warning():
         def forward(self, x):
             return self.head(self.lstm(x)[0][:, -1])
 
-    with pytest.warns(UserWarning, match=r"lstm \(LSTM\)"):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
         m = aimc.compile(Spotter(), "ibm-hermes-pcm", torch.zeros(1, 5, 8))
-    assert [lay.name for lay in m.layers] == ["head"]
+    assert [(lay.name, lay.vectors) for lay in m.layers] == [("lstm.l0.ih", 5), ("lstm.l0.hh", 5),
+                                                             ("head", 1)]
+    assert m.tokens == 5

@@ -88,7 +88,8 @@ def test_propagation_is_seeded_and_converged():
 def test_estimate_reports_every_headline_figure_with_its_interval():
     report = estimate(aimc.compile(mlp(), "ibm-hermes-pcm", torch.zeros(1, 784)))
     i = report.intervals
-    assert set(i) == {"energy_j", "latency_s", "throughput", "tops", "tops_per_w", "area_m2", "tops_per_mm2"}
+    assert set(i) == {"energy_j", "latency_s", "throughput", "tops", "tops_per_w", "area_m2", "tops_per_mm2",
+                      "energy_per_token_j", "latency_per_token_s", "tokens_per_s"}
     for key in ("energy_j", "tops_per_w", "area_m2"):
         assert i[key].low < i[key].nominal < i[key].high
     assert i["energy_j"].nominal == report.total_j and i["area_m2"].nominal == report.area_m2
