@@ -237,6 +237,135 @@ def compile_cmd(
         console.print(f"wrote {json_path}")
 
 
+UNITS_S = {"s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0, "w": 7 * 86400.0,
+           "mo": 30 * 86400.0, "y": 365 * 86400.0}
+
+
+def parse_duration(text: str) -> float:
+    """``"1d"`` → 86400.0: a number with an optional unit (s, m/min, h, d, w, mo, y; none: s)."""
+    import re
+
+    match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+(?:e[+-]?[0-9]+)?)\s*([a-z]*)\s*", text.lower())
+    if match is None or match.group(2) not in UNITS_S | {"": 1.0}:
+        raise UsageError(f"--time {text!r}: expected a number with a unit s, m, h, d, w, mo or y, e.g. 1d")
+    return float(match.group(1)) * (UNITS_S.get(match.group(2), 1.0))
+
+
+STREAM_CHIP = "ibm-speech-pcm"
+
+
+@app.command()
+def stream(
+    wav: Path | None = typer.Option(None, help="mono WAV file to stream (resampled to 16 kHz with sox "
+                                              "if it has another rate)"),
+    generate: float | None = typer.Option(None, help="instead of --wav: synthesise a recording of this "
+                                                     "many seconds with keywords at known times "
+                                                     "(held-out voices; needs espeak-ng and sox)"),
+    seed: int = typer.Option(0, help="seed of the generated recording and of the chip instance"),
+    chip: str = typer.Option(STREAM_CHIP, help="chip preset name or YAML path, or 'digital' (no chip)"),
+    time: str = typer.Option("1d", help="time after programming, e.g. 1s, 1h, 1d, 1mo, 1y"),
+    model: Path | None = typer.Option(None, help="streaming model (.safetensors, saved by "
+                                                 "aimc.models.streaming.save_model); default: the "
+                                                 "built-in one, trained once (seed 0) and cached"),
+    threshold: float | None = typer.Option(None, help="detection threshold (default: the model's, "
+                                                      "chosen on validation audio)"),
+    smooth: int | None = typer.Option(None, min=1, help="posterior smoothing window, frames of 10 ms"),
+    refractory: float | None = typer.Option(None, min=0.0, help="seconds without a new detection "
+                                                                "after one"),
+    chunk_ms: float = typer.Option(100.0, min=10.0, help="audio delivered per call, ms"),
+    cache_dir: Path | None = typer.Option(None, help="cache of models and recordings (default "
+                                                     "$AIMC_CACHE or ~/.cache/aimc)"),
+    threads: int = typer.Option(1, min=1, help="torch threads"),
+) -> None:
+    """Spot keywords in a continuous signal on an analog chip: detections as they happen, then
+    precision/recall (generated audio), real-time factor and modelled chip cost per frame."""
+    try:
+        if (wav is None) == (generate is None):
+            raise UsageError("give exactly one of --wav FILE.wav or --generate SECONDS")
+        if generate is not None and not 0 < generate <= 3600:
+            raise UsageError(f"--generate {generate:g}: seconds must be in (0, 3600]")
+        if wav is not None and not wav.is_file():
+            raise UsageError(f"--wav: file not found: {wav}")
+        if model is not None and not model.is_file():
+            raise UsageError(f"--model: file not found: {model}")
+        if threshold is not None and not 0 < threshold <= 1:
+            raise UsageError(f"--threshold {threshold:g}: must be in (0, 1]")
+        t_seconds = parse_duration(time)
+    except UsageError as err:
+        raise _fail("cannot stream", err) from err
+    spec = None if chip == "digital" else _load_chip(chip)
+    import torch
+
+    from . import stream as streaming
+
+    torch.set_num_threads(threads)
+    try:
+        if wav is not None:
+            from .data.recording import load_wav
+
+            audio, events = load_wav(wav), None
+        else:
+            from .data.recording import generate_recording, voice_split
+
+            recording = generate_recording(generate, seed, voices=voice_split()[2],
+                                           snr_db=streaming.TEST_SNR_DB, cache_dir=cache_dir)
+            audio, events = recording.audio, recording.events
+        if model is not None:
+            from .models.streaming import load_model
+
+            network, classes, info = load_model(model)
+            detector = info.get("detector", {})
+            spotter = streaming.Spotter(network, classes, detector.get("threshold", 0.5),
+                                        detector.get("smooth_frames", 30), detector.get("refractory_s", 1.0),
+                                        info)
+        else:
+            spotter = streaming.default_spotter(0, cache_dir, console=console)
+    except (OSError, ValueError, RuntimeError) as err:
+        raise _fail("cannot stream", err) from err
+    runner, cost = spotter.model, None
+    if spec is not None:
+        import warnings
+
+        from .nn import convert, drift, program
+
+        runner, _ = convert(spotter.model, spec)
+        program(runner, seed=seed)
+        drift(runner, t_seconds)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            cost = streaming.frame_cost(spotter.model, spec, spotter.model.lstm.input_size)
+    streamer = spotter.streamer(runner, threshold=threshold, smooth_frames=smooth, refractory_s=refractory)
+    streamer.chip_cost = cost
+    where = "digital model" if spec is None else f"{spec.name}, {time} after programming (chip seed {seed})"
+    console.print(f"streaming {len(audio) / 16000:.1f} s of audio on {where}; threshold "
+                  f"{streamer.threshold:g}, smoothing {streamer.smooth_frames} frames, refractory "
+                  f"{streamer.refractory_s:g} s", soft_wrap=True)
+
+    def show(d) -> None:
+        console.print(f"  {d.time_s:8.2f} s  [bold]{d.keyword:<6}[/bold] score {d.score:.2f}")
+
+    result = streamer.run(audio, chunk_s=chunk_ms / 1000, on_detection=show)
+    table = Table(title="stream summary")
+    table.add_column("")
+    table.add_column("value", justify="right")
+    table.add_row("audio", f"{result.duration_s:.1f} s, {result.frames} frames of 10 ms")
+    table.add_row("detections", str(len(result.detections)))
+    if events is not None:
+        score = streaming.score_detections(result.detections, events, tolerance_s=streaming.TOLERANCE_S,
+                                           duration_s=result.duration_s)
+        table.add_row("keywords in the recording", str(score.true_positives + score.misses))
+        table.add_row("precision", f"{score.precision:.3f}")
+        table.add_row("recall", f"{score.recall:.3f}")
+        table.add_row("F1", f"{score.f1:.3f}")
+    load = ", ".join(f"{v:.1f}" for v in result.load)
+    table.add_row("real-time factor (this CPU)", f"{result.real_time_factor:.3f} (load {load})")
+    if cost is not None:
+        table.add_row("chip latency per frame", f"{1e6 * cost.latency_s:.3g} µs")
+        table.add_row("chip energy per frame", f"{1e9 * cost.energy_j:.3g} nJ")
+        table.add_row("chip arrays", str(cost.arrays))
+    console.print(table)
+
+
 def chip_kind(spec) -> str:
     return f"{spec.cores} cores of {spec.array.rows}x{spec.array.cols}, {spec.timing.phases}-phase read"
 

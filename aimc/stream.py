@@ -54,6 +54,9 @@ import numpy as np
 import torch
 from torch import nn
 
+__all__ = ["Detection", "DetectionScore", "FrameCost", "KeywordStreamer", "Spotter", "StreamResult",
+           "default_spotter", "frame_cost", "moving_average", "score_detections", "select_detector"]
+
 SAMPLE_RATE = 16000  # Hz, = aimc.data.keywords.SAMPLE_RATE
 HOP_S = 0.010  # s between feature frames
 WINDOW_S = 0.025  # s, analysis window of a frame
@@ -338,7 +341,9 @@ def score_detections(detections: Sequence[Detection], events: Iterable, keywords
 
 
 # ------------------------------------------------------------------ the default streaming model
-TRAIN_RECORDINGS, TRAIN_SECONDS = 24, 60.0  # training audio: 24 recordings of 60 s, training voices
+TRAIN_RECORDINGS, TRAIN_SECONDS = 64, 60.0  # training audio: 64 recordings of 60 s, training voices
+TRAIN_DENSITY = {"pause_s": (0.2, 0.8), "p_keyword": 0.6, "p_unknown": 0.35}  # denser than test audio
+MODEL_VERSION = 2  # part of the cached model's name: bump when the recipe changes
 VAL_RECORDINGS, VAL_SECONDS = 2, 150.0  # validation audio (threshold, smoothing): validation voices
 TRAIN_SNR_DB = (20.0, 10.0, 5.0)  # training recordings cycle through these SNRs
 TEST_SNR_DB = 10.0  # SNR of validation and test recordings
@@ -394,9 +399,10 @@ def default_spotter(seed: int = 0, cache_dir=None, *, progress: bool = True, con
 
     Training: :data:`TRAIN_RECORDINGS` generated recordings of :data:`TRAIN_SECONDS` s spoken by
     the training voices of :func:`aimc.data.recording.voice_split` at the SNRs
-    :data:`TRAIN_SNR_DB`, :func:`aimc.models.streaming.train_streaming`. Detector settings:
+    :data:`TRAIN_SNR_DB`, with words closer together than in test audio (:data:`TRAIN_DENSITY`),
+    :func:`aimc.models.streaming.train_streaming`. Detector settings:
     :func:`select_detector` on :data:`VAL_RECORDINGS` validation recordings (validation voices,
-    :data:`TEST_SNR_DB`). Cached as ``streaming-kws-seed{seed}.safetensors`` in
+    :data:`TEST_SNR_DB`). Cached as ``streaming-kws-v{MODEL_VERSION}-seed{seed}.safetensors`` in
     ``cache_dir/models`` (default ``$AIMC_CACHE`` or ``~/.cache/aimc``); the settings and the
     validation F1 are in its metadata.
     """
@@ -405,13 +411,14 @@ def default_spotter(seed: int = 0, cache_dir=None, *, progress: bool = True, con
     from .models.streaming import TrainConfig, load_model, save_model, train_streaming
 
     root = default_cache_dir() if cache_dir is None else Path(cache_dir)
-    path = root / "models" / f"streaming-kws-seed{seed}.safetensors"
+    path = root / "models" / f"streaming-kws-v{MODEL_VERSION}-seed{seed}.safetensors"
     if not path.is_file():
         say = console.print if console is not None else (lambda *_: None)
         train_voices, val_voices, _ = voice_split()
         say(f"training the streaming keyword spotter (seed {seed}, once; cached in {path.parent})")
         train = [generate_recording(TRAIN_SECONDS, 1000 * (seed + 1) + i, voices=train_voices,
-                                    snr_db=TRAIN_SNR_DB[i % len(TRAIN_SNR_DB)], cache_dir=root)
+                                    snr_db=TRAIN_SNR_DB[i % len(TRAIN_SNR_DB)], cache_dir=root,
+                                    **TRAIN_DENSITY)
                  for i in range(TRAIN_RECORDINGS)]
         model = train_streaming(train, CLASSES, TrainConfig(seed=seed), progress=progress)
         val = [generate_recording(VAL_SECONDS, 1000 * (seed + 1) + 500 + i, voices=val_voices,

@@ -187,3 +187,80 @@ def test_bad_chip_file_is_one_line(tmp_path):
     for args in (["compile", "--model", "mlp", "--chip", str(bad)], ["chips", "show", str(bad)]):
         result = runner.invoke(cli.app, args)
         assert result.exit_code == 2 and "adc.bits" in result.output and "Traceback" not in result.output
+
+
+# ---- aimc stream: a tiny model, a second of audio ----
+
+def _tiny_stream_model(tmp_path: Path) -> str:
+    import torch
+
+    from aimc.data.keywords import CLASSES
+    from aimc.models.streaming import StreamingKWS, save_model
+
+    torch.manual_seed(0)
+    path = tmp_path / "tiny.safetensors"
+    save_model(StreamingKWS(hidden=4, classes=len(CLASSES)), path, CLASSES,
+               {"detector": {"threshold": 0.2, "smooth_frames": 3, "refractory_s": 0.5}})
+    return str(path)
+
+
+def _wav(tmp_path: Path, rate: int = 16000, seconds: float = 0.5) -> str:
+    import numpy as np
+    from scipy.io import wavfile
+
+    path = tmp_path / f"noise{rate}.wav"
+    x = 0.1 * np.random.default_rng(0).standard_normal(round(rate * seconds))
+    wavfile.write(path, rate, (x * 32767).astype(np.int16))
+    return str(path)
+
+
+def test_stream_a_wav_on_a_chip_prints_the_summary(tmp_path):
+    args = ["stream", "--wav", _wav(tmp_path), "--model", _tiny_stream_model(tmp_path),
+            "--chip", "ibm-speech-pcm", "--time", "1d"]
+    result = runner.invoke(cli.app, args)
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert "ibm-speech-pcm, 1d after programming" in out and "threshold 0.2, smoothing 3 frames" in out
+    assert "0.5 s, 48 frames of 10 ms" in out and "real-time factor" in out
+    assert "chip latency per frame" in out and "chip energy per frame" in out
+    assert "precision" not in out  # a WAV file has no ground truth
+
+
+@pytest.mark.skipif(shutil.which("sox") is None, reason="resampling needs the Debian package sox")
+def test_stream_resamples_a_wav_at_another_rate(tmp_path):
+    args = ["stream", "--wav", _wav(tmp_path, 8000), "--model", _tiny_stream_model(tmp_path),
+            "--chip", "digital"]
+    result = runner.invoke(cli.app, args)
+    assert result.exit_code == 0 and "48 frames" in result.output, result.output
+
+
+@pytest.mark.skipif(shutil.which("espeak-ng") is None or shutil.which("sox") is None,
+                    reason="needs the Debian packages espeak-ng and sox")
+def test_stream_a_generated_recording_scores_the_detections(tmp_path):
+    args = ["stream", "--generate", "4", "--seed", "1", "--model", _tiny_stream_model(tmp_path),
+            "--chip", "digital", "--cache-dir", str(tmp_path)]
+    result = runner.invoke(cli.app, args)
+    assert result.exit_code == 0, result.output
+    assert "precision" in result.output and "recall" in result.output and "digital model" in result.output
+
+
+def test_stream_bad_input_is_one_line(tmp_path):
+    model = _tiny_stream_model(tmp_path)
+    one_line_error(["stream", "--model", model], "exactly one of --wav FILE.wav or --generate SECONDS")
+    one_line_error(["stream", "--wav", str(tmp_path / "no.wav")], "--wav: file not found", "no.wav")
+    wav = _wav(tmp_path)
+    one_line_error(["stream", "--wav", wav, "--model", str(tmp_path / "m.safetensors")],
+                   "--model: file not found")
+    one_line_error(["stream", "--wav", wav, "--model", model, "--time", "soon"], "--time 'soon'", "1d")
+    one_line_error(["stream", "--wav", wav, "--model", model, "--chip", "nope"], "bad chip 'nope'")
+    one_line_error(["stream", "--wav", wav, "--model", model, "--threshold", "2"], "must be in (0, 1]")
+    (tmp_path / "text.wav").write_text("hello")
+    one_line_error(["stream", "--wav", str(tmp_path / "text.wav"), "--model", model], "not a readable WAV")
+    (tmp_path / "bad.safetensors").write_text("x")
+    one_line_error(["stream", "--wav", wav, "--model", str(tmp_path / "bad.safetensors")],
+                   "not a streaming keyword model")
+
+
+def test_parse_duration():
+    assert cli.parse_duration("1d") == 86400 and cli.parse_duration("2.5h") == 9000
+    assert cli.parse_duration("30") == 30 and cli.parse_duration("1y") == 365 * 86400

@@ -13,7 +13,7 @@ ROOT = Path(aimc.__file__).parent
 HEAVY = ("numba", "scipy", "sklearn", "matplotlib")
 PACKAGES = ("aimc.array", "aimc.calibration", "aimc.chips", "aimc.compiler", "aimc.cost", "aimc.data",
             "aimc.devices", "aimc.encoding", "aimc.evaluation", "aimc.models", "aimc.nn", "aimc.periphery",
-            "aimc.tile", "aimc.training")
+            "aimc.stream", "aimc.tile", "aimc.training")
 
 
 def _run(code: str, **env: str) -> str:
@@ -96,7 +96,7 @@ print(before, after_import, matplotlib.get_backend(), len(plt.get_fignums()), pn
 
 # The package order of the README's Layout section; imports point down it, never up.
 ORDER = ["_lazy", "_jit", "data", "devices", "periphery", "array", "encoding", "tile", "calibration", "chips",
-         "nn", "models", "training", "compiler", "cost", "evaluation", ("demo", "cli")]
+         "nn", "models", "training", "compiler", "cost", "evaluation", "stream", ("demo", "cli")]
 RANK = {name: rank for rank, group in enumerate(ORDER)
         for name in ((group,) if isinstance(group, str) else group)}
 

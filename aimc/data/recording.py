@@ -138,6 +138,8 @@ def generate_recording(
     voices: Sequence[str] | None = None,
     snr_db: float = 15.0,
     pause_s: tuple[float, float] = (0.4, 1.4),
+    p_keyword: float = P_KEYWORD,
+    p_unknown: float = P_UNKNOWN,
     noise_kinds: Sequence[str] | None = None,
     keywords: Sequence[str] | None = None,
     unknown_words: Sequence[str] | None = None,
@@ -152,6 +154,8 @@ def generate_recording(
             disjoint lists to training and test recordings for held-out talkers.
         snr_db: nominal speech level over the background noise level (dB).
         pause_s: range of the pause before each segment (s).
+        p_keyword, p_unknown: probabilities that a segment is a keyword, an unknown word
+            (else a pause only); training recordings can be denser than test ones.
         noise_kinds: background noise kinds for :func:`aimc.data.keywords.noise` (default: all).
     """
     from . import keywords as kw
@@ -162,10 +166,13 @@ def generate_recording(
     keywords = list(kw.KEYWORDS if keywords is None else keywords)
     unknown_words = list(kw.UNKNOWN_WORDS if unknown_words is None else unknown_words)
     noise_kinds = list(kw.NOISE_KINDS if noise_kinds is None else noise_kinds)
+    if not (0 <= p_keyword and 0 <= p_unknown and p_keyword + p_unknown <= 1):
+        raise ValueError(f"p_keyword={p_keyword}, p_unknown={p_unknown}: need probabilities summing to <= 1")
     if not voices:
         raise ValueError("voices must name at least one espeak-ng voice")
     params = dict(seconds=float(seconds), seed=int(seed), voices=voices, snr_db=float(snr_db),
-                  pause_s=list(pause_s), noise_kinds=noise_kinds, keywords=keywords,
+                  pause_s=list(pause_s), p_keyword=float(p_keyword), p_unknown=float(p_unknown),
+                  noise_kinds=noise_kinds, keywords=keywords,
                   unknown_words=unknown_words, version=VERSION)
     folder = None
     if cache_dir != "":
@@ -181,10 +188,9 @@ def generate_recording(
     while True:
         t += rng.uniform(*pause_s)
         u = rng.random()
-        if u >= P_KEYWORD + P_UNKNOWN:
+        if u >= p_keyword + p_unknown:
             continue
-        label, word = ("", "")
-        if u < P_KEYWORD:
+        if u < p_keyword:
             word = label = keywords[rng.integers(len(keywords))]
         else:
             word, label = unknown_words[rng.integers(len(unknown_words))], "_unknown_"

@@ -57,7 +57,7 @@ class TrainConfig:
     """Hyper-parameters of :func:`train_streaming` (chosen on validation recordings)."""
 
     hidden: int = 64
-    epochs: int = 20
+    epochs: int = 30
     batch: int = 8  # recordings per batch (streams trained side by side)
     chunk: int = 100  # frames per truncated-BPTT chunk (1 s)
     lr: float = 3e-3

@@ -1,0 +1,122 @@
+"""Streaming keyword spotting on a generated 5-minute recording: digital vs analog, 1 day after
+programming.
+
+Command: ``python benchmarks/stream_kws.py`` (prints the README's markdown table; about 10 min
+single-threaded on a quiet machine; ``--chips`` and ``--presets`` shorten it).
+
+What runs. The streaming keyword spotter of ``aimc stream`` (:func:`aimc.stream.default_spotter`:
+an LSTM of 64 units over 40 log-mel bands and a per-frame classifier, trained once with seed 0 on
+64 generated one-minute recordings by truncated BPTT; its detector settings, threshold, smoothing
+window and refractory period, chosen by F1 on two 150 s validation recordings spoken by voices of
+neither training nor test) streams a held-out test recording (:func:`aimc.data.recording.
+generate_recording`, 300 s, seed 7, spoken only by the test voice variants, background noise at
+10 dB below the nominal speech level) in 100 ms chunks with its state carried throughout.
+
+Digital: the trained model itself. Analog: the model converted to a preset (``aimc.convert``: the
+LSTM's ``W_ih`` and ``W_hh`` and the classifier on tiles, gates digital), programmed as chip
+instance ``k`` (seeds 0..n-1), drifted to 1 day with the preset's drift compensation; every time
+step reads the recurrent tile afresh. The detector settings are the digital model's (nothing is
+tuned on the test audio or for the chip).
+
+Scoring (:func:`aimc.stream.score_detections`): a detection counts when it names a keyword spoken
+in ``[start, end + 0.5 s]``, one detection per keyword; unknown words are not targets. Statistics:
+mean ± standard error over the chip instances (std/sqrt(n), ddof 1). There is ONE trained model
+(training seed 0): the SE covers chip-to-chip variation only, not training seeds, and the
+recording's own sampling error (which keywords, voices and noise were drawn) is not in it.
+
+Cost and speed. The chip latency and energy per frame (one 10 ms time step: ``W_ih``, ``W_hh`` and
+the classifier each read once) come from :func:`aimc.stream.frame_cost` (``aimc.compile`` on a
+one-frame example, then ``aimc.cost.estimate``). The real-time factor is this process's wall-clock
+time (features, model, detector) over the audio's duration, torch pinned to one thread; the
+machine's load average is printed beside it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+import warnings
+
+import numpy as np
+import torch
+
+import aimc
+from aimc.data.recording import generate_recording, voice_split
+from aimc.stream import TEST_SNR_DB, TOLERANCE_S, default_spotter, frame_cost, score_detections
+
+DAY = 86400.0
+TEST_SEED = 7
+
+
+def mean_se(values: list[float]) -> str:
+    v = np.asarray(values, dtype=float)
+    if len(v) < 2:
+        return f"{v.mean():.3f}"
+    return f"{v.mean():.3f} ± {v.std(ddof=1) / np.sqrt(len(v)):.3f}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--chips", type=int, default=4, help="chip instances per preset")
+    parser.add_argument("--presets", nargs="+", default=["ibm-speech-pcm", "ibm-hermes-pcm"])
+    parser.add_argument("--seconds", type=float, default=300.0, help="test recording length")
+    parser.add_argument("--time", type=float, default=DAY, help="seconds after programming")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    print(f"load average at start: {os.getloadavg()}", flush=True)
+    t0 = time.perf_counter()
+    spotter = default_spotter(0)
+    print(f"model ready in {time.perf_counter() - t0:.0f} s; detector {spotter.info.get('detector')}, "
+          f"validation F1 {spotter.info.get('val_f1', float('nan')):.3f}", flush=True)
+    recording = generate_recording(args.seconds, TEST_SEED, voices=voice_split()[2], snr_db=TEST_SNR_DB)
+    keywords = sum(not e.label.startswith("_") for e in recording.events)
+    print(f"test recording: {recording.duration_s:.0f} s, {keywords} keywords, "
+          f"{len(recording.events) - keywords} unknown words", flush=True)
+
+    rows = []
+
+    def run(model, label: str) -> tuple:
+        result = spotter.streamer(model).run(recording.audio)
+        score = score_detections(result.detections, recording.events, tolerance_s=TOLERANCE_S,
+                                 duration_s=result.duration_s)
+        print(f"  {label}: precision {score.precision:.3f} recall {score.recall:.3f} F1 {score.f1:.3f} "
+              f"false alarms/h {score.false_alarms_per_hour:.0f} RTF {result.real_time_factor:.3f} "
+              f"(load {os.getloadavg()[0]:.1f})", flush=True)
+        return score, result
+
+    score, result = run(spotter.model, "digital")
+    rows.append(("digital", "1", f"{score.precision:.3f}", f"{score.recall:.3f}", f"{score.f1:.3f}",
+                 f"{score.false_alarms_per_hour:.0f}", f"{result.real_time_factor:.3f}", "-", "-"))
+    for preset in args.presets:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            cost = frame_cost(spotter.model, preset)
+        scores, rtfs = [], []
+        for k in range(args.chips):
+            analog, _ = aimc.convert(spotter.model, preset)
+            aimc.program(analog, seed=k)
+            aimc.drift(analog, args.time)
+            s, r = run(analog, f"{preset} chip {k}")
+            scores.append(s)
+            rtfs.append(r.real_time_factor)
+        rows.append((f"{preset}, 1 day", str(args.chips), mean_se([s.precision for s in scores]),
+                     mean_se([s.recall for s in scores]), mean_se([s.f1 for s in scores]),
+                     mean_se([s.false_alarms_per_hour for s in scores]).split(".")[0],
+                     f"{np.mean(rtfs):.3f}", f"{1e6 * cost.latency_s:.3g}", f"{1e9 * cost.energy_j:.3g}"))
+    load = os.getloadavg()
+    print()
+    print(f"Streaming keyword spotting, {recording.duration_s:.0f} s test recording ({keywords} keywords, "
+          f"held-out voices, {TEST_SNR_DB:g} dB SNR); one trained model (seed 0), mean ± SE over chip "
+          f"instances; RTF on this CPU, 1 thread, load {load[0]:.1f}/{load[1]:.1f}/{load[2]:.1f}")
+    print()
+    print("| model | chips | precision | recall | F1 | false alarms/h | real-time factor (CPU) "
+          "| chip latency/frame (µs) | chip energy/frame (nJ) |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for row in rows:
+        print("| " + " | ".join(row) + " |")
+    print(f"\ntotal {time.perf_counter() - t0:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
