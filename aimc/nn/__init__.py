@@ -2,6 +2,7 @@
 
 from .attention import AnalogMultiheadAttention
 from .convert import CONVERTERS, ConversionReport, UnsupportedLayerError, convert
+from .embedding import AnalogEmbedding
 from .input_ranges import calibrate_input_ranges, set_input_range
 from .layers import AnalogConv1d, AnalogConv2d, AnalogLayer, AnalogLinear, make_tile
 from .lifecycle import analog_tiles, drift, program
@@ -12,6 +13,7 @@ __all__ = [
     "CONVERTERS",
     "AnalogConv1d",
     "AnalogConv2d",
+    "AnalogEmbedding",
     "AnalogGRU",
     "AnalogLSTM",
     "AnalogLayer",

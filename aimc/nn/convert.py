@@ -15,6 +15,7 @@ from torch import nn
 
 from ..chips import ChipSpec, load_chip
 from ..tile import Tile
+from .embedding import AnalogEmbedding
 from .layers import AnalogLayer
 from .registry import CONVERTERS, adapter_for
 
@@ -86,6 +87,7 @@ class ConversionReport:
 
 
 ALREADY = "already analog"
+EMBEDDING_DIGITAL = "digital lookup; convert(..., analog_embeddings=True) maps it"
 
 
 def _is_analog_module(module: nn.Module) -> bool:
@@ -129,17 +131,23 @@ def convert(
     *,
     strict: bool = False,
     inplace: bool = False,
+    analog_embeddings: bool = False,
 ) -> tuple[nn.Module, ConversionReport]:
     """Replace supported layers (Linear, Conv1d, Conv2d, RNN, LSTM, GRU, MultiheadAttention and
     any registered with :func:`aimc.nn.register_layer`) by analog layers on ``chip``; a recurrent
     layer's input and recurrent matrices go on tiles, its gates and state update stay digital
     (:mod:`aimc.nn.recurrent`); attention's projections go on tiles, QKᵀ, softmax and AV stay
-    digital (:mod:`aimc.nn.attention`).
+    digital (:mod:`aimc.nn.attention`); ``nn.Embedding`` stays a digital lookup unless
+    ``analog_embeddings`` (:mod:`aimc.nn.embedding`).
 
     Args:
         model: any ``nn.Module``; it is deep-copied unless ``inplace``.
         chip: a :class:`ChipSpec`, a preset name or YAML path; default the IBM PCM preset.
-        strict: raise :class:`UnsupportedLayerError` naming every weight layer left digital.
+        strict: raise :class:`UnsupportedLayerError` naming every weight layer left digital
+            (an embedding kept digital because ``analog_embeddings`` is off is not an error).
+        analog_embeddings: put ``nn.Embedding`` tables on tiles, each lookup a one-hot read of
+            one row (:class:`aimc.nn.AnalogEmbedding`); by default they stay digital lookups.
+            An embedding with ``max_norm`` is refused (ValueError).
 
     Returns:
         ``(analog_model, report)``. Tiles start unprogrammed: call :func:`aimc.program`.
@@ -163,6 +171,13 @@ def convert(
             where = "" if chip == spec.name else f"; kept on {chip}, not re-mapped to {spec.name}"
             report.layers.append(LayerReport(name, kind, True, f"{ALREADY} ({_detail(module)}{where})"))
             return module
+        if type(module) is nn.Embedding:
+            if not analog_embeddings:
+                report.layers.append(LayerReport(name, kind, False, EMBEDDING_DIGITAL))
+                return module
+            analog = AnalogEmbedding.from_digital(module, spec)
+            report.layers.append(LayerReport(name, kind, True, analog.report_detail()))
+            return analog
         registered = type(module) in CONVERTERS
         if isinstance(module, _OPAQUE) and not registered:
             report.layers.append(LayerReport(name, kind, False, f"{kind} is not supported"))
@@ -195,7 +210,8 @@ def convert(
         # directly; with analog layers inside it must call them instead
         if isinstance(module, nn.TransformerEncoder) and any(isinstance(m, Tile) for m in module.modules()):
             module.use_nested_tensor = False
-    if strict and report.digital:
-        details = "; ".join(f"{r.name} ({r.kind}): {r.detail}" for r in report.layers if not r.analog)
+    left = [r for r in report.layers if not r.analog and r.detail != EMBEDDING_DIGITAL]
+    if strict and left:
+        details = "; ".join(f"{r.name} ({r.kind}): {r.detail}" for r in left)
         raise UnsupportedLayerError(f"layers that cannot be converted: {details}")
     return model, report

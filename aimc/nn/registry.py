@@ -10,6 +10,12 @@ of its input, :class:`MatrixAdapter` says how to read the matrix (as ``[out, in]
 out of the module; it builds an :class:`~aimc.nn.AnalogLinear` on a tile (bias digital), and an
 optional ``wrap`` puts that inside whatever module reproduces the original's input/output layout.
 
+``nn.Embedding`` is not registered: it stays a digital lookup unless
+``convert(..., analog_embeddings=True)`` asks for :class:`~aimc.nn.AnalogEmbedding` (one-hot
+reads of a tile). :func:`aimc.compile` maps a layer registered with a :class:`MatrixAdapter` too
+(its matrix, one vector per input row); a layer registered with another adapter is named in a
+warning and left out of the mapping, since compile cannot see its matrices.
+
 Matching is by exact type: a subclass of a registered class is not converted unless it is
 registered itself (it may override ``forward``, which the analog twin would silently drop). Only
 ``nn.Linear``, ``nn.Conv1d`` and ``nn.Conv2d`` also match their subclasses, as they always have.
