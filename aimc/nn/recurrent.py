@@ -16,6 +16,10 @@ steps in one batched tile call (still one read per input vector, each with fresh
 recurrent matrix is read once per time step with the current state: each step is a fresh read
 with its own noise, and the state carries that noise into every later step, as on a chip.
 
+Hardware-aware training (:func:`aimc.training.enable_hwa`) draws each matrix's programmed and
+drifted chip instance once per forward call (one sequence) and reuses it at every time step,
+each step a fresh read with its own read noise, as on a chip (see :class:`_SequenceReads`).
+
 Semantics follow PyTorch exactly: ``num_layers``, ``bidirectional``, ``batch_first``, ``bias``,
 ``dropout``, ``proj_size``, ``nonlinearity`` (RNN), optional initial state ``hx`` (``(h0, c0)``
 for an LSTM), unbatched 2-D input; the return value is ``(output, h_n)`` or
@@ -165,8 +169,7 @@ class AnalogRNNBase(nn.Module):
         steps, batch = x.shape[:2]
         h0, c0 = self._initial_state(hx, batch, unbatched, x)
 
-        def linear(layer: AnalogLinear, v: torch.Tensor) -> torch.Tensor:
-            return layer(v) if analog else layer.digital_forward(v)
+        linear = _SequenceReads() if analog else _digital
 
         h_n, c_n = [], []
         for k in range(self.num_layers):
@@ -201,6 +204,33 @@ class AnalogRNNBase(nn.Module):
             if getattr(self, name) != default:
                 text += f", {name}={getattr(self, name)}"
         return text
+
+
+def _digital(layer: AnalogLinear, v: torch.Tensor) -> torch.Tensor:
+    return layer.digital_forward(v)
+
+
+class _SequenceReads:
+    """The analog matrix reads of one forward call (one sequence).
+
+    In hardware-aware training a layer's hook (``layer.hwa``) may offer ``sequence(layer)``: a
+    training forward bound to one programmed chip instance. It is asked once per matrix and
+    sequence and serves every time step, with fresh read noise per read, as one programmed array
+    serves a whole sequence on a chip (:mod:`aimc.training.hwa`); without it, the layer's own
+    forward runs at every call. Duck-typed: ``aimc.nn`` does not import the training package.
+    """
+
+    def __init__(self) -> None:
+        self.readers: dict[int, object] = {}
+
+    def __call__(self, layer: AnalogLinear, v: torch.Tensor) -> torch.Tensor:
+        sequence = getattr(layer.hwa, "sequence", None) if layer.training else None
+        if sequence is None:
+            return layer(v)
+        read = self.readers.get(id(layer))
+        if read is None:
+            read = self.readers[id(layer)] = sequence(layer)
+        return read(v.reshape(-1, layer.in_features)).view(*v.shape[:-1], layer.out_features)
 
 
 class AnalogRNN(AnalogRNNBase):

@@ -25,10 +25,21 @@ fixed-range DAC, :func:`aimc.calibrate_input_ranges` sets each layer's range fro
 2018: the inputs it clips pass their gradient to the range, straight-through inside), after
 which :func:`sync_input_ranges` (called by the trainer) writes it into the chip.
 
+Sequences. A recurrent layer reads its recurrent matrix once per time step; on a chip all
+those reads hit one programmed array, whose programming error and drift are the same at every
+step, while each read has its own noise. So the recurrent layers of :mod:`aimc.nn.recurrent`
+ask each matrix's hook once per forward call (one sequence) for :meth:`HWAHook.sequence`: one
+programmed, drifted and compensated instance (and its read-noise variance) is drawn then and
+serves every step, and each step adds fresh read noise per input vector (variance
+``x² @ σ²``, the read noise of the tile's read model). Other layers are called once per forward
+and draw one instance (with one read) per call, as before.
+
 Outside training mode (``model.eval()``) the layers run on their programmed tiles as usual.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -175,12 +186,74 @@ def sync_input_ranges(model: nn.Module) -> None:
             set_input_range(layer, float(alpha.detach().abs()))
 
 
+def _instance(layer: AnalogLayer, config: HWAConfig,
+              generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor, float]:
+    """One programmed and drifted chip instance of a linear ``layer`` without its read noise:
+    (its mean weight after drift compensation, straight-through gradient; the variance of one
+    read of each weight ``[out, in]`` in weight units, or None; weight units per siemens of each
+    column; the drift-compensation factor). As :func:`_realised`, which adds one read to it."""
+    weight = layer.weight
+    tile, device = layer.tile, layer.chip.device
+    with torch.no_grad():
+        w, encoded, state = _programmed(layer, generator)
+        g = device.conductance(state, config.t_inference)
+        sigma = device.read_noise_std(state, g, config.t_inference)
+        mean = encoded.decode(g - device.g_min)
+        scale = 1.0
+        if config.compensate and tile.compensation is not None:
+            reference = calibration_readout(layer, config, encoded, state, 0.0, generator)
+            now = calibration_readout(layer, config, encoded, state, config.t_inference, generator)
+            scale = reference / max(now, torch.finfo(torch.float32).tiny)
+        error = (mean * scale - w) * config.noise_scale
+        var = None
+        if sigma is not None:
+            var = (_decoded_variance(encoded, sigma) * (scale * config.noise_scale) ** 2).T.contiguous()
+    return weight + error.T.to(weight.dtype), var, encoded.weight_per_siemens, scale
+
+
+def _read_noise(x: torch.Tensor, var: torch.Tensor | None,
+                generator: torch.Generator) -> torch.Tensor | float:
+    """Fresh read noise of every vector of ``x [N, in]`` through weights of variance
+    ``var [out, in]``: normal with variance ``x² @ varᵀ`` (no gradient)."""
+    if var is None:
+        return 0.0
+    with torch.no_grad():
+        std = F.linear(x.detach() * x.detach(), var.to(x.dtype)).clamp_(min=0.0).sqrt_()
+        return std * torch.randn(std.shape, generator=generator, dtype=std.dtype)
+
+
 def hwa_forward(layer: AnalogLayer, x: torch.Tensor, config: HWAConfig,
                 generator: torch.Generator) -> torch.Tensor:
     """Training forward of an analog layer (bias included): DAC, noisy weights, per-array
     partial sums through the ADC (noise, rounding, clipping), digital accumulation."""
-    tile = layer.tile
     weight, per_siemens, gdc_scale = _realised(layer, config, generator)
+    return _forward(layer, x, weight, per_siemens, gdc_scale, None, config, generator)
+
+
+def sequence_reader(layer: AnalogLayer, config: HWAConfig,
+                    generator: torch.Generator) -> Callable[[torch.Tensor], torch.Tensor]:
+    """The training forward of a linear ``layer`` for one sequence: one programmed, drifted and
+    compensated chip instance, drawn now, serves every call of the returned function (every
+    time step), and each call reads it with fresh read noise per input vector, as a chip reads
+    one programmed array again and again. The rest is :func:`hwa_forward`'s (DAC, per-array
+    partial sums through the ADC, straight-through gradients)."""
+    if layer.weight.dim() != 2:
+        raise TypeError(f"per-sequence reads are for linear layers, got a weight of shape "
+                        f"{tuple(layer.weight.shape)}")
+    weight, var, per_siemens, gdc_scale = _instance(layer, config, generator)
+
+    def read(x: torch.Tensor) -> torch.Tensor:
+        return _forward(layer, x, weight, per_siemens, gdc_scale, var, config, generator)
+
+    return read
+
+
+def _forward(layer: AnalogLayer, x: torch.Tensor, weight: torch.Tensor, per_siemens: torch.Tensor,
+             gdc_scale: float, var: torch.Tensor | None, config: HWAConfig,
+             generator: torch.Generator) -> torch.Tensor:
+    """:func:`hwa_forward` with a given realised ``weight``; ``var`` (linear layers only) adds
+    fresh read noise of that variance to every vector's partial sums."""
+    tile = layer.tile
     conv = weight.dim() > 2
     dims = tuple(range(1, x.dim())) if conv else -1
     alpha = learned_range(layer)
@@ -194,7 +267,9 @@ def hwa_forward(layer: AnalogLayer, x: torch.Tensor, config: HWAConfig,
             x = x + ((levels * step).to(x.dtype) - x).detach()
     adc = tile.adc
     if not config.quantize_outputs or adc.levels is None:
-        return layer.digital_forward(x, weight) if conv else F.linear(x, weight, layer.bias)
+        if conv:
+            return layer.digital_forward(x, weight)
+        return F.linear(x, weight, layer.bias) + _read_noise(x, var, generator)
     # one ADC code in output units: weight/siemens x (A per code) / (V per DAC level) x DAC step
     per_level = adc.unit_current(layer.chip.device.g_max, tile.dac.v_read) * tile.dac.full_scale_levels
     # the ADC sees the drifted currents; the compensation factor rescales its digital output
@@ -205,7 +280,11 @@ def hwa_forward(layer: AnalogLayer, x: torch.Tensor, config: HWAConfig,
     total = 0.0
     for start in range(0, weight.shape[1], per_array):
         part_w, part_x = weight[:, start:start + per_array], x[:, start:start + per_array]
-        part = layer.digital_forward(part_x, part_w, bias=False) if conv else F.linear(part_x, part_w)
+        if conv:
+            part = layer.digital_forward(part_x, part_w, bias=False)
+        else:
+            part_var = None if var is None else var[:, start:start + per_array]
+            part = F.linear(part_x, part_w) + _read_noise(part_x, part_var, generator)
         codes = part / lsb
         if adc.noise:
             codes = codes + adc.noise * torch.randn(codes.shape, generator=generator, dtype=codes.dtype)
@@ -236,6 +315,11 @@ class HWAHook:
 
     def forward(self, layer: AnalogLayer, x: torch.Tensor) -> torch.Tensor:
         return hwa_forward(layer, x, self.config, self.generator)
+
+    def sequence(self, layer: AnalogLayer) -> Callable[[torch.Tensor], torch.Tensor]:
+        """A training forward bound to one chip instance for a whole sequence (recurrent layers
+        ask for it once per forward call; see :func:`sequence_reader`)."""
+        return sequence_reader(layer, self.config, self.generator)
 
 
 def enable_hwa(model: nn.Module, config: HWAConfig | None = None, seed: int = 0) -> nn.Module:
