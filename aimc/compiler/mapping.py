@@ -223,7 +223,8 @@ def compile(  # noqa: A001 - the name users expect (aimc.compile)
         replicate: copy the layers with the most vectors per inference onto free cores
             (recurrent matrices excepted: their reads are sequential).
         tokens: tokens (time steps) per inference, for the cost per token; default: the time
-            steps of the first recurrent or attention layer the example reaches, 1 without one.
+            steps of the first recurrent or attention layer the example reaches, else the
+            indices per sample of the first ``nn.Embedding`` lookup, else 1.
         analog_embeddings: map ``nn.Embedding`` tables as one-hot reads of arrays (one vector per
             looked-up token), as ``aimc.convert(..., analog_embeddings=True)``; default digital.
 

@@ -26,7 +26,9 @@ Counts are per sample: totals over the example batch divided by the batch size, 
 first sequence layer (its own ``batch_first`` layout) when the model has one, else from the
 example's first dimension. A layer called several times (weight sharing, a loop over steps)
 accumulates its vectors. The *tokens* of the example are the time steps (query tokens) of the
-first sequence layer (recurrent or attention) the data reaches.
+first sequence layer (recurrent or attention) the data reaches; in a model without one (a
+decoder that computes attention with ``F.scaled_dot_product_attention``), the indices per
+sample of its first ``nn.Embedding`` lookup; else unknown (``None``).
 """
 
 from __future__ import annotations
@@ -65,7 +67,7 @@ class Trace:
 
     matrices: dict[str, Matrix]
     batch: int
-    tokens: int | None  # time steps of the first sequence layer; None without one
+    tokens: int | None  # time steps of the first sequence layer (or embedding lookups per sample)
     unseen: list[str] = field(default_factory=list)  # registered layers whose matrices are hidden
 
     def vectors(self, matrix: Matrix) -> int:
@@ -110,6 +112,7 @@ class _Tracer:
         self.matrices: dict[str, Matrix] = {}
         self.hooks: list = []
         self.sequence: tuple[int, int] | None = None  # (steps, batch) of the first sequence layer
+        self.lookups: int | None = None  # indices per sample of the first embedding lookup
         self.unseen: list[str] = []
         self.saved: list[tuple[nn.Module, bool]] = []
         self.visit(model, "", "")
@@ -173,13 +176,18 @@ class _Tracer:
             self.hook(module, lambda mod, args, kwargs, out: self._mha(mod, args, kwargs, matrices))
         elif isinstance(module, nn.Embedding):
             matrix = Matrix(name, kind, module, name, module.weight.detach().T, lookup=True, inside=inside)
-            self.hook(module, lambda mod, args, kwargs, out: self.count(
-                matrix, _first(args, kwargs, "input").numel()))
+            self.hook(module, lambda mod, args, kwargs, out: self._lookup(
+                matrix, _first(args, kwargs, "input")))
         elif type(module) in CONVERTERS:
             self.unseen.append(f"{name or kind} ({kind})")
         else:
             return False
         return True
+
+    def _lookup(self, matrix: Matrix, index: torch.Tensor) -> None:
+        if self.lookups is None:  # tokens per sample of the first lookup: [B, T] or [T]
+            self.lookups = index.numel() // (index.shape[0] if index.dim() > 1 else 1)
+        self.count(matrix, index.numel())
 
     def _rnn(self, mod: nn.RNNBase, args, kwargs, matrices: list[Matrix]) -> None:
         x = _first(args, kwargs, "input")
@@ -231,5 +239,5 @@ def trace(model: nn.Module, example: torch.Tensor | tuple[torch.Tensor, ...]) ->
     if tracer.sequence is not None:
         tokens, batch = tracer.sequence
     else:
-        tokens, batch = None, first.shape[0] if first.dim() > 1 else 1
+        tokens, batch = tracer.lookups, first.shape[0] if first.dim() > 1 else 1
     return Trace(tracer.matrices, max(1, batch), tokens, tracer.unseen)

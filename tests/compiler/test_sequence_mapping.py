@@ -223,3 +223,13 @@ def test_mapping_table_and_dict_name_tokens_and_recurrent_matrices():
     assert "12 tokens" in text and "step after step" in text
     data = m.to_dict()
     assert data["tokens"] == 12 and [lay["recurrent"] for lay in data["layers"]] == [False, True]
+
+
+def test_tokens_of_a_model_without_attention_modules_come_from_its_embedding():
+    from aimc.models.gpt import GPT, GPTConfig  # attention through F.scaled_dot_product_attention
+
+    gpt = GPT(GPTConfig(vocab=64, context=16, layers=1, heads=2, dim=32),
+              generator=torch.Generator().manual_seed(0))
+    m = aimc.compile(gpt, HERMES, torch.zeros(2, 12, dtype=torch.long))
+    assert m.tokens == 12
+    assert table(m)["h.0.attn.c_attn"] == (32, 96, 12) and table(m)["wte"] == (64, 32, 12)
