@@ -115,6 +115,7 @@ class _Tracer:
         self.lookups: int | None = None  # indices per sample of the first embedding lookup
         self.unseen: list[str] = []
         self.saved: list[tuple[nn.Module, bool]] = []
+        self.seen: set[int] = set()
         self.visit(model, "", "")
 
     def add(self, matrices: list[Matrix]) -> None:
@@ -133,6 +134,9 @@ class _Tracer:
         self.hooks.append(module.register_forward_hook(fn, with_kwargs=True))
 
     def visit(self, module: nn.Module, name: str, inside: str) -> None:
+        if id(module) in self.seen:  # a module registered twice is hooked (and counted) once
+            return
+        self.seen.add(id(module))
         if self.layer(module, name, inside):
             return
         if isinstance(module, nn.TransformerEncoderLayer):

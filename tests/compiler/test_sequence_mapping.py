@@ -233,3 +233,29 @@ def test_tokens_of_a_model_without_attention_modules_come_from_its_embedding():
     m = aimc.compile(gpt, HERMES, torch.zeros(2, 12, dtype=torch.long))
     assert m.tokens == 12
     assert table(m)["h.0.attn.c_attn"] == (32, 96, 12) and table(m)["wte"] == (64, 32, 12)
+
+
+def test_matrices_inside_nn_transformer_stay_digital_as_convert_leaves_them():
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.transformer = nn.Transformer(8, 2, 1, 1, 16)
+            self.head = nn.Linear(8, 3)
+
+        def forward(self, src, tgt):
+            return self.head(self.transformer(src, tgt))
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # PyTorch's nested-tensor notice
+        m = aimc.compile(Net(), HERMES, (torch.zeros(5, 1, 8), torch.zeros(3, 1, 8)))
+    inner = [lay for lay in m.layers if lay.name.startswith("transformer.")]
+    assert len(inner) == 4 + 2 + 4 + 4 + 2  # encoder MHA + FF, decoder self/cross MHA + FF
+    assert not any(lay.analog for lay in inner) and "inside transformer" in inner[0].reason
+    assert m.layers[-1].name == "head" and m.layers[-1].analog and m.layers[-1].vectors == 3
+
+
+def test_a_module_registered_twice_is_counted_once_per_call():
+    shared = nn.Linear(4, 4)
+    net = nn.Sequential(shared, nn.ReLU(), shared)
+    m = aimc.compile(net, HERMES, torch.zeros(1, 4))
+    assert table(m) == {"0": (4, 4, 2)}  # called twice: two vectors, one matrix
