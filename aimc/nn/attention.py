@@ -20,6 +20,11 @@ and dropout behave exactly as in ``nn.MultiheadAttention``. With the ``ideal`` c
 equal PyTorch's up to float32 rounding. The identity products cost digital time in the
 simulation only (they model nothing on the chip).
 
+Hardware-aware training (:func:`aimc.training.enable_hwa`): each projection is called once per
+forward with all tokens, so it draws one chip instance per sequence, as a recurrent layer's
+matrices do; :func:`aimc.compile` counts one read per token of each projection (``q_proj`` and
+``out_proj`` per query token, ``k_proj``/``v_proj`` per key/value token).
+
 ``nn.TransformerEncoderLayer`` reads ``self_attn.in_proj_weight`` directly on its inference fast
 path; this layer exposes ``in_proj_weight = in_proj_bias = None``, which makes PyTorch take the
 regular path (through this module) instead.
