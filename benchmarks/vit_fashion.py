@@ -162,13 +162,17 @@ def cost_line() -> None:
     report = estimate(mapping)
     s = report.summary()
     a, d = s["analog"], s["digital"]
+    top = max(report.energy_j, key=report.energy_j.get)
+    share = report.energy_j[top] / report.total_j
+    use = np.mean([layer.utilization for layer in mapping.analog_layers])
     attention = vit().tokens + 1
     qk_av = 2 * len(vit().encoder.layers) * attention**2 * 64  # QKᵀ and AV MACs per image
     print(f"\ncompile/cost on {CHIP}, one image = {mapping.tokens} tokens: {len(mapping.analog_layers)} "
           f"matrices on {mapping.arrays_needed} arrays of {mapping.chip.cores} cores ({mapping.chips_needed} "
           f"chip); {mapping.analog_macs:,} analog MACs; energy {1e6 * report.total_j:.3g} µJ/image "
           f"({1e9 * report.energy_per_token_j:.3g} nJ/token), latency {1e6 * a['latency_s']:.3g} µs/image, "
-          f"{a['inferences_per_s']:,.0f} images/s pipelined; digital INT8 baseline "
+          f"{a['inferences_per_s']:,.0f} images/s pipelined ({top} {100 * share:.0f} % of the energy; arrays "
+          f"{100 * use:.0f} % used); digital INT8 baseline "
           f"{1e9 * d['energy_j']:.3g} nJ/image, {1e6 * d['latency_s']:.3g} µs/image. Not costed: "
           f"softmax, LayerNorm and the {qk_av:,} MACs of QKᵀ and AV (digital, "
           f"{100 * qk_av / mapping.analog_macs:.1f} % of the analog MACs)")
