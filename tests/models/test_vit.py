@@ -1,6 +1,8 @@
 """The small ViT (aimc.models.vit): shapes, conversion of every matrix, ideal-chip equality and
 hardware-aware training through attention."""
 
+import warnings
+
 import pytest
 import torch
 from torch import nn
@@ -102,3 +104,13 @@ def test_hwa_gradients_reach_every_analog_matrix():
         assert grad.abs().sum() > 0, name
     for p in (analog.cls_token, analog.pos_embed, analog.norm.weight):
         assert p.grad is not None and p.grad.abs().sum() > 0
+
+
+def test_compile_maps_every_matrix_once_per_token():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no layer left out of the mapping
+        mapping = aimc.compile(_model(), "ibm-hermes-pcm", torch.zeros(1, 1, 28, 28))
+    assert len(mapping.analog_layers) == 20 and mapping.tokens == 17
+    vectors = {layer.name: layer.vectors for layer in mapping.analog_layers}
+    assert vectors["patch_embed"] == 16 and vectors["head"] == 1  # patches; the class token only
+    assert vectors["encoder.layers.0.self_attn.q_proj"] == vectors["encoder.layers.2.linear2"] == 17
