@@ -341,9 +341,9 @@ def score_detections(detections: Sequence[Detection], events: Iterable, keywords
 
 
 # ------------------------------------------------------------------ the default streaming model
-TRAIN_RECORDINGS, TRAIN_SECONDS = 64, 60.0  # training audio: 64 recordings of 60 s, training voices
+TRAIN_RECORDINGS, TRAIN_SECONDS = 128, 60.0  # training audio: 128 recordings of 60 s, training voices
 TRAIN_DENSITY = {"pause_s": (0.2, 0.8), "p_keyword": 0.6, "p_unknown": 0.35}  # denser than test audio
-MODEL_VERSION = 2  # part of the cached model's name: bump when the recipe changes
+MODEL_VERSION = 3  # part of the cached model's name: bump when the recipe changes
 VAL_RECORDINGS, VAL_SECONDS = 2, 150.0  # validation audio (threshold, smoothing): validation voices
 TRAIN_SNR_DB = (20.0, 10.0, 5.0)  # training recordings cycle through these SNRs
 TEST_SNR_DB = 10.0  # SNR of validation and test recordings

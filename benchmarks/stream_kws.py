@@ -1,12 +1,13 @@
 """Streaming keyword spotting on a generated 5-minute recording: digital vs analog, 1 day after
 programming.
 
-Command: ``python benchmarks/stream_kws.py`` (prints the README's markdown table; about 10 min
-single-threaded on a quiet machine; ``--chips`` and ``--presets`` shorten it).
+Command: ``python benchmarks/stream_kws.py`` (prints the README's markdown table; about 5 min
+single-threaded on a quiet machine once the model is cached, plus about 10 min to train it on the
+first run; ``--chips`` and ``--presets`` shorten it, ``--seeds 3`` trains and scores 3 models).
 
 What runs. The streaming keyword spotter of ``aimc stream`` (:func:`aimc.stream.default_spotter`:
-an LSTM of 64 units over 40 log-mel bands and a per-frame classifier, trained once with seed 0 on
-64 generated one-minute recordings by truncated BPTT; its detector settings, threshold, smoothing
+an LSTM of 128 units over 40 log-mel bands and a per-frame classifier, trained once per seed on
+128 generated one-minute recordings by truncated BPTT; its detector settings, threshold, smoothing
 window and refractory period, chosen by F1 on two 150 s validation recordings spoken by voices of
 neither training nor test) streams a held-out test recording (:func:`aimc.data.recording.
 generate_recording`, 300 s, seed 7, spoken only by the test voice variants, background noise at
@@ -19,10 +20,15 @@ step reads the recurrent tile afresh. The detector settings are the digital mode
 tuned on the test audio or for the chip).
 
 Scoring (:func:`aimc.stream.score_detections`): a detection counts when it names a keyword spoken
-in ``[start, end + 0.5 s]``, one detection per keyword; unknown words are not targets. Statistics:
-mean ± standard error over the chip instances (std/sqrt(n), ddof 1). There is ONE trained model
-(training seed 0): the SE covers chip-to-chip variation only, not training seeds, and the
-recording's own sampling error (which keywords, voices and noise were drawn) is not in it.
+in ``[start, end + 0.5 s]``, one detection per keyword; unknown words are not targets.
+
+Statistics. With one training seed (the default), mean ± standard error over the chip instances
+(std/sqrt(n), ddof 1): the SE covers chip-to-chip variation only, not training seeds. With
+``--seeds n`` each seed trains its own model on its own training recordings (cached after the
+first run, several minutes each); each seed's figure is the mean over its chip instances and the
+table gives mean ± SE over seeds, which covers both sources (as ``benchmarks/hwa_fashion.py``).
+The test recording's own sampling error (which keywords, voices and noise were drawn) is in
+neither.
 
 Cost and speed. The chip latency and energy per frame (one 10 ms time step: ``W_ih``, ``W_hh`` and
 the classifier each read once) come from :func:`aimc.stream.frame_cost` (``aimc.compile`` on a
@@ -49,16 +55,19 @@ DAY = 86400.0
 TEST_SEED = 7
 
 
-def mean_se(values: list[float]) -> str:
+def mean_se(values: list[float], digits: int = 3) -> str:
+    """``mean ± SE`` (SE = std / sqrt(n), ddof 1); the mean alone for one value."""
     v = np.asarray(values, dtype=float)
     if len(v) < 2:
-        return f"{v.mean():.3f}"
-    return f"{v.mean():.3f} ± {v.std(ddof=1) / np.sqrt(len(v)):.3f}"
+        return f"{v.mean():.{digits}f}"
+    return f"{v.mean():.{digits}f} ± {v.std(ddof=1) / np.sqrt(len(v)):.{digits}f}"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--chips", type=int, default=4, help="chip instances per preset")
+    parser.add_argument("--seeds", type=int, default=1, help="training seeds (models); each trains once, "
+                                                               "then is cached")
+    parser.add_argument("--chips", type=int, default=4, help="chip instances per preset and model")
     parser.add_argument("--presets", nargs="+", default=["ibm-speech-pcm", "ibm-hermes-pcm"])
     parser.add_argument("--seconds", type=float, default=300.0, help="test recording length")
     parser.add_argument("--time", type=float, default=DAY, help="seconds after programming")
@@ -66,54 +75,68 @@ def main() -> None:
     torch.set_num_threads(1)
     print(f"load average at start: {os.getloadavg()}", flush=True)
     t0 = time.perf_counter()
-    spotter = default_spotter(0)
-    print(f"model ready in {time.perf_counter() - t0:.0f} s; detector {spotter.info.get('detector')}, "
-          f"validation F1 {spotter.info.get('val_f1', float('nan')):.3f}", flush=True)
     recording = generate_recording(args.seconds, TEST_SEED, voices=voice_split()[2], snr_db=TEST_SNR_DB)
     keywords = sum(not e.label.startswith("_") for e in recording.events)
     print(f"test recording: {recording.duration_s:.0f} s, {keywords} keywords, "
           f"{len(recording.events) - keywords} unknown words", flush=True)
 
-    rows = []
-
-    def run(model, label: str) -> tuple:
+    def run(spotter, model, label: str) -> tuple:
         result = spotter.streamer(model).run(recording.audio)
         score = score_detections(result.detections, recording.events, tolerance_s=TOLERANCE_S,
                                  duration_s=result.duration_s)
         print(f"  {label}: precision {score.precision:.3f} recall {score.recall:.3f} F1 {score.f1:.3f} "
               f"false alarms/h {score.false_alarms_per_hour:.0f} RTF {result.real_time_factor:.3f} "
               f"(load {os.getloadavg()[0]:.1f})", flush=True)
-        return score, result
+        return score, result.real_time_factor
 
-    score, result = run(spotter.model, "digital")
-    rows.append(("digital", "1", f"{score.precision:.3f}", f"{score.recall:.3f}", f"{score.f1:.3f}",
-                 f"{score.false_alarms_per_hour:.0f}", f"{result.real_time_factor:.3f}", "-", "-"))
-    for preset in args.presets:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            cost = frame_cost(spotter.model, preset)
-        scores, rtfs = [], []
-        for k in range(args.chips):
-            analog, _ = aimc.convert(spotter.model, preset)
-            aimc.program(analog, seed=k)
-            aimc.drift(analog, args.time)
-            s, r = run(analog, f"{preset} chip {k}")
-            scores.append(s)
-            rtfs.append(r.real_time_factor)
-        rows.append((f"{preset}, 1 day", str(args.chips), mean_se([s.precision for s in scores]),
-                     mean_se([s.recall for s in scores]), mean_se([s.f1 for s in scores]),
-                     mean_se([s.false_alarms_per_hour for s in scores]).split(".")[0],
-                     f"{np.mean(rtfs):.3f}", f"{1e6 * cost.latency_s:.3g}", f"{1e9 * cost.energy_j:.3g}"))
+    configs = ["digital", *args.presets]
+    # per[config] = list over seeds of lists over chips of (score, rtf)
+    per: dict[str, list[list[tuple]]] = {c: [] for c in configs}
+    costs = {}
+    for seed in range(args.seeds):
+        t1 = time.perf_counter()
+        spotter = default_spotter(seed)
+        print(f"model seed {seed} ready in {time.perf_counter() - t1:.0f} s; detector "
+              f"{spotter.info.get('detector')}, validation F1 {spotter.info.get('val_f1', float('nan')):.3f}",
+              flush=True)
+        per["digital"].append([run(spotter, spotter.model, f"seed {seed} digital")])
+        for preset in args.presets:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                costs[preset] = frame_cost(spotter.model, preset)
+            runs = []
+            for k in range(args.chips):
+                analog, _ = aimc.convert(spotter.model, preset)
+                aimc.program(analog, seed=k)
+                aimc.drift(analog, args.time)
+                runs.append(run(spotter, analog, f"seed {seed} {preset} chip {k}"))
+            per[preset].append(runs)
+
+    def stat(config: str, key: str, digits: int = 3) -> str:
+        # the mean over chips of each seed, then mean ± SE over seeds (chips alone with one seed)
+        values = [[getattr(s, key) for s, _ in runs] for runs in per[config]]
+        return mean_se([np.mean(v) for v in values] if args.seeds > 1 else values[0], digits)
+
     load = os.getloadavg()
+    spread = (f"mean ± SE over {args.seeds} training seeds (each the mean over its chip instances)"
+              if args.seeds > 1 else "one trained model (seed 0), mean ± SE over chip instances")
     print()
     print(f"Streaming keyword spotting, {recording.duration_s:.0f} s test recording ({keywords} keywords, "
-          f"held-out voices, {TEST_SNR_DB:g} dB SNR); one trained model (seed 0), mean ± SE over chip "
-          f"instances; RTF on this CPU, 1 thread, load {load[0]:.1f}/{load[1]:.1f}/{load[2]:.1f}")
+          f"held-out voices, {TEST_SNR_DB:g} dB SNR), {args.time / DAY:g} day after programming; {spread}; "
+          f"RTF on this CPU, 1 thread, load {load[0]:.1f}/{load[1]:.1f}/{load[2]:.1f}")
     print()
-    print("| model | chips | precision | recall | F1 | false alarms/h | real-time factor (CPU) "
+    print("| model | seeds x chips | precision | recall | F1 | false alarms/h | real-time factor (CPU) "
           "| chip latency/frame (µs) | chip energy/frame (nJ) |")
     print("|---|---|---|---|---|---|---|---|---|")
-    for row in rows:
+    for config in configs:
+        chips = 1 if config == "digital" else args.chips
+        rtf = np.mean([r for runs in per[config] for _, r in runs])
+        cost = costs.get(config)
+        label = "digital" if config == "digital" else f"{config}, 1 day" if args.time == DAY else config
+        row = (label, f"{args.seeds} x {chips}", stat(config, "precision"), stat(config, "recall"),
+               stat(config, "f1"), stat(config, "false_alarms_per_hour", 0), f"{rtf:.3f}",
+               "-" if cost is None else f"{1e6 * cost.latency_s:.3g}",
+               "-" if cost is None else f"{1e9 * cost.energy_j:.3g}")
         print("| " + " | ".join(row) + " |")
     print(f"\ntotal {time.perf_counter() - t0:.0f} s")
 
