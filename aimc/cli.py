@@ -342,7 +342,12 @@ def stream(
                   f"{streamer.refractory_s:g} s", soft_wrap=True)
 
     def show(d) -> None:
-        console.print(f"  {d.time_s:8.2f} s  [bold]{d.keyword:<6}[/bold] score {d.score:.2f}")
+        mark = ""
+        if events is not None:  # a live hint; the summary's precision uses the one-to-one rule
+            hit = any(e.label == d.keyword and e.start_s <= d.time_s <= e.end_s + streaming.TOLERANCE_S
+                      for e in events)
+            mark = "  [green]✓[/green]" if hit else "  [red]✗ false alarm[/red]"
+        console.print(f"  {d.time_s:8.2f} s  [bold]{d.keyword:<6}[/bold] score {d.score:.2f}{mark}")
 
     result = streamer.run(audio, chunk_s=chunk_ms / 1000, on_detection=show)
     table = Table(title="stream summary")
