@@ -185,3 +185,14 @@ def test_recording_events_are_where_the_speech_energy_is(tmp_path):
     assert again.events == rec.events == fresh.events
     other = generate_recording(8.0, seed=4, voices=["en-us"], cache_dir="")
     assert other.events != rec.events
+
+
+def test_frame_cost_reads_each_matrix_once_per_frame():
+    from aimc.stream import frame_cost
+
+    one = frame_cost(_model(), "ibm-speech-pcm")
+    assert one.arrays == 3 and one.chips == 1  # W_ih, W_hh, classifier: one array each
+    assert 0 < one.latency_s < 1e-3 and 0 < one.energy_j < 1e-6  # far below a 10 ms frame, < 1 µJ
+    assert one.power_w == pytest.approx(one.energy_j / 0.01)
+    wider = frame_cost(StreamingKWS(hidden=32, classes=len(CLASSES)), "ibm-speech-pcm")
+    assert wider.energy_j > one.energy_j  # more weights read per frame
