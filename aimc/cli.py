@@ -264,9 +264,9 @@ def stream(
     seed: int = typer.Option(0, help="seed of the generated recording and of the chip instance"),
     chip: str = typer.Option(STREAM_CHIP, help="chip preset name or YAML path, or 'digital' (no chip)"),
     time: str = typer.Option("1d", help="time after programming, e.g. 1s, 1h, 1d, 1mo, 1y"),
-    model: Path | None = typer.Option(None, help="streaming model (.safetensors, saved by "
-                                                 "aimc.models.streaming.save_model); default: the "
-                                                 "built-in one, trained once (seed 0) and cached"),
+    model: Path | None = typer.Option(None, help="a saved streaming model (.safetensors, see save_model "
+                                                 "in aimc.models.streaming); default: the built-in "
+                                                 "one, trained once (seed 0) and cached"),
     threshold: float | None = typer.Option(None, help="detection threshold (default: the model's, "
                                                       "chosen on validation audio)"),
     smooth: int | None = typer.Option(None, min=1, help="posterior smoothing window, frames of 10 ms"),
