@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -149,7 +149,3 @@ def load_model(path: str | Path) -> tuple[StreamingKWS, list[str], dict]:
     model = StreamingKWS(info["features"], info["hidden"], len(info["classes"]), info["layers"])
     model.load_state_dict(weights)
     return model.eval(), list(info["classes"]), info
-
-
-def config_dict(config: TrainConfig) -> dict:
-    return asdict(config)
