@@ -1,9 +1,11 @@
 """Character-level language model on the Debian fortunes: perplexity digital vs analog over time.
 
-Command: ``python benchmarks/charlm_fortunes.py`` (tables for the README; about 12 min on one
-core of a quiet machine, 20 min with the machine's two cores shared) and
+Command: ``python benchmarks/charlm_fortunes.py`` (tables for the README; 11 min with the
+machine's two cores shared, load average 3-7),
 ``python benchmarks/charlm_fortunes.py --select --lrs 6e-3,1.2e-2`` (learning-rate choice on the
-validation split; about 10 min shared). Needs the Debian package ``fortunes``.
+validation split; about 10 min shared) and ``python benchmarks/charlm_fortunes.py --adc-check
+--chips 3`` (the 1 s penalty with an ideal ADC and a doubled ADC range; about 8 min). Needs the
+Debian package ``fortunes``.
 
 Setup. The corpus (:func:`aimc.data.text.fortunes_text`, seed 0) is split by fortune entry:
 90 % train, 5 % validation, 5 % test; the character vocabulary holds the characters seen at least
@@ -141,6 +143,38 @@ def select(args, vocab, ids) -> None:
     print(f"\nchosen: lr {best[1]:g}")
 
 
+def adc_check(args, vocab, ids) -> None:
+    """Training seed 1 read on the preset, with an ideal ADC, and with the ADC's full scale
+    doubled: is the 1 s penalty ADC saturation (which drift relieves as the currents fall)?"""
+    chip = aimc.load_chip(args.chip)
+    ideal_adc = aimc.load_chip("ideal").adc
+    variants = {
+        f"{args.chip}": chip,
+        "ideal ADC (no clipping, no rounding)": chip.model_copy(update={"adc": ideal_adc}),
+        f"ADC full scale x2 ({2 * chip.adc.full_scale:g})": chip.model_copy(
+            update={"adc": chip.adc.model_copy(update={"full_scale": 2 * chip.adc.full_scale})}),
+    }
+    times = {"1 s": 1.0, "1 h": 3600.0, "1 year": 365 * DAY}
+    val = windows(ids["validation"], args.eval_tokens)
+    with Progress(transient=True) as bar:
+        model = train(len(vocab), ids["train"], 1, args.lr, args.steps, args.batch, bar)
+    chip_seeds = [int(v) for v in np.random.SeedSequence(1001).generate_state(args.chips)]
+    print(f"ADC check: training seed 1, validation perplexity, mean over {args.chips} chip instances "
+          f"(the main run's first ones) ± SE over them; GDC on; digital {math.exp(nll(model, val)):.3f}")
+    print("\n| chip | " + " | ".join(times) + " |\n|---|" + "---|" * len(times))
+    for name, spec in variants.items():
+        converted, _ = aimc.convert(model, spec)
+        ppl = np.zeros((len(chip_seeds), len(times)))
+        for c, chip_seed in enumerate(chip_seeds):
+            aimc.program(converted, seed=chip_seed)
+            for k, t in enumerate(times.values()):
+                aimc.drift(converted, t, compensate=True)
+                ppl[c, k] = math.exp(nll(converted, val))
+        se = ppl.std(axis=0, ddof=1) / math.sqrt(len(chip_seeds))
+        print(f"| {name} | " + " | ".join(f"{m:.3f} ± {e:.3f}" for m, e in zip(ppl.mean(0), se, strict=True))
+              + " |", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=2, help="training seeds")
@@ -151,6 +185,8 @@ def main() -> None:
     parser.add_argument("--eval-tokens", type=int, default=8192, help="characters per split evaluated")
     parser.add_argument("--chip", default="ibm-hermes-pcm")
     parser.add_argument("--select", action="store_true", help="choose the learning rate instead")
+    parser.add_argument("--adc-check", action="store_true",
+                        help="seed 1 with an ideal ADC and a doubled ADC range instead (use --chips 3)")
     parser.add_argument("--lrs", default="1e-3,3e-3,6e-3", help="learning rates tried by --select")
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -159,6 +195,10 @@ def main() -> None:
     print(f"fortunes: {len(ids['train'])} / {len(ids['validation'])} / {len(ids['test'])} characters "
           f"(train / validation / test), vocabulary {len(vocab)}; 1 torch thread; load average "
           f"{os.getloadavg()[0]:.1f}", flush=True)
+    if args.adc_check:
+        adc_check(args, vocab, ids)
+        print(f"\n{(time.perf_counter() - start) / 60:.1f} min, load average {os.getloadavg()[0]:.1f}")
+        return
     if args.select:
         select(args, vocab, ids)
         print(f"\n{(time.perf_counter() - start) / 60:.1f} min, load average {os.getloadavg()[0]:.1f}")
