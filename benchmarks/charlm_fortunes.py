@@ -4,7 +4,7 @@ Command: ``python benchmarks/charlm_fortunes.py`` (tables for the README; 11 min
 machine's two cores shared, load average 3-7),
 ``python benchmarks/charlm_fortunes.py --select --lrs 6e-3,1.2e-2`` (learning-rate choice on the
 validation split; about 10 min shared) and ``python benchmarks/charlm_fortunes.py --adc-check
---chips 3`` (the 1 s penalty with an ideal ADC and a doubled ADC range; about 8 min). Needs the
+--chips 3`` (the 1 s penalty with an ideal ADC and a doubled ADC range; 4 min shared). Needs the
 Debian package ``fortunes``.
 
 Setup. The corpus (:func:`aimc.data.text.fortunes_text`, seed 0) is split by fortune entry:
