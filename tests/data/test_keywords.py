@@ -145,3 +145,22 @@ def test_split_by_voice_holds_out_variants(tmp_path):
     assert len(tr) + len(va) + len(te) == len(ks)
     spoken = lambda s: set(s.variant[s.voice != ""].tolist())  # noqa: E731
     assert not spoken(tr) & spoken(te) and not spoken(tr) & spoken(va) and not spoken(va) & spoken(te)
+
+
+@needs_tts
+def test_babble_is_speech_noise_at_unit_power_and_seeded():
+    a = kw.noise("babble", 8000, np.random.default_rng(4))
+    b = kw.noise("babble", 8000, np.random.default_rng(4))
+    assert np.array_equal(a, b) and a.dtype == np.float32
+    assert np.mean(a.astype(np.float64) ** 2) == pytest.approx(1.0, rel=1e-4)
+    # speech energy sits below 4 kHz: far more power in 100-1000 Hz than in 4-8 kHz
+    p = np.abs(np.fft.rfft(a)) ** 2
+    f = np.fft.rfftfreq(len(a), 1 / kw.SAMPLE_RATE)
+    assert p[(f > 100) & (f < 1000)].sum() > 10 * p[f > 4000].sum()
+
+
+def test_default_cache_dir_follows_aimc_cache(monkeypatch, tmp_path):
+    monkeypatch.setenv("AIMC_CACHE", str(tmp_path))
+    assert kw.default_cache_dir() == tmp_path / "keywords"
+    monkeypatch.delenv("AIMC_CACHE")
+    assert kw.default_cache_dir().parts[-3:] == (".cache", "aimc", "keywords")
