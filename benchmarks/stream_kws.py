@@ -1,9 +1,10 @@
 """Streaming keyword spotting on a generated 5-minute recording: digital vs analog, 1 day after
 programming.
 
-Command: ``python benchmarks/stream_kws.py`` (prints the README's markdown table; about 5 min
-single-threaded on a quiet machine once the model is cached, plus about 10 min to train it on the
-first run; ``--chips`` and ``--presets`` shorten it, ``--seeds 3`` trains and scores 3 models).
+Command: ``python benchmarks/stream_kws.py --seeds 3`` prints the README's markdown table (about
+4 min single-threaded on a quiet machine once the 3 models are cached; training them takes about
+13 min each on the first run). Without ``--seeds`` one model (seed 0); ``--chips`` and
+``--presets`` shorten it.
 
 What runs. The streaming keyword spotter of ``aimc stream`` (:func:`aimc.stream.default_spotter`:
 an LSTM of 128 units over 40 log-mel bands and a per-frame classifier, trained once per seed on
@@ -30,9 +31,13 @@ table gives mean ± SE over seeds, which covers both sources (as ``benchmarks/hw
 The test recording's own sampling error (which keywords, voices and noise were drawn) is in
 neither.
 
-Cost and speed. The chip latency and energy per frame (one 10 ms time step: ``W_ih``, ``W_hh`` and
-the classifier each read once) come from :func:`aimc.stream.frame_cost` (``aimc.compile`` on a
-one-frame example, then ``aimc.cost.estimate``). The real-time factor is this process's wall-clock
+With several seeds the script also prints the analog - digital difference of each figure, paired
+by seed (each seed's chip mean minus its digital model), mean ± SE over seeds.
+
+Cost and speed. The chip latency and energy per frame (mean over the seeds' models; one 10 ms
+time step: ``W_ih``, ``W_hh`` and the classifier each read once) come from
+:func:`aimc.stream.frame_cost` (``aimc.compile`` on a one-frame example, then
+``aimc.cost.estimate``). The real-time factor is this process's wall-clock
 time (features, model, detector) over the audio's duration, torch pinned to one thread; the
 machine's load average is printed beside it.
 """
@@ -92,7 +97,7 @@ def main() -> None:
     configs = ["digital", *args.presets]
     # per[config] = list over seeds of lists over chips of (score, rtf)
     per: dict[str, list[list[tuple]]] = {c: [] for c in configs}
-    costs = {}
+    costs: dict[str, list] = {p: [] for p in args.presets}
     for seed in range(args.seeds):
         t1 = time.perf_counter()
         spotter = default_spotter(seed)
@@ -103,7 +108,7 @@ def main() -> None:
         for preset in args.presets:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                costs[preset] = frame_cost(spotter.model, preset)
+                costs[preset].append(frame_cost(spotter.model, preset))
             runs = []
             for k in range(args.chips):
                 analog, _ = aimc.convert(spotter.model, preset)
@@ -132,12 +137,24 @@ def main() -> None:
         chips = 1 if config == "digital" else args.chips
         rtf = np.mean([r for runs in per[config] for _, r in runs])
         cost = costs.get(config)
+        latency = None if cost is None else np.mean([c.latency_s for c in cost])
+        energy = None if cost is None else np.mean([c.energy_j for c in cost])
         label = "digital" if config == "digital" else f"{config}, 1 day" if args.time == DAY else config
         row = (label, f"{args.seeds} x {chips}", stat(config, "precision"), stat(config, "recall"),
                stat(config, "f1"), stat(config, "false_alarms_per_hour", 0), f"{rtf:.3f}",
-               "-" if cost is None else f"{1e6 * cost.latency_s:.3g}",
-               "-" if cost is None else f"{1e9 * cost.energy_j:.3g}")
+               "-" if cost is None else f"{1e6 * latency:.3g}",
+               "-" if cost is None else f"{1e9 * energy:.3g}")
         print("| " + " | ".join(row) + " |")
+    if args.seeds > 1:  # paired by seed: the chip's mean over instances minus the digital model
+        print()
+        for preset in args.presets:
+            parts = []
+            for key in ("precision", "recall", "f1"):
+                diff = [np.mean([getattr(s, key) for s, _ in chips]) - getattr(digital[0][0], key)
+                        for chips, digital in zip(per[preset], per["digital"], strict=True)]
+                parts.append(f"{key} {mean_se(diff)}")
+            print(f"{preset} - digital (paired by seed, mean ± SE over {args.seeds} seeds): "
+                  + ", ".join(parts))
     print(f"\ntotal {time.perf_counter() - t0:.0f} s")
 
 
