@@ -50,6 +50,10 @@ class LayerMap:
     fill: float = 0.0  # summed target conductance per weight cell / g_max (read energy)
     recurrent: bool = False  # W_hh, W_hr: the read at step t+1 waits for step t (no replicas)
     lookup: bool = False  # embedding table: each vector is a one-hot read of one row
+    group: str = ""  # the recurrent or attention layer that holds the matrix ("" otherwise)
+    part: str = ""  # its role there: ih, hh, hr (recurrent); q_proj, k_proj, v_proj, out_proj
+    depth: int = 0  # layer index inside a recurrent module
+    reverse: bool = False  # reverse direction of a bidirectional recurrent layer
 
     @property
     def macs(self) -> int:
@@ -226,7 +230,8 @@ def compile(  # noqa: A001 - the name users expect (aimc.compile)
             steps of the first recurrent or attention layer the example reaches, else the
             indices per sample of the first ``nn.Embedding`` lookup, else 1.
         analog_embeddings: map ``nn.Embedding`` tables as one-hot reads of arrays (one vector per
-            looked-up token), as ``aimc.convert(..., analog_embeddings=True)``; default digital.
+            looked-up token; padded positions of a zero ``padding_idx`` row are not read), as
+            ``aimc.convert(..., analog_embeddings=True)``; default digital.
 
     Example:
         >>> from aimc.models import mlp
@@ -258,7 +263,9 @@ def compile(  # noqa: A001 - the name users expect (aimc.compile)
         inputs = int(weight[0].numel()) if weight.dim() > 1 else 1
         reason = _reason(matrix, digital, analog_embeddings)
         layer = LayerMap(matrix.name, matrix.kind, reason is None, reason or "", inputs, out,
-                         traced.vectors(matrix), recurrent=matrix.recurrent, lookup=matrix.lookup)
+                         traced.vectors(matrix), recurrent=matrix.recurrent, lookup=matrix.lookup,
+                         group=matrix.parent if matrix.part else "", part=matrix.part,
+                         depth=matrix.depth, reverse=matrix.reverse)
         if layer.analog:
             granule = math.prod(weight.shape[2:]) if weight.dim() > 2 else 1
             layer.row_arrays, *_ = split_rows(inputs, rows_per_array, granule)

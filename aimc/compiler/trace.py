@@ -20,7 +20,14 @@ the example input and records, for every matrix, the number of input vectors it 
 * A layer registered with :func:`aimc.nn.register_layer` and a :class:`~aimc.nn.MatrixAdapter`:
   the adapter's matrix, one vector per input row (its first argument's ``numel / in``).
 * ``nn.Embedding``: its table ``[num_embeddings, dim]`` as a matrix with ``num_embeddings`` rows
-  (inputs) and ``dim`` columns, one vector (a one-hot read) per looked-up index.
+  (inputs) and ``dim`` columns, one vector (a one-hot read) per looked-up index, padded positions
+  (``padding_idx``) excepted when the padding row is zero: :class:`aimc.nn.AnalogEmbedding`
+  returns zeros there without a read (an example made of padding indices therefore counts few
+  lookups). An index without a batch dimension in a batched model (GPT's ``wpe(pos)`` with
+  ``pos`` of shape ``[T]``, broadcast over the batch) counts per sample: a 1-D index when the
+  batch is above 1 and the index's length differs from the batch or an earlier lookup had a
+  batch dimension (a 1-D index as long as the batch before any batched lookup is taken as one
+  index per sample).
 
 Counts are per sample: totals over the example batch divided by the batch size, taken from the
 first sequence layer (its own ``batch_first`` layout) when the model has one, else from the
@@ -59,6 +66,10 @@ class Matrix:
     recurrent: bool = False  # read at step t+1 only after step t (W_hh, W_hr)
     lookup: bool = False  # an embedding table: one-hot reads
     inside: str = ""  # name of an opaque container that keeps it digital
+    part: str = ""  # role in a recurrent (ih, hh, hr) or attention (q_proj, ..., out_proj) layer
+    depth: int = 0  # layer index inside a recurrent module
+    reverse: bool = False  # the reverse direction of a bidirectional recurrent layer
+    per_sample: int = 0  # vectors counted per sample already (a broadcast embedding index)
 
 
 @dataclass
@@ -72,7 +83,7 @@ class Trace:
 
     def vectors(self, matrix: Matrix) -> int:
         """Vectors per sample."""
-        return max(1, matrix.total // self.batch)
+        return max(1, matrix.total // self.batch + matrix.per_sample)
 
 
 def _join(prefix: str, name: str) -> str:
@@ -92,7 +103,8 @@ def _rnn_matrices(module: nn.RNNBase, name: str) -> list[Matrix]:
                 weight = getattr(module, f"weight_{part}_l{k}{suffix}", None)
                 if weight is not None:
                     out.append(Matrix(_join(name, f"l{k}{suffix}.{part}"), kind, module, name,
-                                      weight.detach(), recurrent=recurrent))
+                                      weight.detach(), recurrent=recurrent, part=part, depth=k,
+                                      reverse=bool(suffix)))
     return out
 
 
@@ -103,7 +115,7 @@ def _mha_matrices(module: nn.MultiheadAttention, name: str) -> list[Matrix]:
     else:
         qkv = (module.q_proj_weight, module.k_proj_weight, module.v_proj_weight)
     weights = (*qkv, module.out_proj.weight)
-    return [Matrix(_join(name, part), kind, module, name, w.detach())
+    return [Matrix(_join(name, part), kind, module, name, w.detach(), part=part)
             for part, w in zip(("q_proj", "k_proj", "v_proj", "out_proj"), weights, strict=True)]
 
 
@@ -113,6 +125,7 @@ class _Tracer:
         self.hooks: list = []
         self.sequence: tuple[int, int] | None = None  # (steps, batch) of the first sequence layer
         self.lookups: int | None = None  # indices per sample of the first embedding lookup
+        self.lookup_calls: list[tuple[Matrix, int, int, int]] = []  # (matrix, reads, dim, length)
         self.unseen: list[str] = []
         self.saved: list[tuple[nn.Module, bool]] = []
         self.seen: set[int] = set()
@@ -191,7 +204,25 @@ class _Tracer:
     def _lookup(self, matrix: Matrix, index: torch.Tensor) -> None:
         if self.lookups is None:  # tokens per sample of the first lookup: [B, T] or [T]
             self.lookups = index.numel() // (index.shape[0] if index.dim() > 1 else 1)
-        self.count(matrix, index.numel())
+        padding = matrix.module.padding_idx
+        reads = index.numel()
+        weight = matrix.module.weight
+        if padding is not None and not index.is_meta and (weight.is_meta or not weight[padding].any()):
+            reads -= int((index == padding).sum())  # a zero padding row is not read (meta: zero)
+        self.add([matrix])
+        self.lookup_calls.append((self.matrices[matrix.name], reads, index.dim(),
+                                  int(index.shape[0]) if index.dim() else 1))
+
+    def settle_lookups(self, batch: int) -> None:
+        """Add the lookups to their tables once the batch is known: an index without a batch
+        dimension (see the module docstring) counts per sample."""
+        batched = False
+        for matrix, reads, dim, length in self.lookup_calls:
+            if dim == 1 and batch > 1 and (length != batch or batched):
+                matrix.per_sample += reads
+            else:
+                matrix.total += reads
+            batched = batched or dim > 1
 
     def _rnn(self, mod: nn.RNNBase, args, kwargs, matrices: list[Matrix]) -> None:
         x = _first(args, kwargs, "input")
@@ -244,4 +275,5 @@ def trace(model: nn.Module, example: torch.Tensor | tuple[torch.Tensor, ...]) ->
         tokens, batch = tracer.sequence
     else:
         tokens, batch = tracer.lookups, first.shape[0] if first.dim() > 1 else 1
+    tracer.settle_lookups(max(1, batch))
     return Trace(tracer.matrices, max(1, batch), tokens, tracer.unseen)

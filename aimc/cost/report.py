@@ -13,6 +13,7 @@ as a nominal value with an interval: the central 90 % (5th-95th percentile) of t
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from functools import reduce
 
@@ -24,7 +25,7 @@ from ..chips import ChipSpec
 from ..compiler import LayerMap, Mapping
 from .digital import SystolicArray, digital_baseline
 from .energy import COMPONENTS, core_footprint, digital_layer_energy, layer_energy, mvm_energy
-from .timing import mvm_time, peak_ops
+from .timing import critical_path, mvm_time, peak_ops, stage_time
 from .uncertainty import Interval, interval, samples
 
 UNIFORM_FILL = 0.5  # mean |w| / max |w| of uniformly distributed weights
@@ -67,6 +68,7 @@ class CostReport:
     area_m2: float  # silicon of the chips the model needs
     digital: dict = field(default_factory=dict)
     intervals: dict[str, Interval] = field(default_factory=dict)  # headline figures, see estimate
+    timing: tuple[float, float] = (0.0, 0.0)  # (latency_s, latency_per_token_s): critical path
     ranges: dict[str, tuple[float, float, float]] = field(default_factory=dict)  # (nominal, low, high)
 
     @property
@@ -83,13 +85,34 @@ class CostReport:
         return 2 * sum(layer.macs for layer in self.layers)
 
     @property
+    def recurrent(self) -> bool:
+        """The model has a recurrent layer (its headline throughput is that of one stream)."""
+        return any(layer.recurrent for layer in self.mapping.layers)
+
+    @property
     def latency_s(self) -> float:
-        return sum(layer.stage_s for layer in self.layers)
+        """One inference along its critical path (:mod:`aimc.cost.timing`): stages one after
+        another, the projections of an attention layer in parallel, a recurrent layer's reads
+        as a wavefront over its layers and time steps."""
+        return self.timing[0]
+
+    @property
+    def pipelined_throughput(self) -> float:
+        """Inferences per second with the pipeline full: ``1 / (slowest stage)``, reached with
+        :attr:`streams` independent inferences in flight."""
+        return 1.0 / max(layer.stage_s for layer in self.layers)
+
+    @property
+    def streams(self) -> int:
+        """Independent inferences in flight that :attr:`pipelined_throughput` needs:
+        ``ceil(latency_s * pipelined_throughput)``."""
+        return max(1, math.ceil(self.latency_s * self.pipelined_throughput - 1e-9))
 
     @property
     def throughput(self) -> float:
-        """Inferences per second with the pipeline full."""
-        return 1.0 / max(layer.stage_s for layer in self.layers)
+        """Inferences per second: with a recurrent layer one stream, ``1 / latency_s`` (as the
+        digital baseline); otherwise the pipelined figure (:attr:`pipelined_throughput`)."""
+        return 1.0 / self.latency_s if self.recurrent else self.pipelined_throughput
 
     @property
     def tokens(self) -> int:
@@ -102,13 +125,21 @@ class CostReport:
 
     @property
     def latency_per_token_s(self) -> float:
-        """Latency of one sequence divided by its tokens: the time steps run one after another
-        (see :mod:`aimc.cost.timing`), so this is also the modelled time of one streaming frame."""
-        return self.latency_s / self.tokens
+        """Latency of one token through every block (:mod:`aimc.cost.timing`): with a recurrent
+        layer one step through its layers plus the other layers' time per token, the latency of
+        one streaming frame (and of a one-token compile); otherwise ``latency_s / tokens``."""
+        return self.timing[1]
 
     @property
     def tokens_per_s(self) -> float:
+        """Tokens per second: :attr:`throughput` times tokens; with a recurrent layer one stream,
+        ``tokens / latency_s``."""
         return self.throughput * self.tokens
+
+    @property
+    def pipelined_tokens_per_s(self) -> float:
+        """Tokens per second with :attr:`streams` independent sequences in flight."""
+        return self.pipelined_throughput * self.tokens
 
     @property
     def tops(self) -> float:
@@ -123,7 +154,9 @@ class CostReport:
         return self.tops / (self.area_m2 * 1e6)
 
     def summary(self) -> dict[str, dict[str, float]]:
-        """Analog chip and digital baseline side by side."""
+        """Analog chip and digital baseline side by side, like for like: latency of one inference
+        and per token, and throughput of one stream for the digital array (layers in turn) and,
+        with a recurrent layer, for the chip (its pipelined figures under ``pipelined_*``)."""
         d = self.digital
         d_energy = sum(d["energy_j"].values())
         d_tput = 1.0 / d["latency_s"]  # one systolic array, layers in turn
@@ -132,8 +165,10 @@ class CostReport:
             "analog": {"energy_j": self.total_j, "latency_s": self.latency_s,
                        "inferences_per_s": self.throughput, "tops": self.tops,
                        "tops_per_w": self.tops_per_w, "area_mm2": self.area_m2 * 1e6,
-                       "tops_per_mm2": self.tops_per_mm2, "energy_per_token_j": self.total_j / n,
-                       "latency_per_token_s": self.latency_s / n, "tokens_per_s": self.tokens_per_s},
+                       "tops_per_mm2": self.tops_per_mm2, "energy_per_token_j": self.energy_per_token_j,
+                       "latency_per_token_s": self.latency_per_token_s, "tokens_per_s": self.tokens_per_s,
+                       "pipelined_inferences_per_s": self.pipelined_throughput,
+                       "pipelined_tokens_per_s": self.pipelined_tokens_per_s, "streams": self.streams},
             "digital": {"energy_j": d_energy, "latency_s": d["latency_s"],
                         "inferences_per_s": d_tput, "tops": self.ops * d_tput / 1e12,
                         "tops_per_w": self.ops / d_energy / 1e12, "area_mm2": d["area_m2"] * 1e6,
@@ -149,6 +184,8 @@ class CostReport:
             "tops_per_w": self.tops_per_w, "area_m2": self.area_m2, "tops_per_mm2": self.tops_per_mm2,
             "tokens": self.tokens, "energy_per_token_j": self.energy_per_token_j,
             "latency_per_token_s": self.latency_per_token_s, "tokens_per_s": self.tokens_per_s,
+            "pipelined_throughput": self.pipelined_throughput,
+            "pipelined_tokens_per_s": self.pipelined_tokens_per_s, "streams": self.streams,
             "layers": [{"name": c.name, "analog": c.analog, "macs": c.macs, "energy_j": c.energy_j,
                         "total_j": c.total_j, "stage_s": c.stage_s, "tops": c.tops,
                         "tops_per_w": c.tops_per_w, "area_m2": c.area_m2,
@@ -202,6 +239,13 @@ class CostReport:
             i_scale = scale * (1e6 if interval_key == "area_m2" else 1)
             compare.add_row(label, num(a, 4), "-" if i is None else span(i, i_scale), num(d, 4),
                             f"{better:.2f}x")
+        if self.recurrent:
+            key, label = (("pipelined_tokens_per_s", "tokens/s") if self.tokens > 1
+                          else ("pipelined_inferences_per_s", "inferences/s"))
+            compare.add_row(f"{label} pipelined, ≥ {self.streams} streams", num(s["analog"][key], 4),
+                            "-", "-", "-")
+            compare.caption += ("; with a recurrent layer inferences/s and tokens/s are one "
+                                "stream's, as the digital column's")
         return Group(parts, layers, compare)
 
 
@@ -223,14 +267,13 @@ def span(i: Interval, scale: float = 1.0, digits: int = 3) -> str:
 
 def _layer_parts(chip: ChipSpec, layer: LayerMap, t_mvm: float) -> tuple[dict[str, float], float]:
     """Energy by component and stage time of one layer, analog or kept digital."""
-    if layer.analog:
-        return layer_energy(chip, layer), layer.vectors / layer.replicas * t_mvm
-    return digital_layer_energy(chip, layer), layer.macs / chip.cost.digital_macs_per_s
+    energy = layer_energy(chip, layer) if layer.analog else digital_layer_energy(chip, layer)
+    return energy, stage_time(layer, t_mvm, chip.cost.digital_macs_per_s)
 
 
 def _figures(chip: ChipSpec, mapping: Mapping, shape: tuple[int, int]):
-    """Energy per inference, latency, throughput and area of ``mapping`` on ``chip`` (floats, or
-    arrays over parameter draws)."""
+    """Energy per inference, latency, latency per token, headline throughput and area of
+    ``mapping`` on ``chip`` (floats, or arrays over parameter draws)."""
     t_mvm = mvm_time(chip)
     energy, stages = 0.0, []
     for layer in mapping.layers:
@@ -238,17 +281,22 @@ def _figures(chip: ChipSpec, mapping: Mapping, shape: tuple[int, int]):
         energy = energy + sum(parts.values())
         stages.append(stage)
     area = mapping.chips_needed * chip.cores * core_footprint(chip, *shape)
-    return energy, sum(stages), 1.0 / reduce(np.maximum, stages), area
+    latency, per_token = critical_path(mapping.layers, t_mvm, chip.cost.digital_macs_per_s, mapping.tokens)
+    recurrent = any(layer.recurrent for layer in mapping.layers)
+    throughput = 1.0 / latency if recurrent else 1.0 / reduce(np.maximum, stages)
+    return energy, latency, per_token, throughput, area
 
 
 def estimate(mapping: Mapping, baseline: SystolicArray | None = None) -> CostReport:
     """Cost of one inference of ``mapping``'s network on its chip (and the digital baseline).
 
     An inference of a sequence model is one sequence of ``mapping.tokens`` tokens (time steps);
-    the report also gives the cost per token (``energy_per_token_j``, ``latency_per_token_s``:
-    the sequence's figures divided by its tokens) and ``tokens_per_s``. For a model whose every
-    layer runs once per token (a streaming model), the cost per token equals the cost of
-    compiling it on a one-token example.
+    the report also gives the cost per token: ``energy_per_token_j`` (the sequence's energy over
+    its tokens), ``latency_per_token_s`` (one token through every layer, see
+    :attr:`CostReport.latency_per_token_s`) and ``tokens_per_s`` (with a recurrent layer one
+    stream's, ``tokens / latency_s``; ``pipelined_tokens_per_s`` needs ``streams`` sequences in
+    flight). For a model whose every layer runs once per token (a streaming model), the energy
+    and latency per token equal those of compiling it on a one-token example.
 
     ``report.intervals`` holds each headline figure (``energy_j``, ``latency_s``, ``throughput``,
     ``tops``, ``tops_per_w``, ``area_m2``, ``tops_per_mm2``) as an :class:`Interval`: the nominal
@@ -275,8 +323,10 @@ def estimate(mapping: Mapping, baseline: SystolicArray | None = None) -> CostRep
         costs.append(LayerCost(layer.name, layer.analog, layer.macs, *_layer_parts(chip, layer, t_mvm), area))
     area = mapping.chips_needed * chip.cores * core_footprint(chip, *shape)
     report = CostReport(mapping, costs, area, digital_baseline(mapping, baseline))
+    latency, per_token = critical_path(mapping.layers, t_mvm, chip.cost.digital_macs_per_s, mapping.tokens)
+    report.timing = (float(latency), float(per_token))
     varied, report.ranges = samples(chip)
-    energy, latency, throughput, area_c = _figures(varied, mapping, shape)
+    energy, latency, per_token, throughput, area_c = _figures(varied, mapping, shape)
     tops = report.ops * throughput / 1e12
     report.intervals = {
         "energy_j": interval(report.total_j, energy), "latency_s": interval(report.latency_s, latency),
@@ -285,7 +335,7 @@ def estimate(mapping: Mapping, baseline: SystolicArray | None = None) -> CostRep
         "area_m2": interval(report.area_m2, area_c),
         "tops_per_mm2": interval(report.tops_per_mm2, tops / (area_c * 1e6)),
         "energy_per_token_j": interval(report.energy_per_token_j, energy / report.tokens),
-        "latency_per_token_s": interval(report.latency_per_token_s, latency / report.tokens),
+        "latency_per_token_s": interval(report.latency_per_token_s, per_token),
         "tokens_per_s": interval(report.tokens_per_s, throughput * report.tokens),
     }
     return report

@@ -259,3 +259,33 @@ def test_a_module_registered_twice_is_counted_once_per_call():
     net = nn.Sequential(shared, nn.ReLU(), shared)
     m = aimc.compile(net, HERMES, torch.zeros(1, 4))
     assert table(m) == {"0": (4, 4, 2)}  # called twice: two vectors, one matrix
+
+
+def test_a_position_index_without_batch_dimension_counts_per_sample():
+    from aimc.models.gpt import GPT, GPTConfig  # wpe(pos) with pos [T], broadcast over the batch
+
+    gpt = GPT(GPTConfig(vocab=64, context=16, layers=1, heads=2, dim=32),
+              generator=torch.Generator().manual_seed(0))
+    for batch in (1, 2, 3):
+        m = aimc.compile(gpt, HERMES, torch.zeros(batch, 8, dtype=torch.long), analog_embeddings=True)
+        assert table(m)["wte"][2] == 8 and table(m)["wpe"][2] == 8, batch  # was 8 // batch
+
+
+def test_padded_positions_are_not_counted_as_lookups():
+    class Net(nn.Module):
+        def __init__(self, padding_idx):
+            super().__init__()
+            self.emb = nn.Embedding(20, 8, padding_idx=padding_idx)
+            self.head = nn.Linear(8, 2)
+
+        def forward(self, idx):
+            return self.head(self.emb(idx))
+
+    idx = torch.tensor([[3, 4, 5, 0, 0, 0], [3, 4, 0, 0, 0, 0]])  # 5 of 12 indices are real tokens
+    m = aimc.compile(Net(0), HERMES, idx, analog_embeddings=True)
+    assert table(m)["emb"][2] == 5 // 2 and m.tokens == 6  # AnalogEmbedding reads no padded row
+    assert table(aimc.compile(Net(None), HERMES, idx, analog_embeddings=True))["emb"][2] == 6
+    nonzero = Net(0)
+    with torch.no_grad():
+        nonzero.emb.weight[0] = 1.0  # a non-zero padding row is read like any other
+    assert table(aimc.compile(nonzero, HERMES, idx, analog_embeddings=True))["emb"][2] == 6

@@ -1,4 +1,7 @@
-"""Cost of sequence models: per sequence and per token, sequential recurrent reads."""
+"""Cost of sequence models: per sequence and per token, the critical path of recurrent and
+attention layers, one-stream and pipelined throughput."""
+
+import warnings
 
 import pytest
 import torch
@@ -53,14 +56,75 @@ def test_energy_and_latency_scale_linearly_with_sequence_length():
         assert e[t].energy_per_token_j == pytest.approx(e[10].energy_per_token_j, rel=1e-9)
 
 
-def test_recurrent_stage_is_sequential_and_sets_the_throughput():
+def test_recurrent_stage_is_sequential_and_sets_the_pipelined_throughput():
     model = Streamer()
     m = aimc.compile(model, HERMES, torch.zeros(1, 50, 40), replicate=True)
     s = schedule(m)
     t = mvm_time(m.chip)
     assert s.stage_s["lstm.l0.hh"] == pytest.approx(50 * t)  # one read per step, no replica
-    assert 1 / s.throughput == pytest.approx(50 * t)
-    assert s.latency_per_token_s == pytest.approx(s.latency_s / 50)
+    assert 1 / s.pipelined_throughput == pytest.approx(50 * t)
+    # one stream: the LSTM's 50 steps (ih and hh in parallel), then the head's 50 reads
+    assert s.latency_s == pytest.approx(100 * t) and s.throughput == pytest.approx(1 / (100 * t))
+    assert s.latency_per_token_s == pytest.approx(2 * t) and s.streams == 2
+
+
+def lstm_report(steps, **kw):
+    torch.manual_seed(0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # PyTorch: oneDNN does not do projections
+        return estimate(aimc.compile(nn.LSTM(40, 128, batch_first=True, **kw), HERMES,
+                                     torch.zeros(1, steps, 40)))
+
+
+def test_two_layer_lstm_critical_path_one_stream_and_pipelined_tokens_per_s():
+    r = lstm_report(98, num_layers=2)
+    t = mvm_time(r.mapping.chip)
+    # per step: layer 0 max(ih, hh), then layer 1 max(ih, hh): 2 reads (was 4: every matrix summed)
+    assert r.latency_per_token_s == pytest.approx(2 * t, rel=1e-12)
+    # whole sequence as a wavefront: layer 1 runs step t while layer 0 runs step t+1: T + 1 reads
+    assert r.latency_s == pytest.approx(99 * t, rel=1e-12)
+    assert r.tokens_per_s == pytest.approx(98 / r.latency_s, rel=1e-12)  # one stream, the headline
+    assert r.pipelined_tokens_per_s == pytest.approx(1 / t, rel=1e-12) and r.streams == 2
+    s = r.summary()
+    assert s["analog"]["tokens_per_s"] == pytest.approx(r.tokens_per_s)
+    assert s["digital"]["tokens_per_s"] == pytest.approx(98 / r.digital["latency_s"])  # one stream too
+    assert r.intervals["latency_s"].nominal == pytest.approx(r.latency_s)
+    assert r.intervals["latency_per_token_s"].nominal == pytest.approx(2 * t)
+    i = r.intervals["tokens_per_s"]
+    assert i.low < i.high and i.nominal == pytest.approx(r.tokens_per_s)
+    console = Console(width=140, record=True)
+    console.print(r)
+    assert "tokens/s pipelined, ≥ 2 streams" in console.export_text()
+
+
+def test_projection_follows_the_gates_and_a_bidirectional_layer_waits_for_its_reverse_pass():
+    proj = lstm_report(10, proj_size=32)
+    t = mvm_time(proj.mapping.chip)
+    # W_hr reads o * tanh(c), which needs both the ih and hh reads: 2 reads a step, no overlap
+    assert proj.latency_per_token_s == pytest.approx(2 * t) and proj.latency_s == pytest.approx(20 * t)
+    bi = lstm_report(3, num_layers=2, bidirectional=True)
+    # directions in parallel: 1 read per layer and step; layer 1 at position 0 needs the reverse
+    # direction's last step (ready after [3, 2, 3] reads), so each direction of layer 1 ends at 6
+    assert bi.latency_per_token_s == pytest.approx(2 * t) and bi.latency_s == pytest.approx(6 * t)
+
+
+def test_attention_projections_q_k_v_read_in_parallel():
+    torch.manual_seed(0)
+    mha = nn.MultiheadAttention(64, 4, batch_first=True)
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.attn = mha
+
+        def forward(self, x):
+            return self.attn(x, x, x)[0]
+
+    r = estimate(aimc.compile(Net(), HERMES, torch.zeros(1, 16, 64)))
+    t = mvm_time(r.mapping.chip)
+    assert r.latency_s == pytest.approx(32 * t)  # max(q, k, v) + out: 16 + 16 reads (was 64)
+    assert r.latency_per_token_s == pytest.approx(2 * t)
+    assert r.throughput == pytest.approx(1 / (16 * t))  # no recurrent layer: pipelined as before
 
 
 def test_digital_baseline_runs_recurrent_steps_one_by_one():
