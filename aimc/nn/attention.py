@@ -20,10 +20,13 @@ and dropout behave exactly as in ``nn.MultiheadAttention``. With the ``ideal`` c
 equal PyTorch's up to float32 rounding. The identity products cost digital time in the
 simulation only (they model nothing on the chip).
 
-Hardware-aware training (:func:`aimc.training.enable_hwa`): each projection is called once per
-forward with all tokens, so it draws one chip instance per sequence, as a recurrent layer's
-matrices do; :func:`aimc.compile` counts one read per token of each projection (``q_proj`` and
-``out_proj`` per query token, ``k_proj``/``v_proj`` per key/value token).
+Hardware-aware training (:func:`aimc.training.enable_hwa`): each projection is read through
+its hook's per-sequence reader (``layer.hwa.sequence``, as a recurrent layer's matrices are):
+one programmed, drifted and compensated chip instance per projection and forward call, and
+fresh read noise for every token's vector (before 2026-12-01 one read-noise draw was baked into
+the weight for all tokens and the whole batch). :func:`aimc.compile` counts one read per token of
+each projection (``q_proj`` and ``out_proj`` per query token, ``k_proj``/``v_proj`` per
+key/value token).
 
 ``nn.TransformerEncoderLayer`` reads ``self_attn.in_proj_weight`` directly on its inference fast
 path; this layer exposes ``in_proj_weight = in_proj_bias = None``, which makes PyTorch take the
@@ -51,6 +54,7 @@ from torch import nn
 
 from ..chips import ChipSpec
 from .layers import AnalogLinear
+from .recurrent import _SequenceReads
 
 
 class AnalogMultiheadAttention(nn.Module):
@@ -113,8 +117,10 @@ class AnalogMultiheadAttention(nn.Module):
 
     def _run(self, query, key, value, key_padding_mask, need_weights, attn_mask,
              average_attn_weights, is_causal, analog: bool):
+        reads = _SequenceReads()  # training with HWA: one chip instance per projection and call
+
         def project(layer, x):
-            return layer(x) if analog else layer.digital_forward(x)
+            return reads(layer, x) if analog else layer.digital_forward(x)
 
         batched = query.dim() == 3
         q = project(self.q_proj, query)

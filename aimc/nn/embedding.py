@@ -26,6 +26,14 @@ table at lookup time, which rewrites the weights) is refused. ``scale_grad_by_fr
 ``sparse`` concern training gradients of the digital table and are ignored. With the ``ideal``
 chip the output equals ``nn.Embedding`` up to float32 rounding.
 
+Training. With hardware-aware training (:func:`aimc.training.enable_hwa`, which reaches the
+``table``) a training-mode forward asks the table's hook for its ``lookup``: one programmed,
+drifted and compensated chip instance per call, each looked-up row read from it with fresh
+noise and through the ADC, and the gradient straight through to ``table.weight``
+(:func:`aimc.training.hwa.hwa_lookup`); the tile need not be programmed. Without it the layer
+reads its programmed tile in every mode, as :class:`~aimc.nn.AnalogLinear` does (no gradient to
+the table).
+
 Example:
     >>> from aimc.chips import load_chip
     >>> from aimc.nn import program
@@ -93,10 +101,12 @@ class AnalogEmbedding(nn.Module):
         self._check(input)
         flat = input.reshape(-1)
         out = torch.zeros(flat.numel(), self.embedding_dim, dtype=torch.float32)
+        # (the training path's rows carry a gradient; out[keep] = rows keeps it)
         keep = flat != self.padding_idx if self._skip_padding else None
         index = flat if keep is None else flat[keep]
         if index.numel():
-            rows = self.lookup(index)
+            hwa = getattr(self.table.hwa, "lookup", None) if self.training else None
+            rows = self.lookup(index) if hwa is None else hwa(self.table, index, self.padding_idx)
             if keep is None:
                 out = rows
             else:

@@ -31,8 +31,11 @@ step, while each read has its own noise. So the recurrent layers of :mod:`aimc.n
 ask each matrix's hook once per forward call (one sequence) for :meth:`HWAHook.sequence`: one
 programmed, drifted and compensated instance (and its read-noise variance) is drawn then and
 serves every step, and each step adds fresh read noise per input vector (variance
-``x² @ σ²``, the read noise of the tile's read model). Other layers are called once per forward
-and draw one instance (with one read) per call, as before.
+``x² @ σ²``, the read noise of the tile's read model). An analog embedding table
+(:class:`aimc.nn.AnalogEmbedding`) likewise draws one instance per forward call and reads each
+looked-up row with fresh noise (:func:`hwa_lookup`). Other layers are called once per forward
+and draw one instance with one read per call: the same noisy weight serves every vector of the
+call (all tokens and the batch).
 
 Outside training mode (``model.eval()``) the layers run on their programmed tiles as usual.
 """
@@ -133,24 +136,14 @@ def _programmed(layer: AnalogLayer, generator: torch.Generator) -> tuple[torch.T
 def _realised(layer: AnalogLayer, config: HWAConfig,
               generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, float]:
     """(noisy, drift-compensated weight with straight-through gradient, weight units per siemens
-    of each column, drift-compensation factor)."""
-    weight = layer.weight
-    tile, device = layer.tile, layer.chip.device
-    with torch.no_grad():
-        w, encoded, state = _programmed(layer, generator)
-        g = device.conductance(state, config.t_inference)
-        sigma = device.read_noise_std(state, g, config.t_inference)
-        if sigma is not None:
-            g = g + sigma * torch.randn(g.shape, generator=generator, dtype=g.dtype)
-        realised = encoded.decode(g - device.g_min)
-        scale = 1.0
-        if config.compensate and tile.compensation is not None:
-            # the chip's GDC: the same calibration read right after programming and at t
-            reference = calibration_readout(layer, config, encoded, state, 0.0, generator)
-            now = calibration_readout(layer, config, encoded, state, config.t_inference, generator)
-            scale = reference / max(now, torch.finfo(torch.float32).tiny)
-        error = (realised * scale - w) * config.noise_scale
-    return weight + error.T.reshape(weight.shape).to(weight.dtype), encoded.weight_per_siemens, scale
+    of each column, drift-compensation factor): one chip instance (:func:`_instance`) and one read
+    of it, the read noise of every device drawn once into the weight (its decoded sum is normal
+    with :func:`_instance`'s variance, as the devices' independent normal noise combines)."""
+    weight, var, per_siemens, scale = _instance(layer, config, generator)
+    if var is not None:
+        noise = var.sqrt() * torch.randn(var.shape, generator=generator, dtype=var.dtype)
+        weight = weight + noise.reshape(weight.shape).to(weight.dtype)
+    return weight, per_siemens, scale
 
 
 def _round_ste(x: torch.Tensor) -> torch.Tensor:
@@ -188,10 +181,11 @@ def sync_input_ranges(model: nn.Module) -> None:
 
 def _instance(layer: AnalogLayer, config: HWAConfig,
               generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor, float]:
-    """One programmed and drifted chip instance of a linear ``layer`` without its read noise:
-    (its mean weight after drift compensation, straight-through gradient; the variance of one
-    read of each weight ``[out, in]`` in weight units, or None; weight units per siemens of each
-    column; the drift-compensation factor). As :func:`_realised`, which adds one read to it."""
+    """One programmed and drifted chip instance of ``layer`` without its read noise: (its mean
+    weight after drift compensation, shaped as ``layer.weight``, straight-through gradient; the
+    variance of one read of each weight ``[out, in]`` in weight units (a convolution's kernel
+    flattened), or None; weight units per siemens of each column; the drift-compensation
+    factor). :func:`_realised` adds one read to it."""
     weight = layer.weight
     tile, device = layer.tile, layer.chip.device
     with torch.no_grad():
@@ -208,7 +202,7 @@ def _instance(layer: AnalogLayer, config: HWAConfig,
         var = None
         if sigma is not None:
             var = (_decoded_variance(encoded, sigma) * (scale * config.noise_scale) ** 2).T.contiguous()
-    return weight + error.T.to(weight.dtype), var, encoded.weight_per_siemens, scale
+    return weight + error.T.reshape(weight.shape).to(weight.dtype), var, encoded.weight_per_siemens, scale
 
 
 def _read_noise(x: torch.Tensor, var: torch.Tensor | None,
@@ -246,6 +240,35 @@ def sequence_reader(layer: AnalogLayer, config: HWAConfig,
         return _forward(layer, x, weight, per_siemens, gdc_scale, var, config, generator)
 
     return read
+
+
+def hwa_lookup(layer: AnalogLayer, index: torch.Tensor, config: HWAConfig, generator: torch.Generator,
+               padding_idx: int | None = None) -> torch.Tensor:
+    """Training forward of an embedding table on a tile (``layer`` holds ``W = table.T``, see
+    :class:`aimc.nn.AnalogEmbedding`): one programmed, drifted and compensated chip instance
+    (:func:`_instance`), drawn per call, and for every index ``[N]`` a one-hot read of its row
+    (``[N, dim]``) with fresh read noise (the row's variance: the one-hot input is 1 at full
+    scale), through one array's ADC (noise, rounding, clipping, straight-through) with the DAC
+    step ``1 / full_scale_levels``, as :func:`hwa_forward` converts a read. The gradient reaches
+    the table's rows straight through (``F.embedding`` on the realised table; none to
+    ``padding_idx``, as ``nn.Embedding``)."""
+    weight, var, per_siemens, gdc_scale = _instance(layer, config, generator)
+    rows = F.embedding(index, weight.T, padding_idx)
+    if var is not None:
+        with torch.no_grad():
+            std = var.T[index].clamp(min=0.0).sqrt()
+            noise = std * torch.randn(std.shape, generator=generator, dtype=std.dtype)
+        rows = rows + noise.to(rows.dtype)
+    tile, adc = layer.tile, layer.tile.adc
+    if not config.quantize_outputs or adc.levels is None:
+        return rows
+    top = tile.dac.full_scale_levels
+    per_level = adc.unit_current(layer.chip.device.g_max, tile.dac.v_read) * top
+    lsb = per_siemens.to(rows.dtype) * (per_level / tile.dac.v_read * gdc_scale / top)
+    codes = rows / lsb
+    if adc.noise:
+        codes = codes + adc.noise * torch.randn(codes.shape, generator=generator, dtype=codes.dtype)
+    return _round_ste(codes).clamp(-adc.levels, adc.levels) * lsb
 
 
 def _forward(layer: AnalogLayer, x: torch.Tensor, weight: torch.Tensor, per_siemens: torch.Tensor,
@@ -320,6 +343,11 @@ class HWAHook:
         """A training forward bound to one chip instance for a whole sequence (recurrent layers
         ask for it once per forward call; see :func:`sequence_reader`)."""
         return sequence_reader(layer, self.config, self.generator)
+
+    def lookup(self, layer: AnalogLayer, index: torch.Tensor, padding_idx: int | None = None) -> torch.Tensor:
+        """Training forward of an embedding table's lookups (see :func:`hwa_lookup`;
+        :class:`aimc.nn.AnalogEmbedding` asks for it)."""
+        return hwa_lookup(layer, index, self.config, self.generator, padding_idx)
 
 
 def enable_hwa(model: nn.Module, config: HWAConfig | None = None, seed: int = 0) -> nn.Module:

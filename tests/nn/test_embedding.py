@@ -90,3 +90,48 @@ def test_compile_counts_one_vector_per_looked_up_token():
     assert (emb.rows, emb.cols, emb.vectors, emb.analog) == (50, 8, 9, True)
     off = aimc.compile(model, "ibm-hermes-pcm", idx)
     assert not off.layers[0].analog and "analog_embeddings=True" in off.layers[0].reason
+
+
+def hwa_embedding(chip="ibm-hermes-pcm", padding_idx=None, **config):
+    from aimc.training import HWAConfig, enable_hwa
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Embedding(20, 6, padding_idx=padding_idx), nn.Flatten(), nn.Linear(18, 2))
+    analog, _ = aimc.convert(model, chip, analog_embeddings=True)
+    return enable_hwa(analog, HWAConfig(**config), seed=0).train()
+
+
+def test_hwa_training_reaches_the_table_without_programming_and_skips_padding():
+    model = hwa_embedding(padding_idx=0)
+    idx = torch.tensor([[3, 4, 0], [5, 0, 0]])
+    model(idx).sum().backward()  # the tile was never programmed: HWA needs no programmed chip
+    grad = model[0].table.weight.grad  # [dim, num]
+    assert grad is not None
+    assert grad[:, [3, 4, 5]].abs().sum(0).gt(0).all()  # every looked-up row learns
+    others = [i for i in range(20) if i not in (3, 4, 5)]
+    assert grad[:, others].abs().max() == 0  # rows not looked up (and the padding row) do not
+
+
+def test_hwa_lookup_without_noise_or_adc_is_the_digital_table_and_noise_is_fresh_per_lookup():
+    exact = hwa_embedding(noise_scale=0.0, quantize_outputs=False)
+    idx = torch.tensor([[1, 2, 1]])
+    emb = exact[0]
+    assert torch.allclose(emb(idx), emb.digital_forward(idx), atol=1e-6)
+    noisy = hwa_embedding()[0]
+    rows = noisy(torch.full((1, 64), 7))[0]  # one chip instance, 64 reads of row 7
+    # each lookup its own read noise (after the ADC's ~10 codes per row, most reads differ)
+    assert (rows != rows[0]).any(1).sum() > 32
+    # the reads scatter around the instance's row by far less than the row's size
+    assert (rows - rows.mean(0)).abs().max() < 0.5 * emb.digital_forward(torch.tensor(7)).abs().max()
+    again = hwa_embedding()[0]
+    assert torch.equal(again(torch.full((1, 64), 7))[0], rows)  # seeded
+
+
+def test_without_hwa_training_mode_reads_the_tile_as_analog_linear_does():
+    analog, _ = aimc.convert(nn.Sequential(nn.Embedding(20, 6)), "ibm-hermes-pcm", analog_embeddings=True)
+    analog.train()
+    with pytest.raises(RuntimeError, match="not programmed"):
+        analog(torch.tensor([1]))
+    linear, _ = aimc.convert(nn.Sequential(nn.Linear(4, 2)), "ibm-hermes-pcm")
+    with pytest.raises(RuntimeError, match="not programmed"):
+        linear.train()(torch.zeros(1, 4))

@@ -121,3 +121,31 @@ def test_hwa_training_of_a_tiny_lstm_lowers_the_loss():
         losses.append(loss.item())
     # the noise makes single steps jumpy: compare means of five steps
     assert sum(losses[-5:]) / 5 < 0.75 * sum(losses[:5]) / 5, losses
+
+
+def test_attention_projections_read_each_token_with_fresh_noise_on_one_instance(monkeypatch):
+    calls = []
+    original = hwa_module._programmed
+    monkeypatch.setattr(hwa_module, "_programmed", lambda layer, g: calls.append(layer) or original(layer, g))
+    torch.manual_seed(0)
+    mha, _ = aimc.convert(nn.MultiheadAttention(8, 2, batch_first=True), "ibm-hermes-pcm")
+    enable_hwa(mha, HWAConfig(quantize_outputs=False, quantize_inputs=False), seed=0)
+    mha.train()
+    x = torch.randn(1, 1, 8).expand(2, 16, 8)  # the same token everywhere
+    out = mha(x, x, x)[0]
+    assert len(calls) == 4  # one instance per projection and call
+    # identical tokens still differ: every token's reads have their own noise (was one draw for all)
+    assert not torch.allclose(out[0, 0], out[0, 1]) and not torch.allclose(out[0, 0], out[1, 0])
+
+
+def test_realised_weight_is_an_instance_plus_one_read():
+    layer, _ = aimc.convert(nn.Linear(64, 48), "ibm-hermes-pcm")
+    config = HWAConfig()
+    mean, var, _, scale = hwa_module._instance(layer, config, torch.Generator().manual_seed(1))
+    noisy, _, scale2 = hwa_module._realised(layer, config, torch.Generator().manual_seed(1))
+    assert scale2 == scale  # the same programmed instance (same seed), then one read
+    noisy_cells = var > 0  # a weight whose devices have no read noise reads exactly its mean
+    assert torch.equal(noisy[~noisy_cells], mean[~noisy_cells]) and noisy_cells.sum() > 3000
+    z = (noisy - mean)[noisy_cells] / var[noisy_cells].sqrt()
+    # ~3072 standard normal draws: mean within ~5 SE (0.09), std within ~5 SE (0.064)
+    assert abs(float(z.mean())) < 0.09 and abs(float(z.std()) - 1) < 0.064
