@@ -11,7 +11,12 @@ fill, not on training):
 
 Prints one markdown table (analog chip and the digital INT8 systolic-array baseline of
 ``aimc.cost``), with the central 90 % range of the analog energy over the cost model's
-parameter ranges.
+parameter ranges. Latency per sequence is the critical path (:mod:`aimc.cost.timing`: a
+recurrent layer's ih and hh reads in parallel, its layers a wavefront over the time steps; q, k
+and v projections in parallel); latency per token is one token through every layer (one
+streaming frame). tokens/s is one stream's (``tokens / latency per sequence``, as the digital
+column's; ``report.tokens_per_s`` for a model with a recurrent layer, ``tokens / latency_s``
+for all rows here); the pipelined figure needs the stated number of sequences in flight.
 
     .venv/bin/python benchmarks/cost_sequence.py [--chip ibm-hermes-pcm]
 """
@@ -60,17 +65,20 @@ def main() -> None:
     start = time.perf_counter()
     print(f"chip {args.chip}; energy range: central 90 % over the cost parameters (Monte Carlo)\n")
     print("| model | tokens | arrays | energy/seq µJ (90 % range) | energy/token nJ | latency/seq µs "
-          "| latency/token µs | tokens/s | digital energy/token nJ | digital latency/token µs |")
-    print("|---|---:|---:|---|---:|---:|---:|---:|---:|---:|")
+          "| latency/token µs | tokens/s, one stream | tokens/s pipelined (streams) "
+          "| digital energy/token nJ | digital latency/token µs | digital tokens/s |")
+    print("|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     checks = []
     for name, model, x in models():
         r = estimate(aimc.compile(model, args.chip, x))
         s, e = r.summary(), r.intervals["energy_j"]
         print(f"| {name} | {r.tokens} | {r.mapping.arrays_needed} | {1e6 * r.total_j:.3g} "
               f"({1e6 * e.low:.3g}-{1e6 * e.high:.3g}) | {1e9 * r.energy_per_token_j:.3g} "
-              f"| {1e6 * r.latency_s:.3g} | {1e6 * r.latency_per_token_s:.3g} | {r.tokens_per_s:,.0f} "
+              f"| {1e6 * r.latency_s:.3g} | {1e6 * r.latency_per_token_s:.3g} "
+              f"| {r.tokens / r.latency_s:,.0f} "
+              f"| {r.pipelined_tokens_per_s:,.0f} ({r.streams}) "
               f"| {1e9 * s['digital']['energy_per_token_j']:.3g} "
-              f"| {1e6 * s['digital']['latency_per_token_s']:.3g} |")
+              f"| {1e6 * s['digital']['latency_per_token_s']:.3g} | {s['digital']['tokens_per_s']:,.0f} |")
         if "streaming" in name:
             frame = estimate(aimc.compile(model, args.chip, x[:, :1]))
             checks.append((r.energy_per_token_j / frame.total_j, r.latency_per_token_s / frame.latency_s))
