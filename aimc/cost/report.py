@@ -46,8 +46,9 @@ class LayerCost:
 
     @property
     def tops(self) -> float:
-        """Operations per second of this stage while it runs."""
-        return 2 * self.macs / self.stage_s / 1e12
+        """Operations per second of this stage while it runs (0 for a stage without time: a
+        digital embedding lookup has no MACs)."""
+        return 2 * self.macs / self.stage_s / 1e12 if self.stage_s else 0.0
 
     @property
     def tops_per_w(self) -> float:
@@ -230,7 +231,8 @@ class CostReport:
                      ("tokens/s", "tokens_per_s", 1, "tokens_per_s"))
         s = self.summary()
         for column in ("", "analog", "range", "digital", "analog advantage"):
-            compare.add_column(column, justify="left" if not column else "right")
+            compare.add_column(column, justify="left" if not column else "right",
+                               no_wrap=column in ("", "analog advantage"))
         for label, key, scale, interval_key in rows:
             a, d = s["analog"][key] * scale, s["digital"][key] * scale
             lower = key in ("energy_j", "latency_s", "area_mm2", "energy_per_token_j", "latency_per_token_s")
@@ -242,8 +244,8 @@ class CostReport:
         if self.recurrent:
             key, label = (("pipelined_tokens_per_s", "tokens/s") if self.tokens > 1
                           else ("pipelined_inferences_per_s", "inferences/s"))
-            compare.add_row(f"{label} pipelined, ≥ {self.streams} streams", num(s["analog"][key], 4),
-                            "-", "-", "-")
+            compare.add_row(f"{label} pipelined", num(s["analog"][key], 4), f"≥ {self.streams} streams",
+                            "-", "-")
             compare.caption += ("; with a recurrent layer inferences/s and tokens/s are one "
                                 "stream's, as the digital column's")
         return Group(parts, layers, compare)
