@@ -137,12 +137,10 @@ def _realised(layer: AnalogLayer, config: HWAConfig,
               generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, float]:
     """(noisy, drift-compensated weight with straight-through gradient, weight units per siemens
     of each column, drift-compensation factor): one chip instance (:func:`_instance`) and one read
-    of it, the read noise of every device drawn once into the weight (its decoded sum is normal
-    with :func:`_instance`'s variance, as the devices' independent normal noise combines)."""
-    weight, var, per_siemens, scale = _instance(layer, config, generator)
-    if var is not None:
-        noise = var.sqrt() * torch.randn(var.shape, generator=generator, dtype=var.dtype)
-        weight = weight + noise.reshape(weight.shape).to(weight.dtype)
+    of it, the read noise of every device drawn once into the weight (drawn before the
+    compensation's calibration reads, so a seed gives the draws it gave before sequences had
+    their own reader)."""
+    weight, _, per_siemens, scale = _instance(layer, config, generator, read=True)
     return weight, per_siemens, scale
 
 
@@ -179,19 +177,22 @@ def sync_input_ranges(model: nn.Module) -> None:
             set_input_range(layer, float(alpha.detach().abs()))
 
 
-def _instance(layer: AnalogLayer, config: HWAConfig,
-              generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor, float]:
+def _instance(layer: AnalogLayer, config: HWAConfig, generator: torch.Generator,
+              read: bool = False) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor, float]:
     """One programmed and drifted chip instance of ``layer`` without its read noise: (its mean
     weight after drift compensation, shaped as ``layer.weight``, straight-through gradient; the
     variance of one read of each weight ``[out, in]`` in weight units (a convolution's kernel
     flattened), or None; weight units per siemens of each column; the drift-compensation
-    factor). :func:`_realised` adds one read to it."""
+    factor). With ``read`` the instance is read once instead: every device's read noise is drawn
+    into the weight and the variance is None (:func:`_realised`)."""
     weight = layer.weight
     tile, device = layer.tile, layer.chip.device
     with torch.no_grad():
         w, encoded, state = _programmed(layer, generator)
         g = device.conductance(state, config.t_inference)
         sigma = device.read_noise_std(state, g, config.t_inference)
+        if read and sigma is not None:
+            g = g + sigma * torch.randn(g.shape, generator=generator, dtype=g.dtype)
         mean = encoded.decode(g - device.g_min)
         scale = 1.0
         if config.compensate and tile.compensation is not None:
@@ -200,7 +201,7 @@ def _instance(layer: AnalogLayer, config: HWAConfig,
             scale = reference / max(now, torch.finfo(torch.float32).tiny)
         error = (mean * scale - w) * config.noise_scale
         var = None
-        if sigma is not None:
+        if sigma is not None and not read:
             var = (_decoded_variance(encoded, sigma) * (scale * config.noise_scale) ** 2).T.contiguous()
     return weight + error.T.reshape(weight.shape).to(weight.dtype), var, encoded.weight_per_siemens, scale
 
