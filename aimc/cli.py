@@ -16,7 +16,8 @@ from rich.table import Table
 from . import __version__
 
 DEFAULT_CHIP = "ibm-hermes-pcm"  # = aimc.chips.DEFAULT_CHIP (a test checks); literal so --help needs no torch
-MODEL_NAMES = ("digits-cnn", "mlp", "resnet18", "vgg8")  # = aimc.models.MODELS (a test checks)
+MODEL_NAMES = ("digits-cnn", "mlp", "resnet18", "vgg8", "kws-lstm", "vit", "char-gpt",
+               "gpt2-small")  # = aimc.models.MODELS (a test checks)
 
 app = typer.Typer(help="aimc: analog in-memory computing for neural networks.", no_args_is_help=True)
 console = Console()
@@ -186,15 +187,23 @@ def compile_cmd(
     digital: list[str] = typer.Option([], help="layer name pattern or type to keep digital (repeatable)"),
     json_path: Path | None = typer.Option(None, "--json", help="also write mapping and cost as JSON"),
     baseline_pes: int = typer.Option(128, min=1, help="digital baseline: systolic array of N x N INT8 MACs"),
+    tokens: int | None = typer.Option(None, min=1, help="tokens (time steps) per inference for the "
+                                      "per-token figures (default: inferred from the sequence layers)"),
+    analog_embeddings: bool = typer.Option(False, help="map nn.Embedding tables too (one-hot reads)"),
+    input_dtype: str = typer.Option("auto", help="example input: float, long (token ids) or auto "
+                                                 "(long when the model starts with an nn.Embedding)"),
 ) -> None:
     """Map a model onto a chip (arrays, utilisation, cores, chips needed) and estimate its energy,
-    latency, throughput and area per inference beside a digital INT8 baseline at the same node."""
+    latency, throughput and area per inference beside a digital INT8 baseline at the same node;
+    sequence models also per token."""
     import json
 
     try:
         if json_path is not None:
             writable_folder(json_path.parent, "--json")
         shape = parse_shape(input_shape) if input_shape else None
+        if input_dtype not in ("auto", "float", "long"):
+            raise UsageError(f"--input-dtype {input_dtype!r}: use float, long or auto")
         if model not in MODEL_NAMES and not (":" in model and model.split(":")[0].endswith(".py")):
             raise UsageError(f"unknown model {model!r}: use one of {', '.join(MODEL_NAMES)} "
                              f"or FILE.py:FUNCTION")
@@ -214,7 +223,12 @@ def compile_cmd(
             network = load_model_file(model)
         if shape is None:
             raise UsageError("a model from a file needs --input-shape, e.g. 1,3,32,32")
-        mapping = compile_model(network, spec, torch.zeros(shape), digital=digital, replicate=replicate)
+        first = next((m for m in network.modules() if next(m.parameters(recurse=False), None) is not None),
+                     None)
+        ids = input_dtype == "long" or (input_dtype == "auto" and isinstance(first, torch.nn.Embedding))
+        example = torch.zeros(shape, dtype=torch.long if ids else torch.float32)
+        mapping = compile_model(network, spec, example, digital=digital, replicate=replicate,
+                                tokens=tokens, analog_embeddings=analog_embeddings)
     except Exception as err:  # the model's own errors (wrong input shape, ...) as one line too
         raise _fail("cannot compile", err) from err
     from .cost import SystolicArray, estimate, peak

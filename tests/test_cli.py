@@ -124,6 +124,25 @@ def test_input_shape_that_does_not_fit_the_model_is_one_line(tmp_path):
     one_line_error(["compile", "--model", f"{path}:build", "--input-shape", "1,5"], "cannot compile")
 
 
+def test_compile_a_token_model_per_token_with_analog_embeddings(tmp_path):
+    """A model that starts with nn.Embedding gets token ids as its example; --tokens sets the
+    per-token figures and --analog-embeddings maps the lookup tables."""
+    import json
+
+    out = tmp_path / "m.json"
+    args = ["compile", "--model", "char-gpt", "--tokens", "8", "--json", str(out)]
+    result = runner.invoke(cli.app, [*args, "--analog-embeddings"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(out.read_text())
+    layers = {layer["name"]: layer for layer in data["layers"]}
+    assert data["tokens"] == 8 and layers["wte"]["analog"] and layers["wte"]["rows"] == 100
+    cost = data["cost"]
+    assert cost["tokens"] == 8 and cost["energy_per_token_j"] == pytest.approx(cost["total_j"] / 8)
+    result = runner.invoke(cli.app, args)
+    assert result.exit_code == 0 and not json.loads(out.read_text())["layers"][0]["analog"]
+    one_line_error(["compile", "--model", "mlp", "--input-dtype", "int"], "--input-dtype", "float, long")
+
+
 def test_json_into_missing_folder_or_a_file(tmp_path):
     one_line_error(["compile", "--model", "mlp", "--json", str(tmp_path / "no" / "m.json")],
                    "--json: folder", "does not exist")

@@ -63,7 +63,7 @@ def test_resnet18_fast_and_reports_chips():
 
 
 @pytest.mark.parametrize("chip", list_chips())
-@pytest.mark.parametrize("name", list(MODELS))
+@pytest.mark.parametrize("name", [n for n in MODELS if n != "gpt2-small"])  # 124 M: one chip below
 def test_cli_compile_every_builtin_model_on_every_preset(tmp_path, name, chip):
     out = tmp_path / "map.json"
     result = CliRunner().invoke(app, ["compile", "--model", name, "--chip", chip, "--json", str(out)])
@@ -134,3 +134,13 @@ def test_recurrent_layers_are_mapped_without_a_warning():
     assert [(lay.name, lay.vectors) for lay in m.layers] == [("lstm.l0.ih", 5), ("lstm.l0.hh", 5),
                                                              ("head", 1)]
     assert m.tokens == 5
+
+
+def test_gpt2_small_needs_30_hermes_chips_per_token():
+    """GPT-2 small (124 M parameters) on the 64-core PCM chip: every block matrix and the head on
+    256x256 arrays, one read each per generated token (the README's figure)."""
+    from aimc.models import gpt2_small_model
+
+    m = aimc.compile(gpt2_small_model(), "ibm-hermes-pcm", torch.zeros(1, 1, dtype=torch.long))
+    assert m.tokens == 1 and m.arrays_needed == 1887 and m.chips_needed == 30
+    assert all(layer.vectors == 1 for layer in m.analog_layers) and len(m.analog_layers) == 49
