@@ -1,4 +1,6 @@
-"""Offline data sets (nothing is downloaded at run time)."""
+"""Offline data sets (nothing is downloaded at run time): scikit-learn's digits, Fashion-MNIST
+from its Debian package, and in their own modules synthetic keywords (``keywords``: espeak-ng and
+sox), continuous keyword recordings (``recording``) and the fortunes text corpus (``text``)."""
 
 from .digits import Split, digits
 from .idx import FASHION_CLASSES, fashion_mnist, read_idx
