@@ -243,6 +243,7 @@ class Tile(nn.Module):
         self._read: ReadMatrices | None = None
         self.verify_history = None
         self._read_seed = 0
+        self.read_window_index = 0  # counts read windows since programming (frozen 1/f draws)
         self.time: float | None = None
         self.normals = NormalSource()
         self._layouts: dict[str, tuple[torch.Tensor, torch.Tensor | None]] = {}
@@ -351,6 +352,7 @@ class Tile(nn.Module):
             fault_generator = torch.Generator().manual_seed(fault_seed)
             self.fault_maps = self.faults.draw(self.device_shape, fault_generator)
         self.gdc_scale = 1.0
+        self.read_window_index = 0
         self._set_time(0.0)
         self._gdc_reference = None
         if self.compensation is not None:
@@ -371,6 +373,25 @@ class Tile(nn.Module):
             now = self.compensation.readout(self)
             self.gdc_scale = self._gdc_reference / max(now, torch.finfo(torch.float32).tiny)
 
+    def new_read_window(self) -> None:
+        """Start a new read window at the current time: the frozen band of 1/f read noise
+        (``Device.read_noise_split``, below ``1/read_window``) is drawn again for every device
+        and folded into the read matrices; the fresh noise stream and drift compensation go on
+        unchanged. Each :meth:`drift_to` starts a new window by itself; call this when streaming
+        reads for longer than the device's ``read_window``. Draws are seeded by the programming
+        seed and :attr:`read_window_index`, so a run is reproducible. Does nothing for devices
+        without a frozen band (white noise, ``read_window=None``)."""
+        if not self.programmed:
+            raise RuntimeError("tile is not programmed: call program(seed) first")
+        if not self._has_frozen_band():
+            self.read_window_index += 1
+            return
+        self._set_time(self.time, reseed=False)
+
+    def _has_frozen_band(self) -> bool:
+        dev = self.device_model
+        return dev.noise_spectrum == "1/f" and dev.read_window is not None
+
     def conductances(self, t: float | None = None) -> torch.Tensor:
         """Noise-free conductances (S) as read at ``t`` (default: the current time), faults
         included, ``[planes, arrays, rows, columns]``."""
@@ -386,10 +407,19 @@ class Tile(nn.Module):
             g = self.faults.apply(g, fault_maps, dev.g_max, dev.g_min)
         return g
 
-    def _set_time(self, t: float) -> None:
+    def _set_time(self, t: float, reseed: bool = True) -> None:
         """Fold the devices at time ``t`` into the read matrices, one device plane at a time (the
-        per-device conductances and noise exist for one plane at once, not for all)."""
+        per-device conductances and noise exist for one plane at once, not for all). Starts a
+        new read window: the frozen band of the read noise is drawn (once per device) from
+        ``(read seed, window index)`` and added to the conductances; the fresh band becomes the
+        variance matrix. ``reseed`` restarts the fresh stream at ``(read seed, t)``."""
         self._read, self._layouts = None, {}  # free the old matrices before building new ones
+        self.read_window_index += 1
+        frozen_gen = None
+        if self._has_frozen_band():
+            frozen_seed = split_seed(np.random.SeedSequence(
+                [self._read_seed, 0x1F, self.read_window_index]), 1)[0]
+            frozen_gen = torch.Generator().manual_seed(frozen_seed)
         state = self.state
         ir = (None if self.ir_drop is None
               else self._with_ir_drop(self._conductances(state, t, self.fault_maps)))
@@ -401,11 +431,16 @@ class Tile(nn.Module):
             plane = {k: v[d] for k, v in state.items()}
             maps = {k: v[d] for k, v in self.fault_maps.items()}
             g = self._conductances(plane, t, maps)
-            sigma = self.device_model.read_noise_std(self._noise_state(plane, maps), g, t)
+            frozen, sigma = self.device_model.read_noise_split(self._noise_state(plane, maps), g, t)
             if sigma is not None and self.faults is not None:
                 sigma = torch.where(maps["dead"], 0.0, sigma)  # open lines carry no noise
             if ir is not None:
                 g = ir[d]
+            if frozen is not None:
+                if self.faults is not None:
+                    frozen = torch.where(maps["dead"], 0.0, frozen)
+                z = torch.randn(g.shape, generator=frozen_gen, dtype=g.dtype)
+                g = g + frozen * z  # this window's draw of the slow band, in every read
             w[grp] += (a * to_codes) * g
             if sigma is not None:
                 if var is None:
@@ -416,8 +451,9 @@ class Tile(nn.Module):
         del state, ir
         self._read = ReadMatrices(w, var, bias, shot)  # [groups, arrays, rows, columns] ...
         self.time = float(t)
-        time_bits = int.from_bytes(struct.pack("<d", self.time), "little")
-        self.normals.seed(split_seed(np.random.SeedSequence([self._read_seed, time_bits]), 1)[0])
+        if reseed:
+            time_bits = int.from_bytes(struct.pack("<d", self.time), "little")
+            self.normals.seed(split_seed(np.random.SeedSequence([self._read_seed, time_bits]), 1)[0])
 
     def _with_ir_drop(self, g: torch.Tensor) -> torch.Tensor:
         """Effective conductances ``I = V @ H`` of every physical array with its wire, driver

@@ -10,7 +10,9 @@ tensors of devices and all in SI units (siemens, seconds):
 2. ``conductance(state, t)``: the noise-free conductance ``t`` seconds after programming (drift,
    relaxation, retention loss).
 3. ``read_noise_std(state, g_t, t)``: the standard deviation of the conductance seen by one read
-   at time ``t`` (fresh at every read), or ``None`` when reads are exact.
+   at time ``t`` (all of its noise bands together), or ``None`` when reads are exact.
+   :meth:`Device.read_noise_split` splits it into a part frozen over a read window and a part
+   fresh at every read, as the device's noise spectrum (:attr:`Device.noise_spectrum`) says.
 
 Common to every device (this base class): the target window ``g_min..g_max`` (a device cannot be
 programmed below ``g_min``, its on/off ratio is ``g_max / g_min``), an optional finite number of
@@ -28,6 +30,7 @@ add the class to ``aimc.devices.DEVICES`` and to ``DeviceSpec`` in ``aimc.chips.
 from __future__ import annotations
 
 import math
+from typing import ClassVar, Literal
 
 import torch
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -49,6 +52,15 @@ class Device(BaseModel):
     temperature_k: float = Field(300.0, gt=0, description="chip temperature (K)")
     iv_v0: float | None = Field(
         None, gt=0, description="sinh I-V non-linearity I = G V0 sinh(V/V0) (V); None = ohmic")
+    read_window: float | None = Field(
+        None, gt=0,
+        description="read window T_w (s) of 1/f read noise: the noise below 1/T_w is frozen over "
+                    "a window, the rest fresh at every read; None = the whole time since "
+                    "programming (all fresh); 2 t_read = all frozen. Ignored by white noise")
+
+    #: spectrum of the read noise: ``"1/f"`` (split by frequency band over a read window) or
+    #: ``"white"`` (independent at every read, all fresh; also devices without read noise)
+    noise_spectrum: ClassVar[Literal["1/f", "white"]] = "white"
 
     @model_validator(mode="after")
     def _window(self) -> Device:
@@ -91,6 +103,44 @@ class Device(BaseModel):
     def read_noise_std(self, state: State, g_t: torch.Tensor, t: float) -> torch.Tensor | None:
         """Standard deviation (S) of one read at time ``t``, or ``None`` for noiseless reads."""
         return None
+
+    def read_noise_split(self, state: State, g_t: torch.Tensor, t: float
+                         ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """``(frozen, fresh)`` standard deviations (S) of the read noise at time ``t``: the
+        frozen part is drawn once per device and read window, the fresh part at every read;
+        their variances add to ``read_noise_std**2``. White noise (and ``read_window=None``)
+        is all fresh: ``(None, read_noise_std(...))``, the very same tensor.
+
+        1/f noise (``noise_spectrum == "1/f"``, a device with a read duration ``t_read``):
+        the variance ``∝ ln((t + t_read) / (2 t_read))`` (Nandakumar et al., ICECS 2019, the
+        sigma_read equation) is the 1/f power integrated from ``f = 1/(t + t_read)`` to
+        ``1/(2 t_read)``. Reads within ``T_w`` of each other share the band below ``1/T_w``:
+        frozen ``∝ ln((t + t_read) / T_w)``, fresh ``∝ ln(T_w / (2 t_read))`` with ``T_w``
+        clipped to ``[2 t_read, t + t_read]``, which sum to the total exactly
+        (:func:`one_over_f_split`)."""
+        total = self.read_noise_std(state, g_t, t)
+        if self.noise_spectrum == "white" or self.read_window is None or total is None:
+            return None, total
+        frozen, fresh = one_over_f_split(t, self.t_read, self.read_window)
+        if frozen + fresh <= 0.0:
+            return None, total
+        f_frozen, f_fresh = math.sqrt(frozen / (frozen + fresh)), math.sqrt(fresh / (frozen + fresh))
+        return (total * f_frozen if frozen > 0.0 else None,
+                total * f_fresh if fresh > 0.0 else None)
+
+
+def one_over_f_split(t: float, t_read: float, window: float) -> tuple[float, float]:
+    """The 1/f read-noise power (in units of its spectral constant) of the band frozen over a
+    read window ``window`` (``T_w``) and of the band fresh at every read, ``t`` seconds after
+    programming: ``(ln((t + t_read) / T_w), ln(T_w / (2 t_read)))`` with ``T_w`` clipped to
+    ``[2 t_read, t + t_read]``; both 0 before ``t_read``. They add up to the total
+    ``ln((t + t_read) / (2 t_read))`` of Nandakumar et al. (ICECS 2019)."""
+    hi = t + t_read
+    lo = 2.0 * t_read
+    if hi <= lo:
+        return 0.0, 0.0
+    w = min(max(window, lo), hi)
+    return math.log(hi / w), math.log(w / lo)
 
 
 def check_time(t: float) -> float:

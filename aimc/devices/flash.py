@@ -33,7 +33,7 @@ scaled by ``sigma(g, t)``, so the spread grows over time along a fixed trajector
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import ClassVar, Literal
 
 import torch
 from pydantic import Field
@@ -48,6 +48,8 @@ class Flash(Device):
     preset's stand-in for embedded NOR flash (an assumption, see the module docstring)."""
 
     name: Literal["flash"] = "flash"
+    #: white read noise (independent at every read): all fresh, ``read_window`` is ignored
+    noise_spectrum: ClassVar[Literal["1/f", "white"]] = "white"
     g_max: float = Field(16e-6, gt=0, description="largest target conductance (S)")
     levels: int | None = Field(256, ge=2, description="programmable levels; None = continuous")
     a0: float = Field(0.1989e-6, ge=0, description="A(0) of sigma(g) (S)")

@@ -6,7 +6,7 @@ an analog layer reproduce the digital layer to float precision.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 import torch
 
@@ -22,6 +22,8 @@ class Ideal(Device):
     """
 
     name: Literal["ideal"] = "ideal"
+    #: no read noise at all; ``read_window`` is ignored
+    noise_spectrum: ClassVar[Literal["1/f", "white"]] = "white"
 
     def _program(self, g_target: torch.Tensor, generator: torch.Generator) -> State:
         return {"g_prog": g_target.clone()}

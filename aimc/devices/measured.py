@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
 import numpy as np
 import torch
@@ -129,6 +129,8 @@ class MeasuredDevice(Device):
     """
 
     name: Literal["measured"] = "measured"
+    #: 1/f read noise (the Nandakumar law with measured Q): split over ``read_window``
+    noise_spectrum: ClassVar[Literal["1/f", "white"]] = "1/f"
     csv: str = Field(description="path of the measured-statistics CSV")
     t0: float = Field(20.0, gt=0, description="drift reference time t0 (s)")
     t_read: float = Field(250e-9, gt=0, description="duration of one read (s)")

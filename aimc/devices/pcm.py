@@ -13,10 +13,14 @@ inference", ICECS 2019 (doi:10.1109/ICECS46596.2019.8964852); the same model dri
   drawn at programming, ``nu = |N(mu_nu, sigma_nu)|`` with
   ``mu_nu = clip(-0.0155 ln g_r + 0.0244, 0.049, 0.1)`` and
   ``sigma_nu = clip(-0.0125 ln g_r - 0.0059, 0.008, 0.045)``;
-* 1/f read noise, fresh at every read:
+* 1/f read noise:
   ``sigma_read = g(t) * Q_s * sqrt(ln((t + t_read) / (2 t_read)))``,
   ``Q_s = min(0.0088 / g_r**0.65, 0.2)``, ``t_read = 250 ns``. The logarithm is the integral of a
   1/f spectrum from ``1/(t + t_read)`` to ``1/(2 t_read)``; it is taken as 0 before ``t_read``.
+  With a read window ``read_window = T_w`` the band below ``1/T_w`` (variance
+  ``∝ ln((t + t_read) / T_w)``) is frozen over the window and the band above it
+  (``∝ ln(T_w / (2 t_read))``) fresh at every read (``Device.read_noise_split``); the default
+  ``None`` keeps all of it fresh at every read.
 
 Assumptions: devices are independent; ``t`` is the time since the end of programming, in both
 the drift and the read-noise law, as the equations above are written (IBM aihwkit evaluates the
@@ -27,7 +31,7 @@ read-noise law at ``t + t0`` instead, which gives 10 % more read noise at 1 s an
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import ClassVar, Literal
 
 import torch
 from pydantic import Field
@@ -49,6 +53,7 @@ class PCM(Device):
     """
 
     name: Literal["pcm"] = "pcm"
+    noise_spectrum: ClassVar[Literal["1/f", "white"]] = "1/f"
     g_max: float = Field(25e-6, gt=0, description="largest target conductance (S)")
     prog_coeffs: tuple[float, float, float] = Field(
         (0.26348e-6, 1.9650e-6, -1.1731e-6),

@@ -40,7 +40,7 @@ Model built on them (SI units):
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import ClassVar, Literal
 
 import torch
 from pydantic import Field
@@ -66,6 +66,8 @@ class RRAM(Device):
     """NeuRRAM-like filamentary RRAM (Wan et al., Nature 2022); see the module docstring."""
 
     name: Literal["rram"] = "rram"
+    #: white read noise (independent at every read): all fresh, ``read_window`` is ignored
+    noise_spectrum: ClassVar[Literal["1/f", "white"]] = "white"
     g_max: float = Field(40e-6, gt=0, description="largest target conductance (S)")
     g_min: float = Field(1e-6, ge=0, description="smallest conductance (S); on/off = g_max/g_min")
     d2d_fraction: float = Field(0.5, ge=0, le=1, description="device-to-device share of Var(prog)")

@@ -5,7 +5,7 @@ from .convert import CONVERTERS, ConversionReport, UnsupportedLayerError, conver
 from .embedding import AnalogEmbedding
 from .input_ranges import calibrate_input_ranges, set_input_range
 from .layers import AnalogConv1d, AnalogConv2d, AnalogLayer, AnalogLinear, make_tile
-from .lifecycle import analog_tiles, drift, program
+from .lifecycle import analog_tiles, drift, new_read_window, program
 from .recurrent import AnalogGRU, AnalogLSTM, AnalogRNN, AnalogRNNBase
 from .registry import MatrixAdapter, register_layer, unregister_layer
 
@@ -29,6 +29,7 @@ __all__ = [
     "convert",
     "drift",
     "make_tile",
+    "new_read_window",
     "program",
     "register_layer",
     "set_input_range",

@@ -176,3 +176,15 @@ def drift(model: nn.Module, t_seconds: float, compensate: bool = True) -> nn.Mod
     for _, tile in _tiles(model):
         tile.drift_to(t_seconds, compensate=compensate)
     return model
+
+
+def new_read_window(model: nn.Module) -> nn.Module:
+    """Start a new read window on every tile (``Tile.new_read_window``): the frozen band of 1/f
+    read noise is drawn again, as it would have wandered after ``read_window`` seconds of
+    streaming reads; each :func:`drift` starts a new window by itself."""
+    tiles = _tiles(model)
+    if not tiles or not all(tile.programmed for _, tile in tiles):
+        raise RuntimeError("model is not programmed: call aimc.program(model, seed) first")
+    for _, tile in tiles:
+        tile.new_read_window()
+    return model
