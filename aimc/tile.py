@@ -23,6 +23,9 @@ Hot path. Drift, read-noise variance and all constant unit conversions are folde
 :meth:`drift_to` into two matrices in ADC-code units, so a forward is the DAC rounding (to integer
 levels), one matrix product per array (two with read noise), one normal number per partial sum,
 the ADC rounding and one rescale. Physical values (siemens) stay available through :meth:`conductances`.
+The slow band of 1/f read noise (``Device.read_window``) is drawn once per device and read
+window and added to the conductance matrix there, so it costs nothing per read; only the fresh
+band goes into the variance matrix (none at all when the whole band is frozen).
 
 Memory. A programmed tile holds what a read at the current time needs and nothing it can
 recompute: its copy of the mapped weights (float32, 4 bytes per weight), from which the target
@@ -300,7 +303,7 @@ class Tile(nn.Module):
         probe = self.device_model.program(torch.full((2, 2), 0.5 * self.device_model.g_max),
                                           torch.Generator().manual_seed(0))
         state = devices * sum(v.element_size() for v in probe.values())  # the full state, bytes
-        noisy = self.device_model.read_noise_std(probe, probe["g_prog"], 86400.0) is not None
+        noisy = self.device_model.read_noise_split(probe, probe["g_prog"], 86400.0)[1] is not None
         shot = self.circuit_noise is not None and self.circuit_noise.shot
         held = self.target_weight.numel() * 4 + matrix * (1 + noisy + shot)
         if self.faults is not None:
