@@ -124,3 +124,16 @@ def test_model_level_new_read_window():
         aimc.nn.new_read_window(analog)
     aimc.nn.program(analog, seed=0)
     aimc.nn.new_read_window(analog)
+
+
+def test_measured_device_splits_like_pcm(tmp_path):
+    from aimc.devices.measured import MeasuredDevice, write_device_csv
+
+    csv = write_device_csv(PCM(), tmp_path / "pcm.csv")
+    dev = MeasuredDevice(csv=str(csv), read_window=1.0)
+    assert dev.noise_spectrum == "1/f"
+    state, g = _state(dev)
+    frozen, fresh = dev.read_noise_split(state, g, DAY)
+    share = one_over_f_split(DAY, T_READ, 1.0)
+    torch.testing.assert_close(frozen.pow(2) / fresh.pow(2),
+                               torch.full_like(g, share[0] / share[1]), rtol=1e-4, atol=0.0)
