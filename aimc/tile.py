@@ -132,6 +132,17 @@ class ReadMatrices(NamedTuple):
         return ReadMatrices(*(None if m is None else m[a] for m in self))
 
 
+class _OnDevice:
+    """A :class:`NormalSource` whose numbers are drawn on the CPU (the same stream as a CPU
+    read) and copied to ``device``."""
+
+    def __init__(self, source: NormalSource, device: torch.device) -> None:
+        self.source, self.device = source, device
+
+    def draw(self, shape: torch.Size | tuple[int, ...]) -> torch.Tensor:
+        return self.source.draw(shape).to(self.device)
+
+
 def _output_major(m: torch.Tensor) -> torch.Tensor:
     """``[groups, arrays, rows, columns]`` → ``[arrays, groups*columns, rows]`` (``F.linear``);
     a view of the tile's read matrices, which are stored in this order."""
@@ -267,6 +278,27 @@ class Tile(nn.Module):
         self._release()
         self.fault_maps, self.time = {}, None
 
+    def _apply(self, fn, recurse: bool = True):
+        """``module.to(device)`` / ``.to(dtype)``. The tile computes in float32 whatever the
+        module's dtype: its numbers are ADC codes and DAC levels of the chip, whose resolution
+        the converters set, and the chip instance (programmed state, fault maps, frozen noise) is
+        drawn on the CPU from seeded CPU generators, so the same seed gives the same chip on
+        every device and in every dtype. A dtype therefore changes only what the layer hands back
+        (outputs follow the input's dtype; the layer's digital weight and bias follow the module);
+        a device moves the read matrices, the mapped weights and the ADC instance, and the
+        per-read normal numbers are drawn on the CPU and copied there (the same numbers as on
+        the CPU, at the cost of a copy per read)."""
+        super()._apply(fn, recurse)
+        on = self.target_weight.device
+        for name in ("target_weight", "weight_per_siemens"):  # buffers: device only
+            setattr(self, name, getattr(self, name).to(torch.float32))
+        if self._read is not None:
+            self._read = ReadMatrices(*(None if m is None else m.to(on) for m in self._read))
+        self._layouts = {}  # rearranged again from the moved matrices at the next read
+        if self.adc_instance is not None:
+            self.adc_instance = self.adc_instance.to(on)
+        return self
+
     def _release(self) -> None:
         """Forget the programmed chip instance (state and read matrices)."""
         self._state, self._program_seed, self._read, self._layouts = {}, None, None, {}
@@ -276,7 +308,7 @@ class Tile(nn.Module):
         """Target conductances (S) of every device, ``[planes, arrays, rows, columns]``, encoded
         from :attr:`target_weight` (recomputed at each call, not stored)."""
         span = self.device_model.g_max - self.device_model.g_min
-        g = self.encoding.encode(self.target_weight.T, span).g_target
+        g = self.encoding.encode(self.target_weight.cpu().T, span).g_target
         g = nn.functional.pad(g, (0, 0, 0, self.padded_rows - self.in_features)).add_(self.device_model.g_min)
         return g.view(len(self.alpha), self.row_arrays, self.rows_per_array, self.columns)
 
@@ -351,6 +383,8 @@ class Tile(nn.Module):
             generator = torch.Generator().manual_seed(program_seed)
             self._state, self.verify_history = verify.program(self.device_model, self.g_target, generator)
         self.adc_instance = self.adc.draw_instance(torch.Generator().manual_seed(adc_seed))
+        if self.adc_instance is not None:  # drawn on the CPU, kept where the tile is
+            self.adc_instance = self.adc_instance.to(self.target_weight.device)
         if self.faults is not None:
             fault_generator = torch.Generator().manual_seed(fault_seed)
             self.fault_maps = self.faults.draw(self.device_shape, fault_generator)
@@ -452,7 +486,8 @@ class Tile(nn.Module):
             bias, shot = self._circuit_noise(g, a, grp, bias, shot)
             del plane, g, sigma
         del state, ir
-        self._read = ReadMatrices(w, var, bias, shot)  # [groups, arrays, rows, columns] ...
+        on = self.target_weight.device  # built on the CPU (seeded CPU generators), then moved
+        self._read = ReadMatrices(*(None if m is None else m.to(on) for m in (w, var, bias, shot)))
         self.time = float(t)
         if reseed:
             time_bits = int.from_bytes(struct.pack("<d", self.time), "little")
@@ -549,21 +584,23 @@ class Tile(nn.Module):
         """One read of every array: DAC levels → currents with read, thermal and shot noise →
         (reference column subtracted in analog) → ADC codes, per array; columns vary fastest
         along ``channel_dim``."""
-        currents = column_currents(levels, matrices.w, matrices.var, self.normals, op,
+        normals = self.normals if levels.device.type == "cpu" else _OnDevice(self.normals, levels.device)
+        currents = column_currents(levels, matrices.w, matrices.var, normals, op,
                                    var_bias=matrices.bias, shot=matrices.shot)
         if self.reference_column:
             dim = channel_dim % currents.dim()
             c = currents.unflatten(dim, (-1, self.columns))
             currents = (c.narrow(dim + 1, 0, self.columns - 1) - c.narrow(dim + 1, self.columns - 1, 1))
             currents = currents.flatten(dim, dim + 1)
-        return self.adc.digitize(currents, self.normals.draw, self.adc_instance)
+        return self.adc.digitize(currents, normals.draw, self.adc_instance)
 
     def combine(self, codes: torch.Tensor) -> torch.Tensor:
         """Digital shift-and-add of ADC codes ``[B, groups*out, ...]`` (summed over arrays) over
         the ADC groups → ``[B, out, ...]``."""
         if len(self.beta) > 1:
             codes = codes.unflatten(1, (len(self.beta), self.out_features))
-            beta = torch.tensor(self.beta, dtype=codes.dtype).view(1, -1, *([1] * (codes.dim() - 2)))
+            beta = torch.tensor(self.beta, dtype=codes.dtype, device=codes.device)
+            beta = beta.view(1, -1, *([1] * (codes.dim() - 2)))
             codes = (codes * beta).sum(1)
         return codes
 
@@ -575,6 +612,7 @@ class Tile(nn.Module):
         and ADC group.
         """
         matrices = self.matrices(_output_major, key="linear", bias_layout=_output_major_bias)
+        levels = levels.to(matrices.w.device)  # e.g. CPU calibration inputs of drift compensation
         pad = self.padded_rows - self.in_features
         if pad:
             levels = nn.functional.pad(levels, (0, pad))
@@ -595,7 +633,8 @@ class Tile(nn.Module):
         levels, step = self.dac.to_levels(x.reshape(-1, self.in_features).to(torch.float32))
         y = self.read_codes(levels).mul_(self.output_scale)
         y = y.mul_(step) if isinstance(step, torch.Tensor) else y.mul_(float(step))
-        return y.view(*lead, self.out_features)
+        y = y.view(*lead, self.out_features)
+        return y.to(x.dtype) if x.is_floating_point() else y  # float32 input: the same tensor
 
     def extra_repr(self) -> str:
         return (

@@ -191,6 +191,8 @@ class _AnalogConvNd(AnalogLayer):
             codes = codes.view(batch, out_h * out_w, -1).transpose(1, 2)
             codes = codes.reshape(batch, self.out_channels, out_h, out_w)
         scale = tile.output_scale.view(1, -1, 1, 1) * step  # [B or 1, out, 1, 1]
+        if x.dtype != codes.dtype and x.is_floating_point():  # a float64 model gets float64 out
+            codes, scale = codes.to(x.dtype), scale.to(x.dtype)
         if self.bias is None:
             y = codes * scale
         else:
