@@ -102,3 +102,25 @@ def test_output_follows_input_dtype_without_bias():
     ref = _read(model, x)
     y64 = _read(model, x, lambda m: m.to(torch.float64), torch.float64)
     assert y64.dtype == torch.float64 and torch.equal(y64, ref.double())  # float32 tile, cast
+
+
+@pytest.mark.parametrize("kind", ["lstm", "encoder"])
+def test_float64_recurrent_and_attention(kind):
+    """Recurrent and attention layers hold their matrices as AnalogLinear tiles: a float64
+    model computes the float32 model's numbers up to the rounding of its digital parts
+    (same tolerance as above)."""
+    torch.manual_seed(0)
+    if kind == "lstm":
+        digital, x = nn.LSTM(8, 6, batch_first=True), torch.rand(2, 5, 8)
+    else:
+        digital = nn.TransformerEncoderLayer(16, 2, 32, dropout=0.0, batch_first=True)
+        x = torch.rand(2, 4, 16)
+    model, _ = aimc.convert(digital, load_chip("ibm-hermes-pcm"))
+
+    def first(y):
+        return y[0] if isinstance(y, tuple) else y
+
+    ref = first(_read(model, x))
+    y64 = first(_read(model, x, lambda m: m.to(torch.float64), torch.float64))
+    assert y64.dtype == torch.float64
+    torch.testing.assert_close(y64, ref.double(), rtol=1e-5, atol=1e-5 * ref.abs().max().item())
