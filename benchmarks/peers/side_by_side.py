@@ -26,6 +26,11 @@ of the per-round ratio to plain PyTorch, with its range. Process CPU time by def
 by other jobs on the cores; ``--clock wall`` for elapsed time). torch threads pinned (``--threads``,
 1 by default; aihwkit's C++ tile uses OpenBLAS, pinned by OPENBLAS_NUM_THREADS set here before
 import). The error column is ``‖y − y_digital‖ / ‖y_digital‖`` over the workload's batch.
+
+Pulsed training step (``--no-pulsed`` skips it): 784-256-10 ReLU MLP, batch 64 (seeded random
+data), learning rate 0.1, constant-step and soft-bounds devices with each tool's defaults; blocks of
+``--steps`` steps per contestant alternate, ``--rounds`` rounds, after 20 warm-up steps each; the
+cell is the median per-round ratio to a digital ``torch.optim.SGD`` step.
 """
 
 from __future__ import annotations
@@ -140,6 +145,65 @@ def rel_error(f: Callable, model: nn.Module, x: torch.Tensor) -> float:
         return float((f(x) - ref).norm() / ref.norm())
 
 
+def pulsed_contestants(device: str, with_aihwkit: bool) -> dict[str, tuple[nn.Module, torch.optim.Optimizer]]:
+    """784-256-10 ReLU MLP trained at learning rate 0.1: digital SGD, aimc's pulsed layers with
+    ``AnalogSGD`` (``aimc.training.to_pulsed``) and aihwkit's pulsed ``SingleRPUConfig`` tile with
+    its ``AnalogSGD``, on a constant-step or soft-bounds device (each tool's default parameters)."""
+    from aimc.devices import ConstantStep, SoftBounds
+    from aimc.training import AnalogSGD, to_pulsed
+
+    def net() -> nn.Module:
+        torch.manual_seed(0)
+        return nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 10))
+
+    digital = net()
+    out = {"digital SGD": (digital, torch.optim.SGD(digital.parameters(), lr=0.1))}
+    pulsed = to_pulsed(net(), ConstantStep() if device == "constant" else SoftBounds(), seed=0)
+    out["aimc pulsed"] = (pulsed, AnalogSGD(pulsed.parameters(), lr=0.1))
+    if with_aihwkit:
+        from aihwkit.nn.conversion import convert_to_analog
+        from aihwkit.optim import AnalogSGD as KitSGD
+        from aihwkit.simulator.configs import ConstantStepDevice, SingleRPUConfig, SoftBoundsDevice
+
+        kit_dev = ConstantStepDevice() if device == "constant" else SoftBoundsDevice()
+        kit = convert_to_analog(net(), SingleRPUConfig(device=kit_dev))
+        opt = KitSGD(kit.parameters(), lr=0.1)
+        opt.regroup_param_groups(kit)
+        out["aihwkit pulsed"] = (kit, opt)
+    return out
+
+
+def pulsed_rounds(device: str, with_aihwkit: bool, rounds: int, steps: int,
+                  clock: Callable[[], float]) -> str:
+    """Median over rounds of the per-round ratio of one training step to digital SGD's."""
+    pairs = pulsed_contestants(device, with_aihwkit)
+    g = torch.Generator().manual_seed(1)
+    x, y = torch.rand(64 * 16, 784, generator=g), torch.randint(0, 10, (64 * 16,), generator=g)
+
+    def block(model: nn.Module, opt: torch.optim.Optimizer, n: int) -> float:
+        total = 0.0
+        for i in range(n):
+            j = 64 * (i % 16)
+            start = clock()
+            opt.zero_grad()
+            nn.functional.cross_entropy(model(x[j:j + 64]), y[j:j + 64]).backward()
+            opt.step()
+            total += clock() - start
+        return total / n
+
+    for model, opt in pairs.values():
+        block(model, opt, 20)  # warm-up, and gradients of real training
+    results = [{k: block(m, o, steps) for k, (m, o) in pairs.items()} for _ in range(rounds)]
+    base = 1e3 * statistics.median(d["digital SGD"] for d in results)
+    cells = []
+    for k in pairs:
+        if k == "digital SGD":
+            continue
+        ratios = [d[k] / d["digital SGD"] for d in results]
+        cells.append(f"{k} {statistics.median(ratios):.2f}× ({min(ratios):.2f}–{max(ratios):.2f})")
+    return f"| pulsed step 784-256-10, batch 64, {device} | {base:.2f} ms | " + "; ".join(cells) + " |"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=15, help="interleaved rounds (median of ratios)")
@@ -147,6 +211,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch and BLAS threads (pinned)")
     parser.add_argument("--clock", choices=sorted(CLOCKS), default="cpu")
     parser.add_argument("--no-aihwkit", action="store_true", help="time the aimc side only")
+    parser.add_argument("--no-pulsed", action="store_true", help="skip the pulsed training step")
+    parser.add_argument("--steps", type=int, default=5, help="pulsed steps per contestant and round")
     parser.add_argument("--only", default=None, help="run only workloads whose name contains this")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -192,6 +258,10 @@ def main() -> None:
     print("\n| workload | PyTorch | " + " | ".join(f"{k} / PyTorch" for k in names) + " |")
     print("|---|---|" + "---|" * len(names))
     print("\n".join(rows))
+    if not args.no_pulsed:
+        print("\n| pulsed training | digital SGD step | step / digital SGD step |\n|---|---|---|")
+        for device in ("constant", "softbounds"):
+            print(pulsed_rounds(device, with_aihwkit, args.rounds, args.steps, clock), flush=True)
     print(f"\nCells: median over {args.rounds} rounds of the per-round ratio of medians ({args.calls} "
           f"interleaved calls), range over rounds; err = ‖y − y_digital‖ / ‖y_digital‖. "
           f"Load after: {load()}")
