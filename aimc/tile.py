@@ -44,14 +44,15 @@ from __future__ import annotations
 import dataclasses
 import math
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import NamedTuple, Protocol
 
 import numpy as np
 import torch
 from torch import nn
 
-from .array import CircuitNoise, Faults, LinearOp, NormalSource, column_currents
+from .array import CircuitNoise, Faults, LinearOp, NormalSource
+from .array.crossbar import add_noise, column_variance
 from .array.ir_drop import CrossbarSolver, IRDrop
 from .devices import Device
 from .encoding import Differential, EncodingSpec
@@ -260,6 +261,8 @@ class Tile(nn.Module):
         self.read_window_index = 0  # counts read windows since programming (frozen 1/f draws)
         self.time: float | None = None
         self.normals = NormalSource()
+        self.noise_precision = torch.float32  # dtype of the noise-variance products (set_noise_precision)
+        self._scratch = [np.empty(0, dtype=np.float32)] * 2  # read-out: normal numbers, transposed
         self._layouts: dict[str, tuple[torch.Tensor, torch.Tensor | None]] = {}
         self._gdc_reference: float | None = None
         self.gdc_scale = 1.0
@@ -561,38 +564,139 @@ class Tile(nn.Module):
         layout: Callable[[torch.Tensor], torch.Tensor] | None = None,
         key: str = "matmul",
         bias_layout: Callable[[torch.Tensor], torch.Tensor] | None = None,
+        memory_format: torch.memory_format = torch.contiguous_format,
     ) -> ReadMatrices:
         """Analog-combined conductances and noise variances of each ADC group in ADC codes per
         DAC level, ``[groups, arrays, rows, columns]`` (thermal: ``[groups, arrays, columns]``),
         optionally rearranged by ``layout`` / ``bias_layout`` (cached per key until the next
-        program or drift)."""
+        program or drift); 4-D matrices are stored in ``memory_format`` (``torch.channels_last``
+        for a convolution that runs channels-last)."""
         if not self.programmed:
             raise RuntimeError(
                 "analog tile is not programmed: call aimc.program(model, seed) before inference"
             )
         if key not in self._layouts:
-            def arrange(m, fn):
-                return None if m is None else (m if fn is None else fn(m)).contiguous()
+            def arrange(m, fn, fmt=torch.contiguous_format):
+                return None if m is None else (m if fn is None else fn(m)).contiguous(memory_format=fmt)
             r = self._read
-            self._layouts[key] = ReadMatrices(arrange(r.w, layout), arrange(r.var, layout),
-                                              arrange(r.bias, bias_layout), arrange(r.shot, layout))
+            fmt = memory_format
+            var = arrange(r.var, layout, fmt)
+            var = var if var is None else var.to(self.noise_precision)
+            self._layouts[key] = ReadMatrices(arrange(r.w, layout, fmt), var,
+                                              arrange(r.bias, bias_layout), arrange(r.shot, layout, fmt))
         return self._layouts[key]
 
     # ------------------------------------------------------------------ read
     def read(self, levels: torch.Tensor, matrices: ReadMatrices, op: LinearOp = torch.matmul,
-             channel_dim: int = -1) -> torch.Tensor:
+             channel_dim: int = -1, arrays: int = 1, out: torch.Tensor | None = None) -> torch.Tensor:
         """One read of every array: DAC levels → currents with read, thermal and shot noise →
         (reference column subtracted in analog) → ADC codes, per array; columns vary fastest
-        along ``channel_dim``."""
-        normals = self.normals if levels.device.type == "cpu" else _OnDevice(self.normals, levels.device)
-        currents = column_currents(levels, matrices.w, matrices.var, normals, op,
-                                   var_bias=matrices.bias, shot=matrices.shot)
+        along ``channel_dim``. With ``arrays > 1`` the channels hold ``arrays`` blocks of
+        columns (one per array, e.g. a grouped convolution) whose codes are added digitally;
+        ``out`` (the codes of earlier arrays) is added to."""
+        currents, var = self.products(levels, matrices, op)
+        return self.read_out([currents], [var], channel_dim, arrays, out)
+
+    def read_split(self, levels: Sequence[torch.Tensor], matrices: Sequence[ReadMatrices],
+                   op: LinearOp = torch.matmul, channel_dim: int = -1) -> torch.Tensor:
+        """Array ``a`` reads ``levels[a]`` with ``matrices[a]`` (one ``op`` per array instead of
+        one grouped op); the codes are added digitally. The same numbers as :meth:`read` of the
+        grouped op with ``arrays=len(levels)``: the noise is drawn as for the grouped currents."""
+        parts = [self.products(v, m, op) for v, m in zip(levels, matrices, strict=True)]
+        return self.read_out([c for c, _ in parts], [v for _, v in parts], channel_dim, len(parts))
+
+    def products(self, levels: torch.Tensor, matrices: ReadMatrices,
+                 op: LinearOp = torch.matmul) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Column currents ``op(V, G)`` and the variance of their read noise (read, thermal and
+        shot noise; None without noise) in ADC codes, noise not yet drawn
+        (:func:`aimc.array.column_variance`)."""
+        currents = op(levels, matrices.w)
+        return currents, column_variance(levels, currents, matrices.var, op, matrices.bias, matrices.shot)
+
+    def read_out(self, currents: Sequence[torch.Tensor], var: Sequence[torch.Tensor | None],
+                 channel_dim: int = -1, arrays: int = 1, out: torch.Tensor | None = None) -> torch.Tensor:
+        """Noise drawn (fresh normal numbers, from :attr:`normals`), reference column subtracted,
+        ADC, digital sum over ``arrays`` blocks of channels (onto ``out`` if given).
+        ``currents``: one tensor holding the ``arrays`` blocks along ``channel_dim``, or one
+        tensor per array (the blocks, not yet concatenated); ``var`` alike. On the CPU, without
+        gradients and with an ideal ADC, this is one compiled pass per tensor
+        (:func:`aimc.periphery.kernels.noisy_adc_sum`) with the numbers of the tensor code."""
+        dim = channel_dim % currents[0].dim()
+        if self._fused(currents[0], out):
+            return self._read_out_fused(currents, var, dim, arrays, out)
+        cat = len(currents) > 1
+        cur = torch.cat(list(currents), dim) if cat else currents[0]
+        v = None if var[0] is None else (torch.cat(list(var), dim) if cat else var[0])
+        normals = self.normals if cur.device.type == "cpu" else _OnDevice(self.normals, cur.device)
+        cur = add_noise(cur, v, normals)
         if self.reference_column:
-            dim = channel_dim % currents.dim()
-            c = currents.unflatten(dim, (-1, self.columns))
-            currents = (c.narrow(dim + 1, 0, self.columns - 1) - c.narrow(dim + 1, self.columns - 1, 1))
-            currents = currents.flatten(dim, dim + 1)
-        return self.adc.digitize(currents, normals.draw, self.adc_instance)
+            c = cur.unflatten(dim, (-1, self.columns))
+            cur = (c.narrow(dim + 1, 0, self.columns - 1) - c.narrow(dim + 1, self.columns - 1, 1))
+            cur = cur.flatten(dim, dim + 1)
+        codes = self.adc.digitize(cur, normals.draw, self.adc_instance)
+        if arrays > 1:
+            codes = codes.unflatten(dim, (arrays, -1)).sum(dim)
+        return codes if out is None else out.add_(codes)
+
+    def _fused(self, currents: torch.Tensor, out: torch.Tensor | None) -> bool:
+        return (currents.device.type == "cpu" and currents.dtype == torch.float32
+                and not currents.requires_grad and self.adc.kind == "ideal" and not self.reference_column
+                and (out is None or (out.dtype == torch.float32 and not out.requires_grad)))
+
+    def _read_out_fused(self, currents: Sequence[torch.Tensor], var: Sequence[torch.Tensor | None],
+                        dim: int, arrays: int, out: torch.Tensor | None) -> torch.Tensor:
+        from .periphery.kernels import noisy_adc_sum  # numba: imported at the first read
+
+        first = currents[0]
+        width = first.shape[dim]  # channels of one tensor
+        channels = width * len(currents) // arrays  # channels of one array
+        shape = first.shape[:dim] + (width * len(currents),) + first.shape[dim + 1:]
+        noisy = var[0] is not None
+        z = self.normals.draw(shape) if noisy else None  # in the order of the grouped currents
+        if z is not None and self.adc.noise > 0.0:
+            z = z.clone()  # the ADC's numbers come from the same buffer
+        z_adc = self.normals.draw(shape) if self.adc.noise > 0.0 else None
+        if out is not None and not out.movedim(dim, -1).is_contiguous():  # not viewable: add after
+            return out.add_(self._read_out_fused(currents, var, dim, arrays, None))
+        if out is None:  # channels fastest in memory (channels-last for an image)
+            lead = [s for d, s in enumerate(first.shape) if d != dim]
+            out = torch.empty((*lead, channels), dtype=torch.float32).movedim(-1, dim)
+            accumulate = False
+        else:
+            accumulate = True
+
+        def blocks(t: torch.Tensor, n: int) -> np.ndarray:  # [P, Q, n, channels], a view
+            t = t.movedim(dim, -1)
+            t = t.unsqueeze(0) if t.dim() == 1 else t
+            t = t.unsqueeze(1) if t.dim() == 2 else t.flatten(1, -2)
+            return t.unflatten(-1, (n, -1)).numpy()
+
+        dst = blocks(out, 1)[:, :, 0]
+        if dst.size and not np.shares_memory(dst, out.numpy()):
+            raise RuntimeError("internal error: read-out target is not a view of the output")
+        empty = np.empty((0, 0, 0, 0), dtype=np.float32)
+        adc = self.adc
+        n = arrays // len(currents)  # arrays per tensor
+
+        def part(t: torch.Tensor | None, i: int, k: int) -> np.ndarray:
+            if t is None:
+                return empty
+            b = blocks(t.narrow(dim, i * width, width), n)
+            if b.strides[-1] == b.itemsize or b.shape[-1] == 1:
+                return b
+            # numbers drawn channel-first (NCHW) for channel-last currents: transposed into a
+            # reused buffer, so that the compiled loop runs over contiguous memory
+            if self._scratch[k].size < b.size:
+                self._scratch[k] = np.empty(b.size, dtype=np.float32)
+            contiguous = self._scratch[k][:b.size].reshape(b.shape)
+            np.copyto(contiguous, b)
+            return contiguous
+
+        for i, (c, v) in enumerate(zip(currents, var, strict=True)):
+            noisy_adc_sum(blocks(c, n), empty if v is None else blocks(v.expand_as(c), n), part(z, i, 0),
+                          part(z_adc, i, 1), dst, accumulate or i > 0, noisy, 1.0 + adc.gain_error,
+                          adc.offset, adc.noise, adc.levels is not None, adc.max_code or 0.0)
+        return out
 
     def combine(self, codes: torch.Tensor) -> torch.Tensor:
         """Digital shift-and-add of ADC codes ``[B, groups*out, ...]`` (summed over arrays) over
@@ -613,24 +717,50 @@ class Tile(nn.Module):
         """
         matrices = self.matrices(_output_major, key="linear", bias_layout=_output_major_bias)
         levels = levels.to(matrices.w.device)  # e.g. CPU calibration inputs of drift compensation
-        pad = self.padded_rows - self.in_features
+        pad = self.padded_rows - levels.shape[1]
         if pad:
             levels = nn.functional.pad(levels, (0, pad))
         rows = self.rows_per_array
+        squares = levels * levels if matrices.var is not None else None  # once for every array
         total = None
         for a in range(self.row_arrays):
+            m = matrices.array(a)
             v = levels[:, a * rows:(a + 1) * rows] if self.row_arrays > 1 else levels
-            codes = self.read(v, matrices.array(a), nn.functional.linear)
-            total = codes if total is None else total.add_(codes)
+            currents = nn.functional.linear(v, m.w)
+            sq = squares[:, a * rows:(a + 1) * rows] if squares is not None and self.row_arrays > 1 else squares
+            var = column_variance(v, currents, m.var, nn.functional.linear, m.bias, m.shot, squares=sq)
+            total = self.read_out([currents], [var], out=total)
         return self.combine(total)
+
+    def _dac_compiled(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | float]:
+        """:meth:`DAC.to_levels` of the rows of ``x [B, in]`` as one compiled pass (the same
+        numbers, :func:`aimc.periphery.kernels.dac_rows`) into a buffer that already holds the
+        zero levels of the unused rows of the last array; refuses NaN and infinity."""
+        from .periphery.kernels import dac_rows  # numba: imported at the first read
+
+        dac = self.dac
+        fixed = dac.scaling == "fixed"
+        x = x.contiguous()
+        f32 = torch.float32
+        levels = torch.zeros(x.shape[0], self.padded_rows, dtype=f32) if self.padded_rows > self.in_features \
+            else torch.empty(x.shape, dtype=f32)
+        step = torch.empty(x.shape[0], dtype=f32)
+        if not dac_rows(x.numpy(), float(dac.levels or 1), dac.input_range if fixed else 0.0,
+                        dac.levels is not None, levels[:, :self.in_features].numpy(), step.numpy()):
+            raise ValueError("analog layer input contains NaN or infinite values")
+        return levels, (dac.input_range / float(dac.levels or 1) if fixed else step.unsqueeze(1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Analog matrix-vector products for ``x [..., in_features]`` → ``[..., out_features]``."""
         if x.shape[-1] != self.in_features:
             raise ValueError(f"expected inputs with {self.in_features} features, got {x.shape[-1]}")
-        check_finite(x)
         lead = x.shape[:-1]
-        levels, step = self.dac.to_levels(x.reshape(-1, self.in_features).to(torch.float32))
+        x2 = x.reshape(-1, self.in_features).to(torch.float32)
+        if x2.device.type == "cpu" and not x2.requires_grad:
+            levels, step = self._dac_compiled(x2)
+        else:
+            check_finite(x2)
+            levels, step = self.dac.to_levels(x2)
         y = self.read_codes(levels).mul_(self.output_scale)
         y = y.mul_(step) if isinstance(step, torch.Tensor) else y.mul_(float(step))
         y = y.view(*lead, self.out_features)

@@ -70,16 +70,46 @@ def column_currents(
         tensor([[4.0000e-06]])
     """
     currents = op(v, g)
+    return add_noise(currents, column_variance(v, currents, g_var, op, var_bias, shot), normals)
+
+
+def column_variance(
+    v: torch.Tensor,
+    currents: torch.Tensor,
+    g_var: torch.Tensor | None,
+    op: LinearOp = torch.matmul,
+    var_bias: torch.Tensor | None = None,
+    shot: torch.Tensor | None = None,
+    squares: torch.Tensor | None = None,
+) -> torch.Tensor | None:
+    """Variance of the noise of ``currents = op(V, G)``: ``op(V*V, g_var) + var_bias +
+    op(|V|, shot)`` (arguments as in :func:`column_currents`; ``squares``: ``V*V`` if already
+    computed), or None without a noise term."""
     if g_var is None and var_bias is None and shot is None:
-        return currents
-    if normals is None:
-        raise ValueError("read noise needs a NormalSource")
+        return None
     with torch.no_grad():  # noise is a sample, not a function to differentiate
-        var = op(v * v, g_var) if g_var is not None else torch.zeros_like(currents)
+        squares = v * v if squares is None and g_var is not None else squares
+        if g_var is None:
+            var = torch.zeros_like(currents)
+        elif g_var.dtype == squares.dtype:
+            var = op(squares, g_var)
+        else:  # variances held in a lower precision (Tile.noise_precision): products in it too
+            var = op(squares.to(g_var.dtype), g_var).to(currents.dtype)
         if var_bias is not None:
             var += var_bias
         if shot is not None:
             var += op(v.abs(), shot)
+    return var
+
+
+def add_noise(currents: torch.Tensor, var: torch.Tensor | None, normals: NormalSource | None) -> torch.Tensor:
+    """``currents`` plus Gaussian noise of variance ``var`` (fresh normal numbers from
+    ``normals``); in place unless ``currents`` needs a gradient."""
+    if var is None:
+        return currents
+    if normals is None:
+        raise ValueError("read noise needs a NormalSource")
+    with torch.no_grad():
         noise = var.clamp_(min=0.0).sqrt_().mul_(normals.draw(currents.shape))
     return currents.add_(noise) if not currents.requires_grad else currents + noise
 

@@ -24,7 +24,7 @@ from torch import nn
 
 from ..calibration import build_compensation
 from ..chips import ChipSpec
-from ..tile import Tile, check_finite
+from ..tile import ReadMatrices, Tile, check_finite
 
 
 def make_tile(weight: torch.Tensor, chip: ChipSpec, row_granule: int = 1) -> Tile:
@@ -49,6 +49,11 @@ def _conv_bias_layout(b: torch.Tensor) -> torch.Tensor:
     """``[groups, arrays, columns]`` → ``[arrays*groups*columns, 1, 1]`` (per output channel)."""
     groups, arrays, columns = b.shape
     return b.permute(1, 0, 2).reshape(-1, 1, 1)
+
+
+def _split_outputs(m: ReadMatrices, arrays: int) -> list[ReadMatrices]:
+    """The matrices of a grouped convolution over ``arrays`` arrays, one per array."""
+    return [ReadMatrices(*(None if t is None else t.chunk(arrays)[a] for t in m)) for a in range(arrays)]
 
 
 class AnalogLayer(nn.Module):
@@ -176,12 +181,17 @@ class _AnalogConvNd(AnalogLayer):
             pad_channels = tile.row_arrays * tile.granules_per_array - self.in_channels
             if pad_channels:
                 levels = F.pad(levels, (0, 0, 0, 0, 0, pad_channels))
-            matrices = tile.matrices(self._conv_layout, key="conv", bias_layout=_conv_bias_layout)
-            op = partial(F.conv2d, stride=stride, dilation=dilation, groups=tile.row_arrays)
-            codes = tile.read(levels, matrices, op, channel_dim=1)  # [B, arrays*groups*out, H', W']
-            if tile.row_arrays > 1:
-                codes = codes.unflatten(1, (tile.row_arrays, -1)).sum(1)
-            codes = tile.combine(codes)
+            # channels-last: oneDNN's grouped convolution is 2x faster so than in NCHW
+            levels = levels.contiguous(memory_format=torch.channels_last)
+            matrices = tile.matrices(self._conv_layout, key="conv", bias_layout=_conv_bias_layout,
+                                     memory_format=torch.channels_last)
+            # one convolution per array (faster than one grouped convolution), codes summed over
+            # arrays → [B, groups*out, H', W']
+            op = partial(F.conv2d, stride=stride, dilation=dilation)
+            arrays = tile.row_arrays
+            per = levels.shape[1] // arrays
+            parts = [levels[:, a * per:(a + 1) * per] for a in range(arrays)]
+            codes = tile.combine(tile.read_split(parts, _split_outputs(matrices, arrays), op, channel_dim=1))
         else:  # a kernel larger than an array: explicit im2col over arbitrary row splits
             height, width = x.shape[-2:]
             out_h = (height - dilation[0] * (kernel[0] - 1) - 1) // stride[0] + 1

@@ -79,3 +79,40 @@ def adc_rows(codes, per_level, noise, sigma, quantize, max_code, step, per_code,
         if add_bias:
             for i in range(row.size):
                 row[i] = row[i] + bias[i]
+
+
+@njit(**_OPTS)
+def noisy_adc_sum(currents, var, z, z_adc, out, accumulate, noisy, gain, offset, adc_sigma,
+                  quantize, max_code):
+    """One read-out of the column currents of ``A`` arrays as a single pass, summed digitally:
+    ``currents [P, Q, A, M]`` (in ADC codes, any strides) plus read noise ``sqrt(max(var, 0)) *
+    z`` (when ``noisy``), then the ideal ADC of :meth:`ADC.digitize`: ``· gain + offset`` (when
+    either differs from 1 and 0), plus ``adc_sigma · z_adc``, rounded when ``quantize``, clipped to
+    ``±max_code`` when ``max_code > 0``; the codes of the ``A`` arrays are added (in array order)
+    into ``out [P, Q, M]`` (onto its contents when ``accumulate``). The float32 operations and
+    their order are those of :func:`aimc.array.column_currents` followed by :meth:`ADC.digitize`
+    and the digital sum, so the codes are identical; the tests compare them. The loop over ``M``
+    vectorises when every array is contiguous along it."""
+    gain, offset, adc_sigma, max_code = _F(gain), _F(offset), _F(adc_sigma), _F(max_code)
+    scale = gain != _F(1.0) or offset != _F(0.0)
+    P, Q, A, M = currents.shape
+    zero = _F(0.0)
+    for p in range(P):
+        for q in range(Q):
+            dst = out[p, q]
+            for a in range(A):
+                cur = currents[p, q, a]
+                add = accumulate or a > 0
+                for m in range(M):
+                    c = cur[m]
+                    if noisy:
+                        c = c + np.sqrt(max(var[p, q, a, m], zero)) * z[p, q, a, m]
+                    if scale:
+                        c = c * gain + offset
+                    if adc_sigma > zero:
+                        c = c + z_adc[p, q, a, m] * adc_sigma
+                    if quantize:
+                        c = np.rint(c)
+                    if max_code > zero:
+                        c = min(max(c, -max_code), max_code)
+                    dst[m] = dst[m] + c if add else c

@@ -63,6 +63,7 @@ from pathlib import Path
 from torch import nn
 import aimc
 from aimc.nn.lifecycle import estimate_bytes, held_bytes
+import aimc.periphery.kernels  # numba and its compiled read-out: code, not the model's memory
 torch.set_num_threads(1)
 
 def hwm():  # peak resident set (bytes) since the last reset
