@@ -732,21 +732,23 @@ class Tile(nn.Module):
             total = self.read_out([currents], [var], out=total)
         return self.combine(total)
 
-    def _dac_compiled(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | float]:
-        """:meth:`DAC.to_levels` of the rows of ``x [B, in]`` as one compiled pass (the same
-        numbers, :func:`aimc.periphery.kernels.dac_rows`) into a buffer that already holds the
-        zero levels of the unused rows of the last array; refuses NaN and infinity."""
+    def _dac_compiled(self, x: torch.Tensor, pad: bool = True) -> tuple[torch.Tensor, torch.Tensor | float]:
+        """:meth:`DAC.to_levels` of the rows of ``x [B, n]`` (one abs-max scale per row) as one
+        compiled pass (the same numbers, :func:`aimc.periphery.kernels.dac_rows`); with ``pad``
+        into a buffer that already holds the zero levels of the unused rows of the last array.
+        Refuses NaN and infinity."""
         from .periphery.kernels import dac_rows  # numba: imported at the first read
 
         dac = self.dac
         fixed = dac.scaling == "fixed"
         x = x.contiguous()
         f32 = torch.float32
-        levels = torch.zeros(x.shape[0], self.padded_rows, dtype=f32) if self.padded_rows > self.in_features \
+        n = x.shape[1]
+        levels = torch.zeros(x.shape[0], self.padded_rows, dtype=f32) if pad and self.padded_rows > n \
             else torch.empty(x.shape, dtype=f32)
         step = torch.empty(x.shape[0], dtype=f32)
         if not dac_rows(x.numpy(), float(dac.levels or 1), dac.input_range if fixed else 0.0,
-                        dac.levels is not None, levels[:, :self.in_features].numpy(), step.numpy()):
+                        dac.levels is not None, levels[:, :n].numpy(), step.numpy()):
             raise ValueError("analog layer input contains NaN or infinite values")
         return levels, (dac.input_range / float(dac.levels or 1) if fixed else step.unsqueeze(1))
 

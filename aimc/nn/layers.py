@@ -165,17 +165,25 @@ class _AnalogConvNd(AnalogLayer):
                 f"{type(self).__name__} expects [batch, {self.in_channels}, ...] with "
                 f"{self._spatial_dims} spatial dims, got shape {tuple(x.shape)}"
             )
-        check_finite(x)
-        if any(self._pad):
-            mode = "constant" if self.padding_mode == "zeros" else self.padding_mode
-            x = F.pad(x, self._pad, mode=mode)
+        tile = self.tile
         if self._spatial_dims == 1:
             x = x.unsqueeze(2)
-        tile = self.tile
+        # one abs-max scale per image; padding (zeros or copies of inputs) leaves it unchanged,
+        # so the levels are padded instead of the inputs
+        x32 = x.to(torch.float32)
+        if x32.device.type == "cpu" and not x32.requires_grad:
+            levels, step = tile._dac_compiled(x32.reshape(x.shape[0], -1), pad=False)
+            levels, step = levels.view(x.shape), step if isinstance(step, float) else step.view(-1, 1, 1, 1)
+        else:
+            check_finite(x32)
+            levels, step = tile.dac.to_levels(x32, dims=(1, 2, 3))
+        if any(self._pad):
+            mode = "constant" if self.padding_mode == "zeros" else self.padding_mode
+            pad = self._pad if self._spatial_dims == 2 else (*self._pad, 0, 0)
+            levels = F.pad(levels, pad, mode=mode)
         kernel = self._as_2d(self.kernel_size, 1)
         dilation = self._as_2d(self.dilation, 1)
         stride = self._as_2d(self.stride, 1)
-        levels, step = tile.dac.to_levels(x.to(torch.float32), dims=(1, 2, 3))
         batch = x.shape[0]
         if tile.row_granule == kernel[0] * kernel[1]:  # whole channels per array: grouped conv
             pad_channels = tile.row_arrays * tile.granules_per_array - self.in_channels
@@ -193,7 +201,7 @@ class _AnalogConvNd(AnalogLayer):
             parts = [levels[:, a * per:(a + 1) * per] for a in range(arrays)]
             codes = tile.combine(tile.read_split(parts, _split_outputs(matrices, arrays), op, channel_dim=1))
         else:  # a kernel larger than an array: explicit im2col over arbitrary row splits
-            height, width = x.shape[-2:]
+            height, width = levels.shape[-2:]
             out_h = (height - dilation[0] * (kernel[0] - 1) - 1) // stride[0] + 1
             out_w = (width - dilation[1] * (kernel[1] - 1) - 1) // stride[1] + 1
             cols = F.unfold(levels, kernel, dilation=dilation, stride=stride)  # [B, C*k, L]
