@@ -30,7 +30,7 @@ from torch import nn
 from .calibration import GlobalDriftCompensation
 from .chips import DEFAULT_CHIP, ChipSpec, load_chip
 from .data import Split, digits
-from .evaluation import accuracy, evaluate_over_time, plot_accuracy_over_time
+from .evaluation import accuracy, evaluate_settings, plot_accuracy_over_time
 from .models import digits_cnn
 from .nn import convert
 
@@ -160,11 +160,11 @@ def _run_demo(out_dir: str | Path, chip: str, repeats: int, epochs: int, seed: i
         test = (data.x_test, data.y_test)
         digital = accuracy(model, test)
         analog, report = convert(model, with_gdc(spec))
-        results = {
-            label: evaluate_over_time(analog, test, list(TIMES.values()), repeats=repeats,
-                                      seed=seed, compensate=compensate, progress=progress)
-            for label, compensate in (("no compensation", False), ("GDC", True))
-        }
+        # both settings read the same chip instances (programmed once): the numbers of two
+        # separate evaluate_over_time runs
+        by_setting = evaluate_settings(analog, test, list(TIMES.values()), repeats=repeats, seed=seed,
+                                       compensate=(False, True), progress=progress)
+        results = {"no compensation": by_setting[False], "GDC": by_setting[True]}
     console.print(report)
     plot = plot_accuracy_over_time(results, out / "accuracy_over_time.png", digital=digital,
                                    title=f"Demo CNN on {spec.name}")

@@ -255,6 +255,8 @@ class Tile(nn.Module):
                 f"{device.levels} device levels: use an odd number of levels (e.g. {device.levels - 1})")
         self._state: dict[str, torch.Tensor] = {}  # kept for closed-loop programming only
         self._program_seed: int | None = None  # open loop: the state is drawn again from it
+        self.hold_state = False  # keep the open-loop state once drawn (holding_state), else redraw
+        self._held_state: dict[str, torch.Tensor] | None = None
         self._read: ReadMatrices | None = None
         self.verify_history = None
         self._read_seed = 0
@@ -305,6 +307,7 @@ class Tile(nn.Module):
     def _release(self) -> None:
         """Forget the programmed chip instance (state and read matrices)."""
         self._state, self._program_seed, self._read, self._layouts = {}, None, None, {}
+        self._held_state = None
 
     @property
     def g_target(self) -> torch.Tensor:
@@ -320,11 +323,17 @@ class Tile(nn.Module):
         """The programmed state of every device (the device model's tensors, each
         ``[planes, arrays, rows, columns]``); empty before programming. After open-loop
         programming it is drawn again from the programming seed at each access (same numbers):
-        keep the returned dict rather than asking twice."""
+        keep the returned dict rather than asking twice, or set :attr:`hold_state` to keep it
+        between accesses (``aimc.nn.holding_state``: memory for speed)."""
         if self._state or self._program_seed is None:
             return self._state
+        if self._held_state is not None:
+            return self._held_state
         generator = torch.Generator().manual_seed(self._program_seed)
-        return self.device_model.program(self.g_target, generator)
+        state = self.device_model.program(self.g_target, generator)
+        if self.hold_state:
+            self._held_state = state
+        return state
 
     def memory_estimate(self, verify: ProgramVerifier | None = None) -> MemoryEstimate:
         """Bytes this tile will hold once programmed and drifted, and at most while programming
@@ -337,7 +346,7 @@ class Tile(nn.Module):
         matrix = len(self.beta) * arrays * rows * columns * 4  # one float32 read matrix
         probe = self.device_model.program(torch.full((2, 2), 0.5 * self.device_model.g_max),
                                           torch.Generator().manual_seed(0))
-        state = devices * sum(v.element_size() for v in probe.values())  # the full state, bytes
+        state = self.state_bytes(probe)  # the full state
         noisy = self.device_model.read_noise_split(probe, probe["g_prog"], 86400.0)[1] is not None
         shot = self.circuit_noise is not None and self.circuit_noise.shot
         held = self.target_weight.numel() * 4 + matrix * (1 + noisy + shot)
@@ -352,6 +361,13 @@ class Tile(nn.Module):
             cols = min(columns, self.array_shape[1]) * planes  # physical columns of one array
             transient += 2 * devices * 4 + 4 * cols * rows * rows * 8
         return MemoryEstimate(held=held, peak=held + transient)
+
+    def state_bytes(self, probe: dict[str, torch.Tensor] | None = None) -> int:
+        """Bytes of the full programmed state of every device (what :attr:`hold_state` keeps)."""
+        if probe is None:
+            probe = self.device_model.program(torch.full((2, 2), 0.5 * self.device_model.g_max),
+                                              torch.Generator().manual_seed(0))
+        return math.prod(self.device_shape) * sum(v.element_size() for v in probe.values())
 
     @property
     def device_shape(self) -> torch.Size:
@@ -651,13 +667,17 @@ class Tile(nn.Module):
         width = first.shape[dim]  # channels of one tensor
         channels = width * len(currents) // arrays  # channels of one array
         shape = first.shape[:dim] + (width * len(currents),) + first.shape[dim + 1:]
+        if out is not None and not out.movedim(dim, -1).is_contiguous():  # not viewable: add after
+            return out.add_(self._read_out_fused(currents, var, dim, arrays, None))
         noisy = var[0] is not None
         z = self.normals.draw(shape) if noisy else None  # in the order of the grouped currents
         if z is not None and self.adc.noise > 0.0:
             z = z.clone()  # the ADC's numbers come from the same buffer
         z_adc = self.normals.draw(shape) if self.adc.noise > 0.0 else None
-        if out is not None and not out.movedim(dim, -1).is_contiguous():  # not viewable: add after
-            return out.add_(self._read_out_fused(currents, var, dim, arrays, None))
+        # the noise's std by torch's own square root (its vectorised float32 sqrt differs from a
+        # correctly rounded one in the last bit), so the codes equal the tensor path's
+        std = [None if v is None else v.expand_as(c).clamp(min=0.0).sqrt_()
+               for c, v in zip(currents, var, strict=True)]
         if out is None:  # channels fastest in memory (channels-last for an image)
             lead = [s for d, s in enumerate(first.shape) if d != dim]
             out = torch.empty((*lead, channels), dtype=torch.float32).movedim(-1, dim)
@@ -692,8 +712,8 @@ class Tile(nn.Module):
             np.copyto(contiguous, b)
             return contiguous
 
-        for i, (c, v) in enumerate(zip(currents, var, strict=True)):
-            noisy_adc_sum(blocks(c, n), empty if v is None else blocks(v.expand_as(c), n), part(z, i, 0),
+        for i, (c, v) in enumerate(zip(currents, std, strict=True)):
+            noisy_adc_sum(blocks(c, n), empty if v is None else blocks(v, n), part(z, i, 0),
                           part(z_adc, i, 1), dst, accumulate or i > 0, noisy, 1.0 + adc.gain_error,
                           adc.offset, adc.noise, adc.levels is not None, adc.max_code or 0.0)
         return out
@@ -727,7 +747,7 @@ class Tile(nn.Module):
             m = matrices.array(a)
             v = levels[:, a * rows:(a + 1) * rows] if self.row_arrays > 1 else levels
             currents = nn.functional.linear(v, m.w)
-            sq = squares[:, a * rows:(a + 1) * rows] if squares is not None and self.row_arrays > 1 else squares
+            sq = squares if squares is None or self.row_arrays == 1 else squares[:, a * rows:(a + 1) * rows]
             var = column_variance(v, currents, m.var, nn.functional.linear, m.bias, m.shot, squares=sq)
             total = self.read_out([currents], [var], out=total)
         return self.combine(total)

@@ -11,7 +11,6 @@ checks that the other one really took the fused path.
 import copy
 from functools import partial
 
-import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -28,16 +27,6 @@ from aimc.tile import ReadMatrices, Tile
 
 DAY = 86400.0
 HERMES = load_chip("ibm-hermes-pcm")  # PCM read noise and drift, 8-bit converters, GDC
-
-# torch's float32 sqrt is not correctly rounded on every CPU (SLEEF's 0.5001-ULP sqrt on AVX2 /
-# AVX512 builds); the kernel's np.sqrt is. Where they differ, the read noise differs by an ULP,
-# which shows in unrounded codes (bits=None) and, rarely, as a flipped rounding.
-_probe = torch.rand(4096, generator=torch.Generator().manual_seed(0)) * 4
-TORCH_SQRT_IS_IEEE = torch.equal(_probe.sqrt(), torch.from_numpy(np.sqrt(_probe.numpy())))
-SQRT_XFAIL = pytest.mark.xfail(
-    not TORCH_SQRT_IS_IEEE, strict=True,
-    reason="kernel noise term np.sqrt(var) differs by 1 ULP from torch's sqrt_ in add_noise "
-           "(torch.sqrt not correctly rounded on this CPU): unrounded codes differ")
 
 def _quiet(chip):
     """``chip`` without PCM read noise (drift and programming noise stay)."""
@@ -112,8 +101,7 @@ def _twins(monkeypatch, module, chip, seed=11, t=DAY):
 
 # ---------------------------------------------------------------- 1. fused == tensor, bit for bit
 @pytest.mark.parametrize("module,shape,arrays", _layer_cases())
-@pytest.mark.parametrize("name", [pytest.param(n, marks=[SQRT_XFAIL] if n == "unquantised" else [])
-                                  for n in CHIPS])
+@pytest.mark.parametrize("name", list(CHIPS))
 def test_fused_read_out_equals_tensor_path(monkeypatch, name, module, shape, arrays):
     chip = CHIPS[name]
     fused, tensor, log = _twins(monkeypatch, module, chip)
@@ -291,14 +279,8 @@ def test_layer_forward_equals_grouped_convolution_read(module, shape, arrays):
     assert codes[0].abs().sum() > 0
 
 
-OUT_NCHW_XFAIL = pytest.mark.xfail(strict=True, reason=(
-    "Tile._read_out_fused draws the normal numbers (z, z_adc) before it sees that `out` is not "
-    "viewable channels-last and recurses with out=None, which draws them again: twice the numbers "
-    "consumed, the second set used, so the codes differ from the tensor path"))
-
-
 @pytest.mark.parametrize("out_format", [
-    pytest.param(torch.contiguous_format, marks=OUT_NCHW_XFAIL, id="nchw"),
+    pytest.param(torch.contiguous_format, id="nchw"),
     pytest.param(torch.channels_last, id="channels_last")])
 def test_read_onto_out_any_memory_format(monkeypatch, out_format):
     """``read(..., out=)`` adds onto earlier codes: in place when the output is channels-last,

@@ -7,7 +7,9 @@ be. Seeds of the repeats come from ``numpy.random.SeedSequence(seed)``, so a run
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,7 +17,7 @@ import torch
 from rich.progress import Progress
 from torch import nn
 
-from ..nn import drift, program
+from ..nn import analog_tiles, drift, holding_state, program
 
 Data = tuple[torch.Tensor, torch.Tensor] | Iterable[tuple[torch.Tensor, torch.Tensor]]
 
@@ -99,30 +101,87 @@ def evaluate_over_time(
         >>> res = evaluate_over_time(analog, (x_test, y_test), [1, 86400], repeats=10)  # doctest: +SKIP
         >>> res.mean, res.std                                                           # doctest: +SKIP
     """
+    return evaluate_settings(model, data, times, repeats, seed, compensate=(compensate,),
+                             progress=progress)[compensate]
+
+
+def evaluate_settings(
+    model: nn.Module,
+    data: Data,
+    times: Sequence[float],
+    repeats: int = 10,
+    seed: int = 0,
+    *,
+    compensate: Sequence[bool] = (False, True),
+    progress: bool | Progress = True,
+    workers: int = 1,
+) -> dict[bool, OverTimeResult]:
+    """:func:`evaluate_over_time` for several drift-compensation settings at once: each chip
+    instance is programmed once and read with every setting at every time, its device state
+    drawn once (:func:`aimc.nn.holding_state`, when it fits in memory). The numbers are those of
+    separate :func:`evaluate_over_time` calls with the same seed (each setting's read noise and
+    frozen 1/f band are seeded as in its own run), at a fraction of their time.
+
+    ``workers > 1`` reads the chip instances on that many threads, each with its own copy of
+    the model (every instance is drawn from its own seed, so the numbers do not change); torch
+    and the compiled read-out release the GIL, so the threads use as many cores. Each thread
+    runs torch's operations with the process's torch thread count: pin it to 1
+    (``torch.set_num_threads(1)``) when ``workers`` is the number of cores.
+
+    Example:
+        >>> res = evaluate_settings(analog, (x_test, y_test), [1, 86400])  # doctest: +SKIP
+        >>> res[False].mean, res[True].mean                                # doctest: +SKIP
+    """
     times = [float(t) for t in times]
     if not times or any(not t >= 0 for t in times):
         raise ValueError(f"times must be a non-empty list of seconds >= 0, got {times}")
     if repeats < 1:
         raise ValueError(f"repeats must be >= 1, got {repeats}")
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"workers must be an integer >= 1, got {workers!r}")
+    settings = list(dict.fromkeys(bool(c) for c in compensate))
+    if not settings:
+        raise ValueError("compensate must name at least one setting (True and/or False)")
     seeds = [int(s) for s in np.random.SeedSequence(seed).generate_state(repeats)]
-    acc = np.zeros((repeats, len(times)))
+    acc = {c: np.zeros((repeats, len(times))) for c in settings}
     own = progress is True
     bar = Progress(transient=True) if own else progress
     if own:
         bar.start()
     task = None
     if bar:
-        label = "analog accuracy" + (" (GDC)" if compensate else "")
-        task = bar.add_task(label, total=repeats * len(times))
+        label = "analog accuracy" + (" (GDC)" if settings == [True] else " (GDC on and off)"
+                                     if len(settings) > 1 else "")
+        task = bar.add_task(label, total=repeats * len(times) * len(settings))
+
+    def run(instance_model: nn.Module, instances: range) -> None:
+        tiles = [tile for _, tile in analog_tiles(instance_model)]
+        with holding_state(instance_model):
+            for r in instances:
+                program(instance_model, seed=seeds[r])
+                for k, t in enumerate(times):
+                    windows = [tile.read_window_index for tile in tiles]
+                    for c in settings:
+                        for tile, w in zip(tiles, windows, strict=True):
+                            tile.read_window_index = w  # each setting's window, as in its own run
+                        drift(instance_model, t, compensate=c)
+                        acc[c][r, k] = accuracy(instance_model, data)
+                        if task is not None:
+                            bar.advance(task)
+
     try:
-        for r, s in enumerate(seeds):
-            program(model, seed=s)
-            for k, t in enumerate(times):
-                drift(model, t, compensate=compensate)
-                acc[r, k] = accuracy(model, data)
-                if task is not None:
-                    bar.advance(task)
+        workers = min(workers, repeats)
+        if workers == 1:
+            run(model, range(repeats))
+        else:
+            bounds = np.linspace(0, repeats, workers + 1).round().astype(int)
+            copies = [model] + [copy.deepcopy(model) for _ in range(workers - 1)]
+            with ThreadPoolExecutor(workers) as pool:
+                jobs = [pool.submit(run, m, range(lo, hi))
+                        for m, lo, hi in zip(copies, bounds[:-1], bounds[1:], strict=True)]
+                for job in jobs:
+                    job.result()
     finally:
         if own:
             bar.stop()
-    return OverTimeResult(times, acc, compensate, seeds)
+    return {c: OverTimeResult(times, acc[c], c, seeds) for c in settings}

@@ -5,7 +5,7 @@ from .convert import CONVERTERS, ConversionReport, UnsupportedLayerError, conver
 from .embedding import AnalogEmbedding
 from .input_ranges import calibrate_input_ranges, set_input_range
 from .layers import AnalogConv1d, AnalogConv2d, AnalogLayer, AnalogLinear, make_tile
-from .lifecycle import analog_tiles, drift, new_read_window, program, set_noise_precision
+from .lifecycle import analog_tiles, drift, holding_state, new_read_window, program, set_noise_precision
 from .recurrent import AnalogGRU, AnalogLSTM, AnalogRNN, AnalogRNNBase
 from .registry import MatrixAdapter, register_layer, unregister_layer
 
@@ -28,6 +28,7 @@ __all__ = [
     "calibrate_input_ranges",
     "convert",
     "drift",
+    "holding_state",
     "make_tile",
     "new_read_window",
     "program",

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -194,16 +195,47 @@ def set_noise_precision(model: nn.Module, dtype: torch.dtype = torch.float32) ->
     """Compute the variance of every tile's read noise (``op(V*V, sigma^2)``, one product as
     large as the read itself) in ``dtype``: ``torch.bfloat16`` halves the time of that product
     on CPUs with native bfloat16 arithmetic (AVX512-BF16, AMX) and changes the noise's standard
-    deviation by a relative 1e-3 at most (8-bit mantissa of the variances and of ``V*V``, sums
-    in float32; measured by ``benchmarks/study_noise_precision.py``). The mean (the signal) is
-    always computed in float32. On CPUs without native bfloat16 it is slower: keep the default.
+    deviation of each output by a few thousandths at most, without bias on average (8-bit
+    mantissas of the variances, of ``V*V`` and of the result, sums in float32; measured by
+    ``benchmarks/study_noise_precision.py``). The mean (the signal) is always computed in
+    float32. On CPUs without native bfloat16 it is slower: keep the default.
 
     Example:
         >>> set_noise_precision(analog, torch.bfloat16)  # doctest: +SKIP
     """
     if dtype not in (torch.float32, torch.bfloat16, torch.float16):
-        raise ValueError(f"noise precision must be torch.float32, torch.bfloat16 or torch.float16, got {dtype}")
+        raise ValueError(f"noise precision must be torch.float32, torch.bfloat16 or torch.float16, "
+                         f"got {dtype}")
     for _, tile in _tiles(model):
         tile.noise_precision = dtype
         tile._layouts = {}  # rearranged in the new precision at the next read
     return model
+
+
+@contextmanager
+def holding_state(model: nn.Module, fraction: float = 0.25) -> Iterator[bool]:
+    """Within the block, each open-loop programmed tile keeps its device state once drawn
+    instead of drawing it again at every :func:`drift` (the same numbers either way; see
+    ``Tile.state``): an evaluation at several times then draws each chip instance once. Only
+    when all states together fit in ``fraction`` of the available memory; yields whether they
+    are held. The states are released at the end of the block.
+
+    Example:
+        >>> with holding_state(analog):          # doctest: +SKIP
+        ...     for t in (1, 3600, 86400):
+        ...         drift(analog, t); accuracy(analog, data)
+    """
+    tiles = [tile for _, tile in _tiles(model)]
+    need = sum(tile.state_bytes() for tile in tiles)
+    available = available_memory()
+    hold = available is None or need <= fraction * available
+    previous = [tile.hold_state for tile in tiles]
+    try:
+        for tile in tiles:
+            tile.hold_state = tile.hold_state or hold
+        yield hold
+    finally:
+        for tile, before in zip(tiles, previous, strict=True):
+            tile.hold_state = before
+            if not before:
+                tile._held_state = None

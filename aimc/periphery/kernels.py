@@ -82,13 +82,15 @@ def adc_rows(codes, per_level, noise, sigma, quantize, max_code, step, per_code,
 
 
 @njit(**_OPTS)
-def noisy_adc_sum(currents, var, z, z_adc, out, accumulate, noisy, gain, offset, adc_sigma,
+def noisy_adc_sum(currents, std, z, z_adc, out, accumulate, noisy, gain, offset, adc_sigma,
                   quantize, max_code):
     """One read-out of the column currents of ``A`` arrays as a single pass, summed digitally:
-    ``currents [P, Q, A, M]`` (in ADC codes, any strides) plus read noise ``sqrt(max(var, 0)) *
-    z`` (when ``noisy``), then the ideal ADC of :meth:`ADC.digitize`: ``· gain + offset`` (when
-    either differs from 1 and 0), plus ``adc_sigma · z_adc``, rounded when ``quantize``, clipped to
-    ``±max_code`` when ``max_code > 0``; the codes of the ``A`` arrays are added (in array order)
+    ``currents [P, Q, A, M]`` (in ADC codes, any strides) plus read noise ``std * z`` (when
+    ``noisy``; ``std``, the square root of the noise variance, is taken by the caller with
+    torch, whose float32 square root is not always correctly rounded), then the ideal ADC of
+    :meth:`ADC.digitize`: ``· gain + offset`` (when either differs from 1 and 0), plus
+    ``adc_sigma · z_adc``, rounded when ``quantize``, clipped to ``±max_code`` when
+    ``max_code > 0``; the codes of the ``A`` arrays are added (in array order)
     into ``out [P, Q, M]`` (onto its contents when ``accumulate``). The float32 operations and
     their order are those of :func:`aimc.array.column_currents` followed by :meth:`ADC.digitize`
     and the digital sum, so the codes are identical; the tests compare them. The loop over ``M``
@@ -106,7 +108,7 @@ def noisy_adc_sum(currents, var, z, z_adc, out, accumulate, noisy, gain, offset,
                 for m in range(M):
                     c = cur[m]
                     if noisy:
-                        c = c + np.sqrt(max(var[p, q, a, m], zero)) * z[p, q, a, m]
+                        c = c + std[p, q, a, m] * z[p, q, a, m]
                     if scale:
                         c = c * gain + offset
                     if adc_sigma > zero:
