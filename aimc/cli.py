@@ -79,6 +79,9 @@ def demo(
     seed: int = typer.Option(0, help="seed of data split, training and chip instances"),
     threads: int = typer.Option(1, min=1, help="torch threads (1: the demo's small tensors gain little "
                                                "from more, and lose much on a busy machine)"),
+    workers: int = typer.Option(None, min=1, help="threads reading chip instances, each with its "
+                                                  "own model copy (default: 2 if 2 cores are free; "
+                                                  "same numbers)"),
 ) -> None:
     """Train a CNN on digits, run it on an analog chip from 1 s to 1 year after programming."""
     try:
@@ -93,7 +96,7 @@ def demo(
     from .demo import run_demo
 
     run_demo(out_dir=out, chip=chip, repeats=repeats, epochs=epochs, seed=seed, console=console,
-             threads=threads)
+             threads=threads, workers=workers)
 
 
 chips_app = typer.Typer(help="Chip presets: list them (aimc chips list), show one (aimc chips show NAME).",

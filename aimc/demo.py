@@ -11,11 +11,17 @@ busy, torch's OpenMP threads spin at the barrier of every parallel operation wai
 thread the kernel has descheduled, and the demo took 110-150 s instead of 7 s on a loaded
 2-core machine (``benchmarks/bench_demo.py`` measures both). One thread also makes the printed
 table independent of the machine's core count.
+
+Workers: the chip instances are spread over ``workers`` threads (default: two where two cores
+are free to this process), each reading its own copy of the model with one torch thread
+(:func:`aimc.evaluation.evaluate_settings`); the instances are seeded alone, so the table is the
+same for any number of workers, and the threads never wait for each other as OpenMP's do.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -140,15 +146,21 @@ def run_demo(
     seed: int = 0,
     console: Console | None = None,
     threads: int | None = 1,
+    workers: int | None = None,
 ) -> dict:
     """Run the demo; returns (and writes to ``out_dir/results.json``) every number it prints.
     ``threads``: torch threads during the run (``None``: as set by the caller); see the module
-    docstring for why the default is 1."""
+    docstring for why the default is 1. ``workers``: threads reading chip instances (``None``:
+    two when two cores are available, else one); the numbers do not depend on it."""
+    if workers is None:
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        workers = min(2, cores)
     with torch_threads(threads):
-        return _run_demo(out_dir, chip, repeats, epochs, seed, console or Console())
+        return _run_demo(out_dir, chip, repeats, epochs, seed, console or Console(), workers)
 
 
-def _run_demo(out_dir: str | Path, chip: str, repeats: int, epochs: int, seed: int, console: Console) -> dict:
+def _run_demo(out_dir: str | Path, chip: str, repeats: int, epochs: int, seed: int, console: Console,
+              workers: int = 1) -> dict:
     start = time.perf_counter()
     spec = load_chip(chip)
     out = Path(out_dir)
@@ -163,7 +175,7 @@ def _run_demo(out_dir: str | Path, chip: str, repeats: int, epochs: int, seed: i
         # both settings read the same chip instances (programmed once): the numbers of two
         # separate evaluate_over_time runs
         by_setting = evaluate_settings(analog, test, list(TIMES.values()), repeats=repeats, seed=seed,
-                                       compensate=(False, True), progress=progress)
+                                       compensate=(False, True), progress=progress, workers=workers)
         results = {"no compensation": by_setting[False], "GDC": by_setting[True]}
     console.print(report)
     plot = plot_accuracy_over_time(results, out / "accuracy_over_time.png", digital=digital,
@@ -171,7 +183,7 @@ def _run_demo(out_dir: str | Path, chip: str, repeats: int, epochs: int, seed: i
     summary = {
         "chip": spec.model_dump(mode="json"),
         "data": {"name": "sklearn digits", "train": len(data.x_train), "test": len(data.x_test)},
-        "settings": {"repeats": repeats, "epochs": epochs, "seed": seed},
+        "settings": {"repeats": repeats, "epochs": epochs, "seed": seed, "workers": workers},
         "digital_accuracy": digital,
         "times": TIMES,
         "analog": {label: r.to_dict() for label, r in results.items()},

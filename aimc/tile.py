@@ -676,7 +676,9 @@ class Tile(nn.Module):
         z_adc = self.normals.draw(shape) if self.adc.noise > 0.0 else None
         # the noise's std by torch's own square root (its vectorised float32 sqrt differs from a
         # correctly rounded one in the last bit), so the codes equal the tensor path's
-        std = [None if v is None else v.expand_as(c).clamp(min=0.0).sqrt_()
+        # (in place: the variances are this read's own temporaries)
+        std = [None if v is None else
+               (v.clamp_(min=0.0) if v.shape == c.shape else v.expand_as(c).clamp(min=0.0)).sqrt_()
                for c, v in zip(currents, var, strict=True)]
         if out is None:  # channels fastest in memory (channels-last for an image)
             lead = [s for d, s in enumerate(first.shape) if d != dim]

@@ -177,15 +177,18 @@ class _AnalogConvNd(AnalogLayer):
         else:
             check_finite(x32)
             levels, step = tile.dac.to_levels(x32, dims=(1, 2, 3))
-        if any(self._pad):
-            mode = "constant" if self.padding_mode == "zeros" else self.padding_mode
-            pad = self._pad if self._spatial_dims == 2 else (*self._pad, 0, 0)
-            levels = F.pad(levels, pad, mode=mode)
         kernel = self._as_2d(self.kernel_size, 1)
         dilation = self._as_2d(self.dilation, 1)
         stride = self._as_2d(self.stride, 1)
+        grouped = tile.row_granule == kernel[0] * kernel[1]
+        pad = self._pad if self._spatial_dims == 2 else (*self._pad, 0, 0)  # (left, right, top, bottom)
+        # symmetric zero padding is the convolution's own (no padded copy of the levels)
+        own_padding = grouped and self.padding_mode == "zeros" and pad[0] == pad[1] and pad[2] == pad[3]
+        if any(pad) and not own_padding:
+            mode = "constant" if self.padding_mode == "zeros" else self.padding_mode
+            levels = F.pad(levels, pad, mode=mode)
         batch = x.shape[0]
-        if tile.row_granule == kernel[0] * kernel[1]:  # whole channels per array: grouped conv
+        if grouped:  # whole channels per array: one convolution per array
             pad_channels = tile.row_arrays * tile.granules_per_array - self.in_channels
             if pad_channels:
                 levels = F.pad(levels, (0, 0, 0, 0, 0, pad_channels))
@@ -195,7 +198,8 @@ class _AnalogConvNd(AnalogLayer):
                                      memory_format=torch.channels_last)
             # one convolution per array (faster than one grouped convolution), codes summed over
             # arrays → [B, groups*out, H', W']
-            op = partial(F.conv2d, stride=stride, dilation=dilation)
+            op = partial(F.conv2d, stride=stride, dilation=dilation,
+                         padding=(pad[2], pad[0]) if own_padding else 0)
             arrays = tile.row_arrays
             per = levels.shape[1] // arrays
             parts = [levels[:, a * per:(a + 1) * per] for a in range(arrays)]

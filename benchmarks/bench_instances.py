@@ -1,0 +1,98 @@
+"""The demo's evaluation (10 chip instances, 5 times, GDC off and on) against an earlier commit.
+
+    python benchmarks/bench_instances.py [--baseline e53c297] [--rounds 3]
+
+Contestants, each in a fresh process with one torch thread, on the demo CNN and digits test split
+(360 images), after a warm-up evaluation (numba's compiled kernels loaded):
+
+* ``baseline``: the code of ``--baseline`` (checked out into a temporary git worktree): two
+  ``evaluate_over_time`` runs, GDC off then on, as the demo did;
+* ``settings, 1 worker``: this checkout's ``evaluate_settings`` (each instance programmed once,
+  read with both settings at each time, device states held), one thread;
+* ``settings, 2 workers``: the same spread over two threads (one model copy each).
+
+Rounds alternate the contestants; printed: the median wall and CPU time of each, the speed-up
+against the baseline, and whether the accuracies of every instance, time and setting are equal to
+the baseline's. The machine's load average is printed before and after.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+CHILD = r"""
+import json, sys, time
+sys.path.insert(0, sys.argv[1])
+import torch
+torch.set_num_threads(1)
+from aimc import convert
+from aimc.chips import load_chip
+from aimc.demo import DEFAULT_CHIP, TIMES, trained_demo, with_gdc
+from aimc.evaluation import evaluate_over_time
+model, test = trained_demo()
+analog, _ = convert(model, with_gdc(load_chip(DEFAULT_CHIP)))
+evaluate_over_time(analog, test, [1.0], repeats=1, progress=False)  # warm-up
+times, mode = list(TIMES.values()), sys.argv[2]
+wall, cpu = time.perf_counter(), time.process_time()
+if mode == "baseline":
+    res = {c: evaluate_over_time(analog, test, times, repeats=10, seed=0, compensate=c, progress=False)
+           for c in (False, True)}
+else:
+    from aimc.evaluation import evaluate_settings
+    res = evaluate_settings(analog, test, times, repeats=10, seed=0, progress=False, workers=int(mode))
+wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+print(json.dumps({"wall": wall, "cpu": cpu, "acc": {str(c): r.accuracies.tolist() for c, r in res.items()}}))
+"""
+
+
+def run(root: Path, mode: str) -> dict:
+    out = subprocess.run([sys.executable, "-c", CHILD, str(root), mode], capture_output=True, text=True,
+                         check=True, env=os.environ | {"OMP_NUM_THREADS": "1"})
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--baseline", default="e53c297", help="commit of the code before the change")
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    print(f"load before: {os.getloadavg()[0]:.2f} (1 min); {os.cpu_count()} cores; "
+          "1 torch thread per process")
+    with tempfile.TemporaryDirectory() as tmp:
+        base = Path(tmp) / "baseline"
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(base), args.baseline],
+                       check=True, capture_output=True)
+        try:
+            contestants = {f"baseline ({args.baseline})": (base, "baseline"),
+                           "settings, 1 worker": (ROOT, "1"), "settings, 2 workers": (ROOT, "2")}
+            results: dict[str, list[dict]] = {k: [] for k in contestants}
+            for _ in range(args.rounds):
+                for name, (root, mode) in contestants.items():
+                    results[name].append(run(root, mode))
+        finally:
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(base)],
+                           check=False)
+    reference = next(iter(results.values()))[0]["acc"]
+    base_wall = statistics.median(r["wall"] for r in next(iter(results.values())))
+    print("| contestant | wall time (median) | CPU time | speed-up (wall) "
+          "| accuracies equal to the baseline's |")
+    print("|---|---|---|---|---|")
+    for name, runs in results.items():
+        wall = statistics.median(r["wall"] for r in runs)
+        cpu = statistics.median(r["cpu"] for r in runs)
+        same = all(r["acc"] == reference for r in runs)
+        print(f"| {name} | {wall:.2f} s | {cpu:.2f} s | {base_wall / wall:.2f}× | {'yes' if same else 'NO'} |")
+    print(f"\n{args.rounds} rounds; load after: {os.getloadavg()[0]:.2f} (1 min)")
+
+
+if __name__ == "__main__":
+    main()
