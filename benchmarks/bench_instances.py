@@ -90,7 +90,8 @@ def main() -> None:
         wall = statistics.median(r["wall"] for r in runs)
         cpu = statistics.median(r["cpu"] for r in runs)
         same = all(r["acc"] == reference for r in runs)
-        print(f"| {name} | {wall:.2f} s | {cpu:.2f} s | {base_wall / wall:.2f}× | {'yes' if same else 'NO'} |")
+        equal = "yes" if same else "NO"
+        print(f"| {name} | {wall:.2f} s | {cpu:.2f} s | {base_wall / wall:.2f}× | {equal} |")
     print(f"\n{args.rounds} rounds; load after: {os.getloadavg()[0]:.2f} (1 min)")
 
 
