@@ -11,8 +11,10 @@ the demo digits CNN batch 256 (8×8 inputs), Conv2d 64→64 3×3 on 64×64×16×
 
 Contestants, all at 1 day after programming:
 - aimc, ``ibm-hermes-pcm`` preset (GDC on): read noise all fresh at every read
-  (``read_window=None``), the preset's own read window (banded 1/f noise; only when the preset sets
-  one),
+  (``read_window=None``); the same with the noise variance computed in bfloat16
+  (``aimc.nn.set_noise_precision``); banded 1/f noise with a read window of 1 ms (the band below
+  1 kHz frozen per evaluation, the rest fresh at every read); all frozen (``read_window = 2
+  t_read``, aihwkit's behaviour); the preset's own read window (only when the preset sets one);
   and read noise off (``read_noise_scale=0``; programming noise and drift stay).
 - aihwkit, its PCM inference setup (``PCMLikeNoiseModel(g_max=25)``, global drift compensation,
   default forward I/O): the tile in PyTorch (``TorchInferenceRPUConfig``) and the C++ tile
@@ -81,16 +83,25 @@ def workloads(seed: int = 0) -> list[tuple[str, nn.Module, torch.Tensor]]:
              torch.randn(64, 64, 16, 16, generator=g))]
 
 
+#: the read window of the banded contestant: a batch's worth of reads on the chip
+BANDED_WINDOW = 1e-3
+
+
 def aimc_copy(model: nn.Module, noise: str) -> nn.Module:
-    """``noise``: "fresh" (all fresh), "preset" (the preset's read window), "off"."""
+    """``noise``: "fresh" (all fresh), "fresh bf16" (all fresh, noise variance in bfloat16),
+    "banded" (``read_window = BANDED_WINDOW``), "frozen" (``read_window = 2 t_read``), "preset"
+    (the preset's read window), "off" (read noise off)."""
     chip = aimc.load_chip()
     dev = chip.device
-    if noise == "fresh":
-        dev = dev.model_copy(update={"read_window": None})
+    window = {"fresh": None, "fresh bf16": None, "banded": BANDED_WINDOW, "frozen": 2 * dev.t_read}
+    if noise in window:
+        dev = dev.model_copy(update={"read_window": window[noise]})
     elif noise == "off":
         dev = dev.model_copy(update={"read_noise_scale": 0.0})
     chip = chip.model_copy(update={"device": dev})
     analog, _ = aimc.convert(model, chip)
+    if noise == "fresh bf16":
+        aimc.nn.set_noise_precision(analog, torch.bfloat16)
     aimc.program(analog, seed=0)
     aimc.drift(analog, DAY)
     return analog.eval()
@@ -113,9 +124,12 @@ def aihwkit_copy(model: nn.Module, compiled: bool, omega: float | None) -> nn.Mo
 
 
 def contestants(model: nn.Module, with_aihwkit: bool) -> dict[str, Callable]:
-    out: dict[str, Callable] = {"PyTorch": model, "aimc fresh": aimc_copy(model, "fresh")}
+    out: dict[str, Callable] = {"PyTorch": model, "aimc fresh": aimc_copy(model, "fresh"),
+                                "aimc fresh, bf16 variance": aimc_copy(model, "fresh bf16")}
     if aimc.load_chip().device.read_window is not None:  # banded 1/f noise: the preset's window
         out["aimc preset window"] = aimc_copy(model, "preset")
+    out[f"aimc banded (T_w = {BANDED_WINDOW * 1e3:g} ms)"] = aimc_copy(model, "banded")
+    out["aimc all frozen (T_w = 2 t_read)"] = aimc_copy(model, "frozen")
     out["aimc noise off"] = aimc_copy(model, "off")
     if with_aihwkit:
         for compiled, tile in ((False, "torch"), (True, "C++")):
@@ -234,6 +248,8 @@ def main() -> None:
           f"{args.rounds} rounds × {args.calls} calls; load before: {load()}", flush=True)
     rows = []
     names: list[str] = []
+    by_contestant: dict[str, list[str]] = {}
+    workload_names: list[str] = []
     for name, model, x in workloads():
         if args.only and args.only not in name:
             continue
@@ -248,16 +264,23 @@ def main() -> None:
                 print(f"  {name}: round {r + 1}/{args.rounds}, load {load()}", end="\r",
                       file=sys.stderr, flush=True)
         base = 1e3 * statistics.median(d["PyTorch"] for d in results)
+        workload_names.append(name)
+        by_contestant.setdefault("PyTorch", []).append(f"{base:.2f} ms")
         cells = []
         for k in names:
             ratios = [d[k] / d["PyTorch"] for d in results]
             cells.append(f"{statistics.median(ratios):.2f}× ({min(ratios):.2f}–{max(ratios):.2f}), "
                          f"err {errors[k]:.3f}")
+            by_contestant.setdefault(k, []).append(cells[-1])
         rows.append(f"| {name} | {base:.2f} ms | " + " | ".join(cells) + " |")
         print(rows[-1], flush=True)
     print("\n| workload | PyTorch | " + " | ".join(f"{k} / PyTorch" for k in names) + " |")
     print("|---|---|" + "---|" * len(names))
     print("\n".join(rows))
+    print("\nThe same, one row per contestant:\n\n| contestant | " + " | ".join(workload_names) + " |")
+    print("|---|" + "---|" * len(workload_names))
+    for k, cells in by_contestant.items():
+        print(f"| {k} | " + " | ".join(cells) + " |")
     if not args.no_pulsed:
         print("\n| pulsed training | digital SGD step | step / digital SGD step |\n|---|---|---|")
         for device in ("constant", "softbounds"):
