@@ -4,11 +4,13 @@
 
 Runs ``aimc demo`` in a fresh process for each setting:
 
-* ``threads 1``: the demo's default;
-* ``threads 2``: what the demo did before (torch's default on a 2-core machine: one thread per
-  core, OpenMP waiting actively at the end of each parallel operation);
-* ``threads 2, OMP_WAIT_POLICY=PASSIVE``: two threads whose idle thread sleeps instead of
-  spinning, to tell the two causes apart (spinning, versus waiting for a descheduled thread);
+* ``2 workers, threads 1``: the demo's default on two cores (chip instances read on two threads,
+  one torch thread each);
+* ``1 worker, threads 1``: the default before (one thread for everything);
+* ``1 worker, threads 2``: torch's default on a 2-core machine (one OpenMP thread per core,
+  waiting actively at the end of each parallel operation);
+* ``1 worker, threads 2, OMP_WAIT_POLICY=PASSIVE``: two threads whose idle thread sleeps instead
+  of spinning, to tell the two causes apart (spinning, versus waiting for a descheduled thread);
 
 each once alone and once beside ``--busy`` neighbours (default: one per core), each a Python
 process spinning ``while True: pass`` pinned to its own core. Each line gives the wall time and
@@ -29,19 +31,21 @@ from pathlib import Path
 
 SPIN = "import os, sys; os.sched_setaffinity(0, {int(sys.argv[1])}); exec('while True: pass')"
 SETTINGS = {
-    "threads 1": (1, {}),
-    "threads 2": (2, {}),
-    "threads 2, OMP_WAIT_POLICY=PASSIVE": (2, {"OMP_WAIT_POLICY": "PASSIVE"}),
+    "2 workers, threads 1": (2, 1, {}),
+    "1 worker, threads 1": (1, 1, {}),
+    "1 worker, threads 2": (1, 2, {}),
+    "1 worker, threads 2, OMP_WAIT_POLICY=PASSIVE": (1, 2, {"OMP_WAIT_POLICY": "PASSIVE"}),
 }
 
 
-def demo_time(threads: int, env: dict, epochs: int, repeats: int) -> tuple[float, float]:
+def demo_time(workers: int, threads: int, env: dict, epochs: int, repeats: int) -> tuple[float, float]:
     """Wall time and CPU time (user + system, all threads) of one ``aimc demo`` process."""
     aimc = Path(sys.executable).with_name("aimc")
     with tempfile.TemporaryDirectory() as out:
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
-        subprocess.run([str(aimc), "demo", "--threads", str(threads), "--epochs", str(epochs),
+        subprocess.run([str(aimc), "demo", "--workers", str(workers), "--threads", str(threads),
+                        "--epochs", str(epochs),
                         "--repeats", str(repeats), "--out", out], check=True, capture_output=True,
                        env=os.environ | env)
         wall = time.perf_counter() - start
@@ -65,10 +69,10 @@ def main() -> None:
         try:
             time.sleep(1.0 if busy else 0.0)
             for name in args.settings:
-                threads, env = SETTINGS[name]
+                workers, threads, env = SETTINGS[name]
                 load_before = os.getloadavg()[0]
-                wall, cpu = demo_time(threads, env, args.epochs, args.repeats)
-                print(f"{busy} busy neighbours, {name:36s} {wall:6.1f} s wall, {cpu:6.1f} s CPU  "
+                wall, cpu = demo_time(workers, threads, env, args.epochs, args.repeats)
+                print(f"{busy} busy neighbours, {name:46s} {wall:6.1f} s wall, {cpu:6.1f} s CPU  "
                       f"(load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after)", flush=True)
         finally:
             for spinner in spinners:

@@ -40,7 +40,7 @@ def std_error(model: torch.nn.Module, x: torch.Tensor) -> list[float]:
     for h in hooks:
         h.remove()
     for name, tile in analog_tiles(model):
-        layer = name.rsplit(".tile", 1)[0]
+        layer = name[:-len("tile")].rstrip(".")  # "tile" of a bare layer, "0.tile" in a Sequential
         inputs = captured[layer]
         levels, _ = tile.dac.to_levels(inputs.reshape(-1, tile.in_features))
         levels = torch.nn.functional.pad(levels, (0, tile.padded_rows - tile.in_features))
