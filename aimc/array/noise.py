@@ -8,11 +8,17 @@ a read does not pay for a fresh multi-megabyte allocation (page faults) every ti
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 
 class NormalSource:
     """Reproducible N(0, 1) numbers from a seeded generator and a reused buffer.
+
+    ``method``: ``"torch"`` (default) draws from a seeded ``torch.Generator`` (PyTorch's Mersenne
+    Twister and Box–Muller; every figure of the README); ``"counter"`` from the counter-based
+    SplitMix64 + Box–Muller source of :mod:`aimc.array.counter_normals` (2x faster on the CPU,
+    other numbers for the same seed).
 
     Example:
         >>> src = NormalSource(seed=0)
@@ -22,21 +28,31 @@ class NormalSource:
     The returned tensor is a view into the buffer: use it before the next :meth:`draw`.
     """
 
-    def __init__(self, seed: int = 0) -> None:
+    def __init__(self, seed: int = 0, method: str = "torch") -> None:
+        if method not in ("torch", "counter"):
+            raise ValueError(f"normal-number method must be 'torch' or 'counter', got {method!r}")
+        self.method = method
         self._generator = torch.Generator()
         self._buffer = torch.empty(0, dtype=torch.float32)
+        self._key, self._counter = 0, 0
         self.seed(seed)
 
     def seed(self, seed: int) -> None:
         """Restart the stream from ``seed``."""
         self._generator.manual_seed(seed)
+        self._key, self._counter = int(seed) & (2**64 - 1), 0
 
     def get_state(self) -> torch.Tensor:
         """The generator's state (a uint8 tensor), to resume the stream with :meth:`set_state`."""
+        if self.method == "counter":
+            return torch.tensor(np.array([self._key, self._counter], dtype=np.uint64).view(np.uint8))
         return self._generator.get_state()
 
     def set_state(self, state: torch.Tensor) -> None:
         """Continue the stream from a state of :meth:`get_state`."""
+        if self.method == "counter":
+            self._key, self._counter = (int(v) for v in state.numpy().view(np.uint64))
+            return
         self._generator.set_state(state)
 
     def draw(self, shape: torch.Size | tuple[int, ...]) -> torch.Tensor:
@@ -46,4 +62,9 @@ class NormalSource:
             n *= s
         if self._buffer.numel() < n:
             self._buffer = torch.empty(n, dtype=torch.float32)
+        if self.method == "counter":
+            from .counter_normals import fill  # numba: imported at the first draw
+
+            self._counter += fill(self._buffer[:n].numpy(), self._key, self._counter)
+            return self._buffer[:n].view(shape)
         return self._buffer[:n].normal_(generator=self._generator).view(shape)

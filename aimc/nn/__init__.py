@@ -5,7 +5,15 @@ from .convert import CONVERTERS, ConversionReport, UnsupportedLayerError, conver
 from .embedding import AnalogEmbedding
 from .input_ranges import calibrate_input_ranges, set_input_range
 from .layers import AnalogConv1d, AnalogConv2d, AnalogLayer, AnalogLinear, make_tile
-from .lifecycle import analog_tiles, drift, holding_state, new_read_window, program, set_noise_precision
+from .lifecycle import (
+    analog_tiles,
+    drift,
+    holding_state,
+    new_read_window,
+    program,
+    set_noise_precision,
+    set_noise_sampler,
+)
 from .recurrent import AnalogGRU, AnalogLSTM, AnalogRNN, AnalogRNNBase
 from .registry import MatrixAdapter, register_layer, unregister_layer
 
@@ -35,5 +43,6 @@ __all__ = [
     "register_layer",
     "set_input_range",
     "set_noise_precision",
+    "set_noise_sampler",
     "unregister_layer",
 ]
