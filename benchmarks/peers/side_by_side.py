@@ -15,8 +15,8 @@ Contestants, all at 1 day after programming:
   (``aimc.nn.set_noise_precision``); the same with the counter-based normal sampler
   (``aimc.nn.set_noise_sampler(model, "counter")``); banded 1/f noise with a read window of 1 ms
   (the band below 1 kHz frozen per evaluation, the rest fresh at every read); all frozen
-  (``read_window = 2 t_read``, aihwkit's behaviour); the preset's own read window (only when the preset sets one);
-  and read noise off (``read_noise_scale=0``; programming noise and drift stay).
+  (``read_window = 2 t_read``, aihwkit's behaviour); the preset's own read window (only when the
+  preset sets one); and read noise off (``read_noise_scale=0``; programming noise and drift stay).
 - aihwkit, its PCM inference setup (``PCMLikeNoiseModel(g_max=25)``, global drift compensation,
   default forward I/O): the tile in PyTorch (``TorchInferenceRPUConfig``) and the C++ tile
   (``InferenceRPUConfig``), each with the default mapping and with ``weight_scaling_omega=1``.
