@@ -45,18 +45,21 @@ import dataclasses
 import math
 import struct
 from collections.abc import Callable, Sequence
-from typing import NamedTuple, Protocol
+from typing import Protocol
 
 import numpy as np
 import torch
 from torch import nn
 
-from .array import CircuitNoise, Faults, LinearOp, NormalSource
-from .array.crossbar import add_noise, column_variance
-from .array.ir_drop import CrossbarSolver, IRDrop
-from .devices import Device
-from .encoding import Differential, EncodingSpec
-from .periphery import ADC, DAC
+from ..array import CircuitNoise, Faults, LinearOp, NormalSource
+from ..array.ir_drop import CrossbarSolver, IRDrop
+from ..devices import Device
+from ..encoding import Differential, EncodingSpec
+from ..periphery import ADC, DAC
+from . import readout
+from .readout import ReadMatrices
+from .readout import output_major as _output_major
+from .readout import output_major_bias as _output_major_bias
 
 
 class ProgramVerifier(Protocol):
@@ -119,38 +122,6 @@ def split_seed(seed: int | np.random.SeedSequence, n: int) -> list[int]:
     return [int(s) for s in ss.generate_state(n, dtype=np.uint64) >> np.uint64(1)]
 
 
-class ReadMatrices(NamedTuple):
-    """What one read needs, in ADC codes per DAC level: conductances, read-noise variances,
-    input-independent (thermal) variances per output, shot-noise variances per ``|level|``."""
-
-    w: torch.Tensor
-    var: torch.Tensor | None = None
-    bias: torch.Tensor | None = None
-    shot: torch.Tensor | None = None
-
-    def array(self, a: int) -> ReadMatrices:
-        """The matrices of array ``a`` (leading dimension)."""
-        return ReadMatrices(*(None if m is None else m[a] for m in self))
-
-
-class _OnDevice:
-    """A :class:`NormalSource` whose numbers are drawn on the CPU (the same stream as a CPU
-    read) and copied to ``device``."""
-
-    def __init__(self, source: NormalSource, device: torch.device) -> None:
-        self.source, self.device = source, device
-
-    def draw(self, shape: torch.Size | tuple[int, ...]) -> torch.Tensor:
-        return self.source.draw(shape).to(self.device)
-
-
-def _output_major(m: torch.Tensor) -> torch.Tensor:
-    """``[groups, arrays, rows, columns]`` → ``[arrays, groups*columns, rows]`` (``F.linear``);
-    a view of the tile's read matrices, which are stored in this order."""
-    groups, arrays, rows, columns = m.shape
-    return m.permute(1, 0, 3, 2).reshape(arrays, groups * columns, rows)
-
-
 def _read_matrix(groups: int, arrays: int, rows: int, columns: int) -> torch.Tensor:
     """Zeros of shape ``[groups, arrays, rows, columns]`` laid out output-major in memory
     (``[arrays, groups, columns, rows]``), so that the read layouts are views, not copies."""
@@ -164,12 +135,6 @@ class MemoryEstimate:
 
     held: int
     peak: int
-
-
-def _output_major_bias(b: torch.Tensor) -> torch.Tensor:
-    """``[groups, arrays, columns]`` → ``[arrays, groups*columns]``."""
-    groups, arrays, columns = b.shape
-    return b.permute(1, 0, 2).reshape(arrays, groups * columns)
 
 
 class Tile(nn.Module):
@@ -623,156 +588,49 @@ class Tile(nn.Module):
 
     def products(self, levels: torch.Tensor, matrices: ReadMatrices,
                  op: LinearOp = torch.matmul) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Column currents ``op(V, G)`` and the variance of their read noise (read, thermal and
-        shot noise; None without noise) in ADC codes, noise not yet drawn
-        (:func:`aimc.array.column_variance`)."""
-        currents = op(levels, matrices.w)
-        return currents, column_variance(levels, currents, matrices.var, op, matrices.bias, matrices.shot)
+        """Column currents and their noise variance, noise not yet drawn
+        (:func:`aimc.tile.readout.products`)."""
+        return readout.products(levels, matrices, op)
 
     def read_out(self, currents: Sequence[torch.Tensor], var: Sequence[torch.Tensor | None],
                  channel_dim: int = -1, arrays: int = 1, out: torch.Tensor | None = None) -> torch.Tensor:
         """Noise drawn (fresh normal numbers, from :attr:`normals`), reference column subtracted,
-        ADC, digital sum over ``arrays`` blocks of channels (onto ``out`` if given).
-        ``currents``: one tensor holding the ``arrays`` blocks along ``channel_dim``, or one
-        tensor per array (the blocks, not yet concatenated); ``var`` alike. On the CPU, without
-        gradients and with an ideal ADC, this is one compiled pass per tensor
-        (:func:`aimc.periphery.kernels.noisy_adc_sum`) with the numbers of the tensor code."""
+        ADC, digital sum over ``arrays`` blocks of channels (onto ``out`` if given), with this
+        tile's converters (:func:`aimc.tile.readout.read_out`): one compiled pass per tensor
+        when :meth:`_fused` says so, else the tensor code, with the same numbers."""
         dim = channel_dim % currents[0].dim()
         if self._fused(currents[0], out):
             return self._read_out_fused(currents, var, dim, arrays, out)
-        cat = len(currents) > 1
-        cur = torch.cat(list(currents), dim) if cat else currents[0]
-        v = None if var[0] is None else (torch.cat(list(var), dim) if cat else var[0])
-        normals = self.normals if cur.device.type == "cpu" else _OnDevice(self.normals, cur.device)
-        cur = add_noise(cur, v, normals)
-        if self.reference_column:
-            c = cur.unflatten(dim, (-1, self.columns))
-            cur = (c.narrow(dim + 1, 0, self.columns - 1) - c.narrow(dim + 1, self.columns - 1, 1))
-            cur = cur.flatten(dim, dim + 1)
-        codes = self.adc.digitize(cur, normals.draw, self.adc_instance)
-        if arrays > 1:
-            codes = codes.unflatten(dim, (arrays, -1)).sum(dim)
-        return codes if out is None else out.add_(codes)
+        return readout.read_out_tensor(currents, var, dim, arrays, out, adc=self.adc, normals=self.normals,
+                                       adc_instance=self.adc_instance, reference_column=self.reference_column,
+                                       columns=self.columns)
 
     def _fused(self, currents: torch.Tensor, out: torch.Tensor | None) -> bool:
-        return (currents.device.type == "cpu" and currents.dtype == torch.float32
-                and not currents.requires_grad and self.adc.kind == "ideal" and not self.reference_column
-                and (out is None or (out.dtype == torch.float32 and not out.requires_grad)))
+        return readout.fusable(currents, out, self.adc, self.reference_column)
 
     def _read_out_fused(self, currents: Sequence[torch.Tensor], var: Sequence[torch.Tensor | None],
                         dim: int, arrays: int, out: torch.Tensor | None) -> torch.Tensor:
-        from .periphery.kernels import noisy_adc_sum  # numba: imported at the first read
-
-        first = currents[0]
-        width = first.shape[dim]  # channels of one tensor
-        channels = width * len(currents) // arrays  # channels of one array
-        shape = first.shape[:dim] + (width * len(currents),) + first.shape[dim + 1:]
-        if out is not None and not out.movedim(dim, -1).is_contiguous():  # not viewable: add after
-            return out.add_(self._read_out_fused(currents, var, dim, arrays, None))
-        noisy = var[0] is not None
-        z = self.normals.draw(shape) if noisy else None  # in the order of the grouped currents
-        if z is not None and self.adc.noise > 0.0:
-            z = z.clone()  # the ADC's numbers come from the same buffer
-        z_adc = self.normals.draw(shape) if self.adc.noise > 0.0 else None
-        # the noise's std by torch's own square root (its vectorised float32 sqrt differs from a
-        # correctly rounded one in the last bit), so the codes equal the tensor path's
-        # (in place: the variances are this read's own temporaries)
-        std = [None if v is None else
-               (v.clamp_(min=0.0) if v.shape == c.shape else v.expand_as(c).clamp(min=0.0)).sqrt_()
-               for c, v in zip(currents, var, strict=True)]
-        if out is None:  # channels fastest in memory (channels-last for an image)
-            lead = [s for d, s in enumerate(first.shape) if d != dim]
-            out = torch.empty((*lead, channels), dtype=torch.float32).movedim(-1, dim)
-            accumulate = False
-        else:
-            accumulate = True
-
-        def blocks(t: torch.Tensor, n: int) -> np.ndarray:  # [P, Q, n, channels], a view
-            t = t.movedim(dim, -1)
-            t = t.unsqueeze(0) if t.dim() == 1 else t
-            t = t.unsqueeze(1) if t.dim() == 2 else t.flatten(1, -2)
-            return t.unflatten(-1, (n, -1)).numpy()
-
-        dst = blocks(out, 1)[:, :, 0]
-        if dst.size and not np.shares_memory(dst, out.numpy()):
-            raise RuntimeError("internal error: read-out target is not a view of the output")
-        empty = np.empty((0, 0, 0, 0), dtype=np.float32)
-        adc = self.adc
-        n = arrays // len(currents)  # arrays per tensor
-
-        def part(t: torch.Tensor | None, i: int, k: int) -> np.ndarray:
-            if t is None:
-                return empty
-            b = blocks(t.narrow(dim, i * width, width), n)
-            if b.strides[-1] == b.itemsize or b.shape[-1] == 1:
-                return b
-            # numbers drawn channel-first (NCHW) for channel-last currents: transposed into a
-            # reused buffer, so that the compiled loop runs over contiguous memory
-            if self._scratch[k].size < b.size:
-                self._scratch[k] = np.empty(b.size, dtype=np.float32)
-            contiguous = self._scratch[k][:b.size].reshape(b.shape)
-            np.copyto(contiguous, b)
-            return contiguous
-
-        for i, (c, v) in enumerate(zip(currents, std, strict=True)):
-            noisy_adc_sum(blocks(c, n), empty if v is None else blocks(v, n), part(z, i, 0),
-                          part(z_adc, i, 1), dst, accumulate or i > 0, noisy, 1.0 + adc.gain_error,
-                          adc.offset, adc.noise, adc.levels is not None, adc.max_code or 0.0)
-        return out
+        return readout.read_out_fused(currents, var, dim, arrays, out, adc=self.adc, normals=self.normals,
+                                      scratch=self._scratch)
 
     def combine(self, codes: torch.Tensor) -> torch.Tensor:
         """Digital shift-and-add of ADC codes ``[B, groups*out, ...]`` (summed over arrays) over
         the ADC groups → ``[B, out, ...]``."""
-        if len(self.beta) > 1:
-            codes = codes.unflatten(1, (len(self.beta), self.out_features))
-            beta = torch.tensor(self.beta, dtype=codes.dtype, device=codes.device)
-            beta = beta.view(1, -1, *([1] * (codes.dim() - 2)))
-            codes = (codes * beta).sum(1)
-        return codes
+        return readout.combine(codes, self.beta)
 
     def read_codes(self, levels: torch.Tensor) -> torch.Tensor:
-        """DAC levels ``[batch, in]`` → recombined ADC codes summed over arrays ``[batch, out]``.
-
-        Each array is one ``F.linear`` on its slice of the inputs, with the conductances stored
-        output-major (the layout BLAS multiplies fastest); partial sums are digitised per array
-        and ADC group.
+        """DAC levels ``[batch, in]`` → recombined ADC codes summed over arrays ``[batch, out]``
+        (:func:`aimc.tile.readout.read_codes`, one ``F.linear`` per array on output-major
+        conductances); partial sums are digitised per array and ADC group by :meth:`read_out`.
         """
         matrices = self.matrices(_output_major, key="linear", bias_layout=_output_major_bias)
-        levels = levels.to(matrices.w.device)  # e.g. CPU calibration inputs of drift compensation
-        pad = self.padded_rows - levels.shape[1]
-        if pad:
-            levels = nn.functional.pad(levels, (0, pad))
-        rows = self.rows_per_array
-        squares = levels * levels if matrices.var is not None else None  # once for every array
-        total = None
-        for a in range(self.row_arrays):
-            m = matrices.array(a)
-            v = levels[:, a * rows:(a + 1) * rows] if self.row_arrays > 1 else levels
-            currents = nn.functional.linear(v, m.w)
-            sq = squares if squares is None or self.row_arrays == 1 else squares[:, a * rows:(a + 1) * rows]
-            var = column_variance(v, currents, m.var, nn.functional.linear, m.bias, m.shot, squares=sq)
-            total = self.read_out([currents], [var], out=total)
-        return self.combine(total)
+        return readout.read_codes(levels, matrices, self.read_out, self.beta)
 
     def _dac_compiled(self, x: torch.Tensor, pad: bool = True) -> tuple[torch.Tensor, torch.Tensor | float]:
-        """:meth:`DAC.to_levels` of the rows of ``x [B, n]`` (one abs-max scale per row) as one
-        compiled pass (the same numbers, :func:`aimc.periphery.kernels.dac_rows`); with ``pad``
-        into a buffer that already holds the zero levels of the unused rows of the last array.
-        Refuses NaN and infinity."""
-        from .periphery.kernels import dac_rows  # numba: imported at the first read
-
-        dac = self.dac
-        fixed = dac.scaling == "fixed"
-        x = x.contiguous()
-        f32 = torch.float32
-        n = x.shape[1]
-        levels = torch.zeros(x.shape[0], self.padded_rows, dtype=f32) if pad and self.padded_rows > n \
-            else torch.empty(x.shape, dtype=f32)
-        step = torch.empty(x.shape[0], dtype=f32)
-        if not dac_rows(x.numpy(), float(dac.levels or 1), dac.input_range if fixed else 0.0,
-                        dac.levels is not None, levels[:, :n].numpy(), step.numpy()):
-            raise ValueError("analog layer input contains NaN or infinite values")
-        return levels, (dac.input_range / float(dac.levels or 1) if fixed else step.unsqueeze(1))
+        """:meth:`DAC.to_levels` of the rows of ``x [B, n]`` as one compiled pass
+        (:func:`aimc.tile.readout.dac_compiled`); with ``pad`` into a buffer that already holds
+        the zero levels of the unused rows of the last array. Refuses NaN and infinity."""
+        return readout.dac_compiled(x, self.dac, self.padded_rows if pad else None)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Analog matrix-vector products for ``x [..., in_features]`` → ``[..., out_features]``."""

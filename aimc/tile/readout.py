@@ -1,0 +1,277 @@
+"""The read of a tile: DAC → products → noise → ADC → digital sum.
+
+Where it sits in the signal path (DESIGN.md): the read matrices of the tile at the current time
+(drift, frozen read noise, IR drop and circuit noise already folded in, :class:`ReadMatrices`)
+are given; an input vector is turned into integer DAC levels, each array computes its column
+currents ``I = op(V, G)`` (Ohm and Kirchhoff, ``op`` a matrix product or a convolution) and the
+variance of their noise, a fresh normal number per partial sum draws that noise, the reference
+column (offset encoding) is subtracted in analog, each array's ADCs digitise their columns, and
+the codes of the arrays a matrix is split over are added digitally, then shifted and added over
+the ADC groups of a multi-plane encoding (:func:`combine`). What comes out is ADC codes; the tile
+rescales them to weight units (``Tile.output_scale``).
+
+Units. Everything here is in ADC codes per DAC level: the read matrices were converted once per
+drift (``Tile.drift_to``), so a read is the DAC rounding, one matrix product per array (two with
+read noise), one normal number per partial sum, the ADC rounding and one rescale.
+
+Each function takes what it needs explicitly (the converters, the stream of normal numbers, the
+reference-column layout, scratch buffers), so a read can be tested without a programmed chip:
+``read_out([currents], [var], adc=ADC(), normals=NormalSource(0))`` is the ADC of
+``currents + sqrt(var) * z``. :class:`aimc.tile.Tile` keeps thin methods of the same names
+(``Tile.read``, ``Tile.read_out``, …) that pass its own converters, stream and buffers.
+
+Hot path. On the CPU, in float32, without gradients and with an ideal ADC the read-out (noise,
+ADC and digital sum over arrays) is one compiled pass per tensor
+(:func:`aimc.periphery.kernels.noisy_adc_sum`) with the same numbers as the tensor code
+(``tests/test_read_fused.py`` compares them bit for bit); the DAC of a linear layer's rows is one
+compiled pass too (:func:`dac_compiled`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import NamedTuple
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..array import LinearOp, NormalSource
+from ..array.crossbar import add_noise, column_variance
+from ..periphery import ADC, DAC
+
+
+class ReadMatrices(NamedTuple):
+    """What one read needs, in ADC codes per DAC level: conductances, read-noise variances,
+    input-independent (thermal) variances per output, shot-noise variances per ``|level|``."""
+
+    w: torch.Tensor
+    var: torch.Tensor | None = None
+    bias: torch.Tensor | None = None
+    shot: torch.Tensor | None = None
+
+    def array(self, a: int) -> ReadMatrices:
+        """The matrices of array ``a`` (leading dimension)."""
+        return ReadMatrices(*(None if m is None else m[a] for m in self))
+
+
+class OnDevice:
+    """A :class:`NormalSource` whose numbers are drawn on the CPU (the same stream as a CPU
+    read) and copied to ``device``."""
+
+    def __init__(self, source: NormalSource, device: torch.device) -> None:
+        self.source, self.device = source, device
+
+    def draw(self, shape: torch.Size | tuple[int, ...]) -> torch.Tensor:
+        return self.source.draw(shape).to(self.device)
+
+
+def output_major(m: torch.Tensor) -> torch.Tensor:
+    """``[groups, arrays, rows, columns]`` → ``[arrays, groups*columns, rows]`` (``F.linear``);
+    a view of the tile's read matrices, which are stored in this order."""
+    groups, arrays, rows, columns = m.shape
+    return m.permute(1, 0, 3, 2).reshape(arrays, groups * columns, rows)
+
+
+def output_major_bias(b: torch.Tensor) -> torch.Tensor:
+    """``[groups, arrays, columns]`` → ``[arrays, groups*columns]``."""
+    groups, arrays, columns = b.shape
+    return b.permute(1, 0, 2).reshape(arrays, groups * columns)
+
+
+def products(levels: torch.Tensor, matrices: ReadMatrices,
+             op: LinearOp = torch.matmul) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Column currents ``op(V, G)`` and the variance of their read noise (read, thermal and
+    shot noise; None without noise) in ADC codes, noise not yet drawn
+    (:func:`aimc.array.column_variance`)."""
+    currents = op(levels, matrices.w)
+    return currents, column_variance(levels, currents, matrices.var, op, matrices.bias, matrices.shot)
+
+
+def fusable(currents: torch.Tensor, out: torch.Tensor | None, adc: ADC, reference_column: bool) -> bool:
+    """Whether the read-out of ``currents`` (onto ``out``) can take the compiled pass
+    (:func:`read_out_fused`): CPU, float32, no gradient, an ideal ADC, no reference column."""
+    return (currents.device.type == "cpu" and currents.dtype == torch.float32
+            and not currents.requires_grad and adc.kind == "ideal" and not reference_column
+            and (out is None or (out.dtype == torch.float32 and not out.requires_grad)))
+
+
+def read_out(currents: Sequence[torch.Tensor], var: Sequence[torch.Tensor | None], *, adc: ADC,
+             normals: NormalSource, adc_instance: torch.Tensor | None = None, reference_column: bool = False,
+             columns: int | None = None, channel_dim: int = -1, arrays: int = 1,
+             out: torch.Tensor | None = None, scratch: list[np.ndarray] | None = None) -> torch.Tensor:
+    """Noise drawn (fresh normal numbers from ``normals``), reference column subtracted, ADC,
+    digital sum over ``arrays`` blocks of channels (onto ``out`` if given).
+
+    ``currents``: one tensor holding the ``arrays`` blocks along ``channel_dim``, or one tensor
+    per array (the blocks, not yet concatenated); ``var`` alike (None: no read noise).
+    ``adc_instance``: the ADC's drawn mismatch (``ADC.draw_instance``); ``reference_column``:
+    the last of every ``columns`` channels is the offset encoding's reference, subtracted from
+    the others before the ADC. Takes the compiled pass when :func:`fusable`, else the tensor
+    code (:func:`read_out_tensor`); the numbers are the same.
+
+    Example:
+        >>> from aimc.array import NormalSource
+        >>> codes = read_out([torch.full((2, 3), 4.2)], [None], adc=ADC(bits=8), normals=NormalSource(0))
+        >>> codes.tolist()
+        [[4.0, 4.0, 4.0], [4.0, 4.0, 4.0]]
+    """
+    dim = channel_dim % currents[0].dim()
+    if fusable(currents[0], out, adc, reference_column):
+        return read_out_fused(currents, var, dim, arrays, out, adc=adc, normals=normals, scratch=scratch)
+    return read_out_tensor(currents, var, dim, arrays, out, adc=adc, normals=normals,
+                           adc_instance=adc_instance, reference_column=reference_column, columns=columns)
+
+
+def read_out_tensor(currents: Sequence[torch.Tensor], var: Sequence[torch.Tensor | None], dim: int,
+                    arrays: int, out: torch.Tensor | None, *, adc: ADC, normals: NormalSource,
+                    adc_instance: torch.Tensor | None = None, reference_column: bool = False,
+                    columns: int | None = None) -> torch.Tensor:
+    """:func:`read_out` as tensor code (any device, dtype, gradient and ADC); ``dim`` is the
+    non-negative channel dimension."""
+    cat = len(currents) > 1
+    cur = torch.cat(list(currents), dim) if cat else currents[0]
+    v = None if var[0] is None else (torch.cat(list(var), dim) if cat else var[0])
+    normals = normals if cur.device.type == "cpu" else OnDevice(normals, cur.device)
+    cur = add_noise(cur, v, normals)
+    if reference_column:
+        c = cur.unflatten(dim, (-1, columns))
+        cur = (c.narrow(dim + 1, 0, columns - 1) - c.narrow(dim + 1, columns - 1, 1))
+        cur = cur.flatten(dim, dim + 1)
+    codes = adc.digitize(cur, normals.draw, adc_instance)
+    if arrays > 1:
+        codes = codes.unflatten(dim, (arrays, -1)).sum(dim)
+    return codes if out is None else out.add_(codes)
+
+
+def read_out_fused(currents: Sequence[torch.Tensor], var: Sequence[torch.Tensor | None], dim: int,
+                   arrays: int, out: torch.Tensor | None, *, adc: ADC, normals: NormalSource,
+                   scratch: list[np.ndarray] | None = None) -> torch.Tensor:
+    """:func:`read_out` as one compiled pass per tensor (:func:`fusable` inputs only), drawing
+    the same normal numbers in the same order as :func:`read_out_tensor`. ``scratch``: two
+    float32 buffers (a list, grown in place) for numbers that must be transposed to contiguous
+    memory; reused between reads when given."""
+    from ..periphery.kernels import noisy_adc_sum  # numba: imported at the first read
+
+    if scratch is None:
+        scratch = [np.empty(0, dtype=np.float32)] * 2
+    first = currents[0]
+    width = first.shape[dim]  # channels of one tensor
+    channels = width * len(currents) // arrays  # channels of one array
+    shape = first.shape[:dim] + (width * len(currents),) + first.shape[dim + 1:]
+    if out is not None and not out.movedim(dim, -1).is_contiguous():  # not viewable: add after
+        return out.add_(read_out_fused(currents, var, dim, arrays, None, adc=adc, normals=normals,
+                                       scratch=scratch))
+    noisy = var[0] is not None
+    z = normals.draw(shape) if noisy else None  # in the order of the grouped currents
+    if z is not None and adc.noise > 0.0:
+        z = z.clone()  # the ADC's numbers come from the same buffer
+    z_adc = normals.draw(shape) if adc.noise > 0.0 else None
+    # the noise's std by torch's own square root (its vectorised float32 sqrt differs from a
+    # correctly rounded one in the last bit), so the codes equal the tensor path's
+    # (in place: the variances are this read's own temporaries)
+    std = [None if v is None else
+           (v.clamp_(min=0.0) if v.shape == c.shape else v.expand_as(c).clamp(min=0.0)).sqrt_()
+           for c, v in zip(currents, var, strict=True)]
+    if out is None:  # channels fastest in memory (channels-last for an image)
+        lead = [s for d, s in enumerate(first.shape) if d != dim]
+        out = torch.empty((*lead, channels), dtype=torch.float32).movedim(-1, dim)
+        accumulate = False
+    else:
+        accumulate = True
+
+    def blocks(t: torch.Tensor, n: int) -> np.ndarray:  # [P, Q, n, channels], a view
+        t = t.movedim(dim, -1)
+        t = t.unsqueeze(0) if t.dim() == 1 else t
+        t = t.unsqueeze(1) if t.dim() == 2 else t.flatten(1, -2)
+        return t.unflatten(-1, (n, -1)).numpy()
+
+    dst = blocks(out, 1)[:, :, 0]
+    if dst.size and not np.shares_memory(dst, out.numpy()):
+        raise RuntimeError("internal error: read-out target is not a view of the output")
+    empty = np.empty((0, 0, 0, 0), dtype=np.float32)
+    n = arrays // len(currents)  # arrays per tensor
+
+    def part(t: torch.Tensor | None, i: int, k: int) -> np.ndarray:
+        if t is None:
+            return empty
+        b = blocks(t.narrow(dim, i * width, width), n)
+        if b.strides[-1] == b.itemsize or b.shape[-1] == 1:
+            return b
+        # numbers drawn channel-first (NCHW) for channel-last currents: transposed into a
+        # reused buffer, so that the compiled loop runs over contiguous memory
+        if scratch[k].size < b.size:
+            scratch[k] = np.empty(b.size, dtype=np.float32)
+        contiguous = scratch[k][:b.size].reshape(b.shape)
+        np.copyto(contiguous, b)
+        return contiguous
+
+    for i, (c, v) in enumerate(zip(currents, std, strict=True)):
+        noisy_adc_sum(blocks(c, n), empty if v is None else blocks(v, n), part(z, i, 0),
+                      part(z_adc, i, 1), dst, accumulate or i > 0, noisy, 1.0 + adc.gain_error,
+                      adc.offset, adc.noise, adc.levels is not None, adc.max_code or 0.0)
+    return out
+
+
+def combine(codes: torch.Tensor, beta: Sequence[float]) -> torch.Tensor:
+    """Digital shift-and-add of ADC codes ``[B, groups*out, ...]`` (summed over arrays) over
+    the ADC groups, weighted by ``beta`` (one factor per group) → ``[B, out, ...]``."""
+    if len(beta) > 1:
+        codes = codes.unflatten(1, (len(beta), -1))
+        beta = torch.tensor(beta, dtype=codes.dtype, device=codes.device)
+        beta = beta.view(1, -1, *([1] * (codes.dim() - 2)))
+        codes = (codes * beta).sum(1)
+    return codes
+
+
+ReadOut = Callable[..., torch.Tensor]
+
+
+def read_codes(levels: torch.Tensor, matrices: ReadMatrices, read_out: ReadOut,
+               beta: Sequence[float] = (1.0,)) -> torch.Tensor:
+    """DAC levels ``[batch, in]`` → codes summed over arrays and recombined over the ADC groups
+    ``[batch, out]``, for matrices in the :func:`output_major` layout (``[arrays, groups*columns,
+    rows]``; levels beyond ``in`` are the zero levels of the unused rows of the last array).
+
+    Each array is one ``F.linear`` on its slice of the inputs (output-major conductances: the
+    layout BLAS multiplies fastest); ``read_out(currents, var, out=...)`` digitises the partial
+    sums of one array (e.g. :func:`read_out` with the converters bound, or ``Tile.read_out``)
+    and adds them to those of the arrays before it.
+    """
+    levels = levels.to(matrices.w.device)  # e.g. CPU calibration inputs of drift compensation
+    row_arrays, _, rows = matrices.w.shape
+    pad = row_arrays * rows - levels.shape[1]
+    if pad:
+        levels = nn.functional.pad(levels, (0, pad))
+    squares = levels * levels if matrices.var is not None else None  # once for every array
+    total = None
+    for a in range(row_arrays):
+        m = matrices.array(a)
+        v = levels[:, a * rows:(a + 1) * rows] if row_arrays > 1 else levels
+        currents = nn.functional.linear(v, m.w)
+        sq = squares if squares is None or row_arrays == 1 else squares[:, a * rows:(a + 1) * rows]
+        var = column_variance(v, currents, m.var, nn.functional.linear, m.bias, m.shot, squares=sq)
+        total = read_out([currents], [var], out=total)
+    return combine(total, beta)
+
+
+def dac_compiled(x: torch.Tensor, dac: DAC,
+                 rows: int | None = None) -> tuple[torch.Tensor, torch.Tensor | float]:
+    """:meth:`DAC.to_levels` of the rows of ``x [B, n]`` (one abs-max scale per row) as one
+    compiled pass (the same numbers, :func:`aimc.periphery.kernels.dac_rows`); with ``rows``
+    (> n) into a ``[B, rows]`` buffer whose columns beyond ``n`` hold the zero levels of unused
+    array rows. Returns the levels and the digital value of one level (per row, or one number
+    for a fixed range). Refuses NaN and infinity."""
+    from ..periphery.kernels import dac_rows  # numba: imported at the first read
+
+    fixed = dac.scaling == "fixed"
+    x = x.contiguous()
+    f32 = torch.float32
+    n = x.shape[1]
+    levels = torch.zeros(x.shape[0], rows, dtype=f32) if rows is not None and rows > n \
+        else torch.empty(x.shape, dtype=f32)
+    step = torch.empty(x.shape[0], dtype=f32)
+    if not dac_rows(x.numpy(), float(dac.levels or 1), dac.input_range if fixed else 0.0,
+                    dac.levels is not None, levels[:, :n].numpy(), step.numpy()):
+        raise ValueError("analog layer input contains NaN or infinite values")
+    return levels, (dac.input_range / float(dac.levels or 1) if fixed else step.unsqueeze(1))

@@ -1,0 +1,129 @@
+"""The read of a tile on its own (``aimc.tile.readout``): hand-made currents, variances and
+matrices, no programmed chip; and the tile's read methods are these functions with the tile's
+converters, noise stream and buffers."""
+
+import functools
+
+import pytest
+import torch
+from torch import nn
+
+from aimc.array import NormalSource
+from aimc.devices import PCM
+from aimc.periphery import ADC, DAC
+from aimc.tile import Tile
+from aimc.tile import readout as ro
+
+ADC8 = ADC(bits=8, full_scale=12.0)  # codes rounded and clipped at +-127
+
+
+def _currents(shape, seed, scale=60.0):
+    """Currents in ADC codes, many beyond the clipping bound 127 when ``scale`` is large."""
+    return torch.randn(shape, generator=torch.Generator().manual_seed(seed)) * scale
+
+
+@pytest.mark.parametrize("fused", [True, False], ids=["compiled", "tensor"])
+@pytest.mark.parametrize("adc", [ADC8, ADC(bits=6, full_scale=12.0, noise=0.7)], ids=["ideal", "noisy-adc"])
+def test_read_out_is_the_adc_of_currents_plus_std_times_normal_numbers(fused, adc):
+    currents, var = _currents((5, 12), 0, 100.0), _currents((5, 12), 1, 3.0).square()
+    c = currents.clone().requires_grad_(not fused)  # a gradient forces the tensor code
+    assert ro.fusable(c, None, adc, False) is fused
+    codes = ro.read_out([c], [var.clone()], adc=adc, normals=NormalSource(7))
+    z = NormalSource(7)
+    noisy = currents + var.sqrt() * z.draw(currents.shape)  # read noise first, then the ADC's
+    expected = adc.digitize(noisy, z.draw)
+    assert torch.equal(codes.detach(), expected)
+    assert (expected.abs() == adc.max_code).any() and (expected.abs() < adc.max_code).any()
+
+
+def test_reference_column_is_subtracted_in_analog_before_the_adc():
+    """Offset encoding: the last of every ``columns`` channels is the reference; the ADC sees the
+    difference (a reference of 200 codes would clip on its own)."""
+    currents = _currents((4, 6), 2) + 200.0
+    codes = ro.read_out([currents.clone()], [None], adc=ADC8, normals=NormalSource(0),
+                        reference_column=True, columns=3)
+    diff = torch.cat([currents[:, 0:2] - currents[:, 2:3], currents[:, 3:5] - currents[:, 5:6]], dim=1)
+    assert torch.equal(codes, ADC8.digitize(diff))
+    each = ADC8.digitize(currents[:, [0, 1, 3, 4]]) - ADC8.digitize(currents[:, [2, 2, 5, 5]])
+    assert not torch.equal(codes, each)
+
+
+@pytest.mark.parametrize("channel_dim", [1, -1])
+def test_arrays_are_digitised_each_and_summed_digitally(channel_dim):
+    """Three arrays' blocks of channels: each block clips at its own ADC, then the codes add up
+    (not the ADC of the analog sum, which would clip once)."""
+    currents = _currents((2, 3 * 4, 5), 3).movedim(1, channel_dim)
+    codes = ro.read_out([currents.clone()], [None], adc=ADC8, normals=NormalSource(0),
+                        channel_dim=1 if channel_dim == 1 else -1, arrays=3)
+    blocks = currents.unflatten(1 if channel_dim == 1 else -1, (3, 4))
+    expected = ADC8.digitize(blocks.clone()).sum(1 if channel_dim == 1 else -2)
+    assert torch.equal(codes, expected)
+    assert not torch.equal(expected, ADC8.digitize(blocks.sum(1 if channel_dim == 1 else -2)))
+
+
+@pytest.mark.parametrize("fused", [True, False], ids=["compiled", "tensor"])
+def test_one_tensor_per_array_reads_as_the_concatenated_blocks(fused):
+    """``read_out`` of per-array tensors draws its noise as for the grouped currents, and adds to
+    ``out``."""
+    parts = [_currents((3, 4, 5), s) for s in (4, 5)]
+    var = [_currents((3, 4, 5), s, 2.0).square() for s in (6, 7)]
+    start = torch.full((3, 4, 5), 1.0)
+    split = ro.read_out([p.clone().requires_grad_(not fused) for p in parts], [v.clone() for v in var],
+                        adc=ADC8, normals=NormalSource(9), channel_dim=-1, arrays=2, out=start.clone())
+    grouped = ro.read_out([torch.cat(parts, -1)], [torch.cat(var, -1)], adc=ADC8, normals=NormalSource(9),
+                          channel_dim=-1, arrays=2)
+    assert torch.equal(split.detach(), grouped + 1.0)
+
+
+def test_combine_shifts_and_adds_the_adc_groups():
+    codes = torch.arange(2 * 3 * 4, dtype=torch.float32).view(2, 3 * 4)
+    combined = ro.combine(codes, (1.0, 16.0, 256.0))
+    assert torch.equal(combined, codes[:, 0:4] + 16 * codes[:, 4:8] + 256 * codes[:, 8:12])
+    assert ro.combine(codes, (1.0,)) is codes
+
+
+def test_read_codes_pads_splits_over_arrays_and_sums_the_partial_codes():
+    """Seven inputs on two arrays of four rows (one padding row), integer levels and weights so
+    that every product is exact: the codes are the clipped partial sums of each array, added."""
+    gen = torch.Generator().manual_seed(0)
+    weight = torch.randint(-9, 10, (3, 7), generator=gen).float()  # [out, in]
+    padded = nn.functional.pad(weight, (0, 1))
+    w = padded.view(3, 2, 4).permute(1, 0, 2).contiguous()  # [arrays, out, rows]: output-major
+    levels = torch.randint(-12, 13, (5, 7), generator=gen).float()
+    read_out = functools.partial(ro.read_out, adc=ADC8, normals=NormalSource(0))
+    codes = ro.read_codes(levels, ro.ReadMatrices(w), read_out)
+    v = nn.functional.pad(levels, (0, 1))
+    expected = ADC8.digitize(v[:, :4] @ padded[:, :4].T) + ADC8.digitize(v[:, 4:] @ padded[:, 4:].T)
+    assert torch.equal(codes, expected)
+    assert (v[:, :4] @ padded[:, :4].T).abs().max() > 127  # the partial sums clip
+
+
+def test_dac_compiled_equals_the_dacs_tensor_code():
+    x = torch.randn(6, 10, generator=torch.Generator().manual_seed(1))
+    for dac in (DAC(bits=8), DAC(bits=6, scaling="fixed", input_range=1.5), DAC(bits=None)):
+        levels, step = ro.dac_compiled(x, dac, rows=16)
+        reference, ref_step = dac.to_levels(x)
+        assert levels.shape == (6, 16) and torch.equal(levels[:, 10:], torch.zeros(6, 6))
+        assert torch.equal(levels[:, :10], reference)
+        assert torch.equal(torch.as_tensor(step).expand(6, 1), torch.as_tensor(ref_step).expand(6, 1))
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        ro.dac_compiled(torch.tensor([[0.0, float("nan")]]), DAC())
+
+
+def test_the_tiles_read_is_the_readout_with_its_converters():
+    """``Tile.read_codes`` of a programmed two-array tile equals :func:`readout.read_codes` given
+    the tile's read matrices, ADC and a noise stream at the same state."""
+    weight = torch.randn(6, 300, generator=torch.Generator().manual_seed(2))
+    tile = Tile(weight, device=PCM(), dac=DAC(), adc=ADC8)
+    tile.program(seed=4)
+    tile.drift_to(3600.0)
+    levels, _ = tile.dac.to_levels(torch.randn(8, 300, generator=torch.Generator().manual_seed(3)))
+    normals = NormalSource()
+    normals.set_state(tile.normals.get_state())
+    matrices = tile.matrices(ro.output_major, key="linear", bias_layout=ro.output_major_bias)
+    assert tile.row_arrays == 2 and matrices.var is not None
+    read_out = functools.partial(ro.read_out, adc=tile.adc, normals=normals, adc_instance=tile.adc_instance,
+                                 reference_column=tile.reference_column, columns=tile.columns)
+    expected = ro.read_codes(levels, matrices, read_out, tile.beta)
+    assert torch.equal(tile.read_codes(levels), expected)
+    assert not torch.equal(tile.read_codes(levels), expected)  # the next read draws fresh noise
