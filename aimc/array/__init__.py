@@ -1,5 +1,6 @@
 """Crossbar arrays: currents from conductances and voltages, with read noise, faults and IR drop,
-and the parallel pulsed update of on-chip training.
+the read matrices of a tile at a time ``t`` (``read_matrices``), and the parallel pulsed update
+of on-chip training.
 
 The pulsed update (``pulse_update``, compiled with numba) is imported on first use of one of
 its names, so that ``import aimc`` does not load numba.

@@ -19,13 +19,14 @@ Signal path (one place for each arrow of DESIGN.md):
   drift compensation if the tile has one); :meth:`Tile.forward` is one read per input vector:
   DAC → ``I = V @ G`` with fresh read noise → ADC → digital sum → digital rescale.
 
-Hot path. Drift, read-noise variance and all constant unit conversions are folded once per
-:meth:`drift_to` into two matrices in ADC-code units, so a forward is the DAC rounding (to integer
-levels), one matrix product per array (two with read noise), one normal number per partial sum,
-the ADC rounding and one rescale. Physical values (siemens) stay available through :meth:`conductances`.
-The slow band of 1/f read noise (``Device.read_window``) is drawn once per device and read
-window and added to the conductance matrix there, so it costs nothing per read; only the fresh
-band goes into the variance matrix (none at all when the whole band is frozen).
+Pieces, one per stretch of the signal path. The tile owns the mapping and the programmed state
+of its devices; :mod:`aimc.array.read_matrices` assembles, once per :meth:`drift_to`, the read
+matrices at that time (drift, faults, this read window's frozen band of 1/f noise, IR drop, the
+variances of read, thermal and shot noise, all unit conversions folded into ADC codes per DAC
+level); :mod:`aimc.tile.readout` is the read itself (DAC → products → noise → ADC → digital sum),
+functions that take the converters, the noise stream and the buffers explicitly. The tile keeps
+methods of the same names (:meth:`Tile.read`, :meth:`Tile.read_out`, :meth:`Tile.read_codes`, …)
+that pass them its own. Physical values (siemens) stay available through :meth:`conductances`.
 
 Memory. A programmed tile holds what a read at the current time needs and nothing it can
 recompute: its copy of the mapped weights (float32, 4 bytes per weight), from which the target
@@ -51,15 +52,15 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..array import CircuitNoise, Faults, LinearOp, NormalSource
-from ..array.ir_drop import CrossbarSolver, IRDrop
+from ..array import CircuitNoise, Faults, LinearOp, NormalSource, read_matrices
+from ..array.ir_drop import IRDrop
+from ..array.read_matrices import ReadMatrices
+from ..array.read_matrices import output_major as _output_major
+from ..array.read_matrices import output_major_bias as _output_major_bias
 from ..devices import Device
 from ..encoding import Differential, EncodingSpec
 from ..periphery import ADC, DAC
 from . import readout
-from .readout import ReadMatrices
-from .readout import output_major as _output_major
-from .readout import output_major_bias as _output_major_bias
 
 
 class ProgramVerifier(Protocol):
@@ -120,12 +121,6 @@ def split_seed(seed: int | np.random.SeedSequence, n: int) -> list[int]:
     """Derive ``n`` independent 63-bit seeds from one seed (numpy SeedSequence spawning)."""
     ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
     return [int(s) for s in ss.generate_state(n, dtype=np.uint64) >> np.uint64(1)]
-
-
-def _read_matrix(groups: int, arrays: int, rows: int, columns: int) -> torch.Tensor:
-    """Zeros of shape ``[groups, arrays, rows, columns]`` laid out output-major in memory
-    (``[arrays, groups, columns, rows]``), so that the read layouts are views, not copies."""
-    return torch.zeros(arrays, groups, columns, rows, dtype=torch.float32).permute(1, 0, 3, 2)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -422,16 +417,12 @@ class Tile(nn.Module):
 
     def _conductances(self, state: dict[str, torch.Tensor], t: float,
                       fault_maps: dict[str, torch.Tensor]) -> torch.Tensor:
-        g = self.device_model.conductance(state, t)
-        if self.faults is not None:
-            dev = self.device_model
-            g = self.faults.apply(g, fault_maps, dev.g_max, dev.g_min)
-        return g
+        return read_matrices.conductances(self.device_model, self.faults, state, t, fault_maps)
 
     def _set_time(self, t: float, reseed: bool = True) -> None:
-        """Fold the devices at time ``t`` into the read matrices, one device plane at a time (the
-        per-device conductances and noise exist for one plane at once, not for all). Starts a
-        new read window: the frozen band of the read noise is drawn (once per device) from
+        """Fold the devices at time ``t`` into the read matrices
+        (:func:`aimc.array.read_matrices.assemble`, one device plane at a time). Starts a new
+        read window: the frozen band of the read noise is drawn (once per device) from
         ``(read seed, window index)`` and added to the conductances; the fresh band becomes the
         variance matrix. ``reseed`` restarts the fresh stream at ``(read seed, t)``."""
         self._read, self._layouts = None, {}  # free the old matrices before building new ones
@@ -441,94 +432,29 @@ class Tile(nn.Module):
             frozen_seed = split_seed(np.random.SeedSequence(
                 [self._read_seed, 0x1F, self.read_window_index]), 1)[0]
             frozen_gen = torch.Generator().manual_seed(frozen_seed)
-        state = self.state
-        ir = (None if self.ir_drop is None
-              else self._with_ir_drop(self._conductances(state, t, self.fault_maps)))
-        to_codes = self.dac.v_read / (self.dac.full_scale_levels * self._unit_current())
-        groups = len(self.beta)
-        w = _read_matrix(groups, self.row_arrays, self.rows_per_array, self.columns)
-        var = bias = shot = None
-        for d, (a, grp) in enumerate(zip(self.alpha, self.group, strict=True)):
-            plane = {k: v[d] for k, v in state.items()}
-            maps = {k: v[d] for k, v in self.fault_maps.items()}
-            g = self._conductances(plane, t, maps)
-            frozen, sigma = self.device_model.read_noise_split(self._noise_state(plane, maps), g, t)
-            if sigma is not None and self.faults is not None:
-                sigma = torch.where(maps["dead"], 0.0, sigma)  # open lines carry no noise
-            if ir is not None:
-                g = ir[d]
-            if frozen is not None:
-                if self.faults is not None:
-                    frozen = torch.where(maps["dead"], 0.0, frozen)
-                z = torch.randn(g.shape, generator=frozen_gen, dtype=g.dtype)
-                g = g + frozen * z  # this window's draw of the slow band, in every read
-            w[grp] += (a * to_codes) * g
-            if sigma is not None:
-                if var is None:
-                    var = _read_matrix(groups, self.row_arrays, self.rows_per_array, self.columns)
-                var[grp] += (a * to_codes) ** 2 * sigma ** 2
-            bias, shot = self._circuit_noise(g, a, grp, bias, shot)
-            del plane, g, sigma
-        del state, ir
+        unit = self._unit_current()
+        matrices = read_matrices.assemble(
+            self.state, self.fault_maps, t, device=self.device_model, shape=self.device_shape,
+            alpha=self.alpha, group=self.group, groups=len(self.beta),
+            to_codes=self.dac.v_read / (self.dac.full_scale_levels * unit), faults=self.faults,
+            ir_drop=self.ir_drop, width=self.array_shape[1], frozen_generator=frozen_gen,
+            circuit_noise=self.circuit_noise, unit=unit,
+            volts_per_level=self.dac.v_read / self.dac.full_scale_levels)
         on = self.target_weight.device  # built on the CPU (seeded CPU generators), then moved
-        self._read = ReadMatrices(*(None if m is None else m.to(on) for m in (w, var, bias, shot)))
+        self._read = ReadMatrices(*(None if m is None else m.to(on) for m in matrices))
+        del matrices
         self.time = float(t)
         if reseed:
             time_bits = int.from_bytes(struct.pack("<d", self.time), "little")
             self.normals.seed(split_seed(np.random.SeedSequence([self._read_seed, time_bits]), 1)[0])
 
-    def _with_ir_drop(self, g: torch.Tensor) -> torch.Tensor:
-        """Effective conductances ``I = V @ H`` of every physical array with its wire, driver
-        and sense resistances (``aimc.array.ir_drop``). The planes of a weight sit in adjacent
-        columns (G+ next to G-); the matrix occupies the array's corner next to its drivers and
-        read-outs, so unused rows and columns are not in the current path. Read noise keeps the
-        variance of ideal wires (a second-order effect of the IR drop is neglected)."""
-        planes, arrays, rows, columns = g.shape
-        dtype = torch.float64 if self.ir_drop.mode == "exact" else torch.float32
-        width = self.array_shape[1]
-        out = torch.empty_like(g)
-        for a in range(arrays):
-            for c0 in range(0, columns, width):
-                block = g[:, a, :, c0:c0 + width]  # [planes, rows, cw]
-                cw = block.shape[-1]
-                physical = block.permute(1, 2, 0).reshape(rows, cw * planes)
-                h = CrossbarSolver(physical, self.ir_drop, dtype=dtype).transfer
-                out[:, a, :, c0:c0 + width] = h.reshape(rows, cw, planes).permute(2, 0, 1).to(g.dtype)
-        return out
-
-    def _circuit_noise(self, g: torch.Tensor, a: float, grp: int, bias: torch.Tensor | None,
-                       shot: torch.Tensor | None) -> tuple[torch.Tensor | None, torch.Tensor | None]:
-        """Add one plane ``g [arrays, rows, columns]`` (coefficient ``a``, ADC group ``grp``) to
-        the thermal variance per output ``[groups, arrays, columns]`` and the shot variance per
-        device and DAC level ``[groups, arrays, rows, columns]``, in ADC codes squared."""
-        if self.circuit_noise is None:
-            return None, None
-        unit = self._unit_current()
-        thermal = self.circuit_noise.thermal_variance_per_siemens(self.device_model.temperature_k)
-        per_amp = self.circuit_noise.shot_variance_per_ampere()
-        volts_per_level = self.dac.v_read / self.dac.full_scale_levels
-        arrays, rows, columns = g.shape
-        if thermal:  # every device of the column, whatever its input
-            if bias is None:
-                bias = torch.zeros((len(self.beta), arrays, columns), dtype=torch.float32)
-            bias[grp] += (a * a * thermal / unit**2) * g.sum(dim=1)
-        if per_amp:
-            if shot is None:
-                shot = _read_matrix(len(self.beta), arrays, rows, columns)
-            shot[grp] += (a * a * per_amp * volts_per_level / unit**2) * g
-        return bias, shot
-
     def _noise_state(self, state: dict[str, torch.Tensor] | None = None,
                      fault_maps: dict[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
         """The programmed state as read noise sees it: stuck cells behave as cells programmed to
-        the conductance they are stuck at."""
+        the conductance they are stuck at (:func:`aimc.array.read_matrices.noise_state`)."""
         state = self.state if state is None else state
         fault_maps = self.fault_maps if fault_maps is None else fault_maps
-        if self.faults is None or "g_target" not in state:
-            return state
-        dev = self.device_model
-        stuck = self.faults.apply(state["g_target"], fault_maps, dev.g_max, dev.g_min)
-        return {**state, "g_target": stuck}
+        return read_matrices.noise_state(self.device_model, self.faults, state, fault_maps)
 
     def _unit_current(self) -> float:
         return self.adc.unit_current(self.device_model.g_max, self.dac.v_read)

@@ -30,7 +30,6 @@ compiled pass too (:func:`dac_compiled`).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -38,21 +37,8 @@ from torch import nn
 
 from ..array import LinearOp, NormalSource
 from ..array.crossbar import add_noise, column_variance
+from ..array.read_matrices import ReadMatrices
 from ..periphery import ADC, DAC
-
-
-class ReadMatrices(NamedTuple):
-    """What one read needs, in ADC codes per DAC level: conductances, read-noise variances,
-    input-independent (thermal) variances per output, shot-noise variances per ``|level|``."""
-
-    w: torch.Tensor
-    var: torch.Tensor | None = None
-    bias: torch.Tensor | None = None
-    shot: torch.Tensor | None = None
-
-    def array(self, a: int) -> ReadMatrices:
-        """The matrices of array ``a`` (leading dimension)."""
-        return ReadMatrices(*(None if m is None else m[a] for m in self))
 
 
 class OnDevice:
@@ -64,19 +50,6 @@ class OnDevice:
 
     def draw(self, shape: torch.Size | tuple[int, ...]) -> torch.Tensor:
         return self.source.draw(shape).to(self.device)
-
-
-def output_major(m: torch.Tensor) -> torch.Tensor:
-    """``[groups, arrays, rows, columns]`` → ``[arrays, groups*columns, rows]`` (``F.linear``);
-    a view of the tile's read matrices, which are stored in this order."""
-    groups, arrays, rows, columns = m.shape
-    return m.permute(1, 0, 3, 2).reshape(arrays, groups * columns, rows)
-
-
-def output_major_bias(b: torch.Tensor) -> torch.Tensor:
-    """``[groups, arrays, columns]`` → ``[arrays, groups*columns]``."""
-    groups, arrays, columns = b.shape
-    return b.permute(1, 0, 2).reshape(arrays, groups * columns)
 
 
 def products(levels: torch.Tensor, matrices: ReadMatrices,
@@ -230,8 +203,9 @@ ReadOut = Callable[..., torch.Tensor]
 def read_codes(levels: torch.Tensor, matrices: ReadMatrices, read_out: ReadOut,
                beta: Sequence[float] = (1.0,)) -> torch.Tensor:
     """DAC levels ``[batch, in]`` → codes summed over arrays and recombined over the ADC groups
-    ``[batch, out]``, for matrices in the :func:`output_major` layout (``[arrays, groups*columns,
-    rows]``; levels beyond ``in`` are the zero levels of the unused rows of the last array).
+    ``[batch, out]``, for matrices in the output-major layout (``[arrays, groups*columns,
+    rows]``, :func:`aimc.array.read_matrices.output_major`; levels beyond ``in`` are the zero
+    levels of the unused rows of the last array).
 
     Each array is one ``F.linear`` on its slice of the inputs (output-major conductances: the
     layout BLAS multiplies fastest); ``read_out(currents, var, out=...)`` digitises the partial

@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from aimc.array import NormalSource
+from aimc.array.read_matrices import ReadMatrices, output_major, output_major_bias
 from aimc.devices import PCM
 from aimc.periphery import ADC, DAC
 from aimc.tile import Tile
@@ -91,7 +92,7 @@ def test_read_codes_pads_splits_over_arrays_and_sums_the_partial_codes():
     w = padded.view(3, 2, 4).permute(1, 0, 2).contiguous()  # [arrays, out, rows]: output-major
     levels = torch.randint(-12, 13, (5, 7), generator=gen).float()
     read_out = functools.partial(ro.read_out, adc=ADC8, normals=NormalSource(0))
-    codes = ro.read_codes(levels, ro.ReadMatrices(w), read_out)
+    codes = ro.read_codes(levels, ReadMatrices(w), read_out)
     v = nn.functional.pad(levels, (0, 1))
     expected = ADC8.digitize(v[:, :4] @ padded[:, :4].T) + ADC8.digitize(v[:, 4:] @ padded[:, 4:].T)
     assert torch.equal(codes, expected)
@@ -120,7 +121,7 @@ def test_the_tiles_read_is_the_readout_with_its_converters():
     levels, _ = tile.dac.to_levels(torch.randn(8, 300, generator=torch.Generator().manual_seed(3)))
     normals = NormalSource()
     normals.set_state(tile.normals.get_state())
-    matrices = tile.matrices(ro.output_major, key="linear", bias_layout=ro.output_major_bias)
+    matrices = tile.matrices(output_major, key="linear", bias_layout=output_major_bias)
     assert tile.row_arrays == 2 and matrices.var is not None
     read_out = functools.partial(ro.read_out, adc=tile.adc, normals=normals, adc_instance=tile.adc_instance,
                                  reference_column=tile.reference_column, columns=tile.columns)
