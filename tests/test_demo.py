@@ -1,4 +1,5 @@
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -27,7 +28,9 @@ def test_demo_end_to_end(demo_run):
     png = (out / "accuracy_over_time.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
     assert saved["digital_accuracy"] > 0.9
+    workers = saved["settings"].pop("workers")
     assert saved["settings"] == {"repeats": 10, "epochs": 30, "seed": 0}
+    assert workers == min(2, len(os.sched_getaffinity(0)))  # two where two cores are free
     for label in ("no compensation", "GDC"):
         result = saved["analog"][label]
         assert result["times_s"] == list(TIMES.values())
