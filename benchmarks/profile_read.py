@@ -1,6 +1,6 @@
 """Where the time of an analog forward goes, for this checkout and an earlier commit.
 
-    python benchmarks/profile_read.py [--baseline e53c297] [--calls 20]
+    python benchmarks/profile_read.py [--baseline e53c297] [--calls 20] [--rounds 3]
 
 For the workloads of ``benchmarks/peers/side_by_side.py`` (``ibm-hermes-pcm``, 1 day, read noise
 all fresh) each source tree (this checkout; ``--baseline`` checked out into a temporary git
@@ -10,7 +10,7 @@ products (``mm``, ``addmm``, ``bmm``, convolutions), fresh normal numbers (``nor
 torch operations; the rest of the forward's time (compiled numba kernels, which the profiler does
 not see, and Python) is printed as "compiled + Python". Times in ms per forward (profiled times
 are scaled to the unprofiled forward, so the parts add up to it), with plain PyTorch's forward
-for reference.
+for reference. ``--rounds`` rounds alternate the two trees; every figure is the median over rounds.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -81,6 +82,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--baseline", default="e53c297")
     parser.add_argument("--calls", type=int, default=20)
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     print(f"load before: {os.getloadavg()[0]:.2f} (1 min); 1 torch thread; CPU time")
     with tempfile.TemporaryDirectory() as tmp:
@@ -88,8 +90,12 @@ def main() -> None:
         subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(base), args.baseline],
                        check=True, capture_output=True)
         try:
-            trees = {f"before ({args.baseline})": profile_tree(base, args.calls),
-                     "after": profile_tree(ROOT, args.calls)}
+            runs: dict[str, list[dict]] = {f"before ({args.baseline})": [], "after": []}
+            for _ in range(args.rounds):
+                for label, root in zip(runs, (base, ROOT), strict=True):
+                    runs[label].append(profile_tree(root, args.calls))
+            trees = {label: {name: {k: statistics.median(r[name][k] for r in rs) for k in rs[0][name]}
+                             for name in rs[0]} for label, rs in runs.items()}
         finally:
             subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(base)],
                            check=False)
@@ -102,7 +108,8 @@ def main() -> None:
             cells = " | ".join(f"{1e3 * r[k]:.1f} ({100 * r[k] / r['forward']:.0f} %)" for k in keys)
             print(f"| {name} | {label} | {1e3 * r['PyTorch']:.2f} | {1e3 * r['forward']:.1f} "
                   f"({r['forward'] / r['PyTorch']:.2f}×) | {cells} |")
-    print(f"\nms per forward (share of the analog forward); load after: {os.getloadavg()[0]:.2f}")
+    print(f"\nms per forward (share of the analog forward), medians over {args.rounds} alternating "
+          f"rounds; load after: {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":

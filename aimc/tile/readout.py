@@ -146,7 +146,12 @@ def read_out_fused(currents: Sequence[torch.Tensor], var: Sequence[torch.Tensor 
     std = [None if v is None else
            (v.clamp_(min=0.0) if v.shape == c.shape else v.expand_as(c).clamp(min=0.0)).sqrt_()
            for c, v in zip(currents, var, strict=True)]
-    if out is None:  # channels fastest in memory (channels-last for an image)
+    if out is None and len(currents) == arrays and first.movedim(dim, -1).is_contiguous():
+        # one array per tensor, channels fastest: the codes overwrite the first array's currents
+        # (this read's own temporaries, as the tensor path adds the noise in place), which
+        # spares a fresh output and its page faults
+        out, accumulate = first, False
+    elif out is None:  # channels fastest in memory (channels-last for an image)
         lead = [s for d, s in enumerate(first.shape) if d != dim]
         out = torch.empty((*lead, channels), dtype=torch.float32).movedim(-1, dim)
         accumulate = False
