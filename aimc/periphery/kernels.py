@@ -83,7 +83,7 @@ def adc_rows(codes, per_level, noise, sigma, quantize, max_code, step, per_code,
 
 @njit(**_OPTS)
 def noisy_adc_sum(currents, std, z, z_adc, out, accumulate, noisy, gain, offset, adc_sigma,
-                  quantize, max_code):
+                  quantize, max_code, inplace=False):
     """One read-out of the column currents of ``A`` arrays as a single pass, summed digitally:
     ``currents [P, Q, A, M]`` (in ADC codes, any strides) plus read noise ``std * z`` (when
     ``noisy``; ``std``, the square root of the noise variance, is taken by the caller with
@@ -94,7 +94,10 @@ def noisy_adc_sum(currents, std, z, z_adc, out, accumulate, noisy, gain, offset,
     into ``out [P, Q, M]`` (onto its contents when ``accumulate``). The float32 operations and
     their order are those of :func:`aimc.array.column_currents` followed by :meth:`ADC.digitize`
     and the digital sum, so the codes are identical; the tests compare them. The loop over ``M``
-    vectorises when every array is contiguous along it."""
+    vectorises when every array is contiguous along it and ``out`` does not overlap the others;
+    with ``inplace`` (one array, ``A = 1``, no accumulation) the codes are written over
+    ``currents`` instead of into ``out``, which vectorises too (an ``out`` that is a view of
+    ``currents`` would defeat the compiler's overlap check and run element by element)."""
     gain, offset, adc_sigma, max_code = _F(gain), _F(offset), _F(adc_sigma), _F(max_code)
     scale = gain != _F(1.0) or offset != _F(0.0)
     P, Q, A, M = currents.shape
@@ -117,4 +120,7 @@ def noisy_adc_sum(currents, std, z, z_adc, out, accumulate, noisy, gain, offset,
                         c = np.rint(c)
                     if max_code > zero:
                         c = min(max(c, -max_code), max_code)
-                    dst[m] = dst[m] + c if add else c
+                    if inplace:
+                        cur[m] = c
+                    else:
+                        dst[m] = dst[m] + c if add else c

@@ -223,6 +223,7 @@ class Tile(nn.Module):
         self.read_window_index = 0  # counts read windows since programming (frozen 1/f draws)
         self.time: float | None = None
         self.normals = NormalSource()
+        self.fuse_matrix_reads = False  # compiled read-out for [batch, columns] reads too (_fused)
         self.noise_precision = torch.float32  # dtype of the noise-variance products (set_noise_precision)
         self._scratch = [np.empty(0, dtype=np.float32)] * 2  # read-out: normal numbers, transposed
         self._layouts: dict[str, tuple[torch.Tensor, torch.Tensor | None]] = {}
@@ -532,7 +533,13 @@ class Tile(nn.Module):
                                        columns=self.columns)
 
     def _fused(self, currents: torch.Tensor, out: torch.Tensor | None) -> bool:
-        return readout.fusable(currents, out, self.adc, self.reference_column)
+        """The compiled read-out where it can run and pays: images (convolutions: it adds the
+        arrays' codes and reads channel-last currents without strided passes; 1.4-1.5x faster
+        forwards, ``benchmarks/profile_read.py``). A matrix read ``[batch, columns]`` takes the
+        tensor code, whose few contiguous in-place passes are as fast and cost less Python per
+        call; :attr:`fuse_matrix_reads` sends those through the compiled pass too (the tests)."""
+        return (readout.fusable(currents, out, self.adc, self.reference_column)
+                and (currents.dim() > 2 or self.fuse_matrix_reads))
 
     def _read_out_fused(self, currents: Sequence[torch.Tensor], var: Sequence[torch.Tensor | None],
                         dim: int, arrays: int, out: torch.Tensor | None) -> torch.Tensor:

@@ -150,13 +150,13 @@ def read_out_fused(currents: Sequence[torch.Tensor], var: Sequence[torch.Tensor 
         # one array per tensor, channels fastest: the codes overwrite the first array's currents
         # (this read's own temporaries, as the tensor path adds the noise in place), which
         # spares a fresh output and its page faults
-        out, accumulate = first, False
+        out, accumulate, inplace = first, False, True
     elif out is None:  # channels fastest in memory (channels-last for an image)
         lead = [s for d, s in enumerate(first.shape) if d != dim]
         out = torch.empty((*lead, channels), dtype=torch.float32).movedim(-1, dim)
-        accumulate = False
+        accumulate, inplace = False, False
     else:
-        accumulate = True
+        accumulate, inplace = True, False
 
     def blocks(t: torch.Tensor, n: int) -> np.ndarray:  # [P, Q, n, channels], a view
         t = t.movedim(dim, -1)
@@ -187,7 +187,8 @@ def read_out_fused(currents: Sequence[torch.Tensor], var: Sequence[torch.Tensor 
     for i, (c, v) in enumerate(zip(currents, std, strict=True)):
         noisy_adc_sum(blocks(c, n), empty if v is None else blocks(v, n), part(z, i, 0),
                       part(z_adc, i, 1), dst, accumulate or i > 0, noisy, 1.0 + adc.gain_error,
-                      adc.offset, adc.noise, adc.levels is not None, adc.max_code or 0.0)
+                      adc.offset, adc.noise, adc.levels is not None, adc.max_code or 0.0,
+                      inplace and i == 0)
     return out
 
 
