@@ -51,6 +51,8 @@ def fill(out: np.ndarray, key: int, start: int) -> int:
     then its sine numbers (the last, odd number of a draw is a cosine one)."""
     n = out.size
     pairs = (n + 1) // 2
+    if pairs == 0:
+        return 0
     chunk = min(_CHUNK, pairs)
     u1, u2, tmp = (np.empty(chunk, dtype=np.float32) for _ in range(3))
     two_pi = np.float32(2.0 * math.pi)

@@ -11,6 +11,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+_COUNTER_TAG = 0x4E524D4C43545231  # marks a counter-method state ("NRMLCTR1")
+
 
 class NormalSource:
     """Reproducible N(0, 1) numbers from a seeded generator and a reused buffer.
@@ -43,16 +45,24 @@ class NormalSource:
         self._key, self._counter = int(seed) & (2**64 - 1), 0
 
     def get_state(self) -> torch.Tensor:
-        """The generator's state (a uint8 tensor), to resume the stream with :meth:`set_state`."""
+        """The stream's state (a uint8 tensor), to resume it with :meth:`set_state`. Either method
+        gives a tensor of the size of a ``torch.Generator`` state (a counter state is a tag, the
+        key and the counter, zero-padded), so checkpoints that store it keep their layout."""
+        state = self._generator.get_state()
         if self.method == "counter":
-            return torch.tensor(np.array([self._key, self._counter], dtype=np.uint64).view(np.uint8))
-        return self._generator.get_state()
+            head = np.array([_COUNTER_TAG, self._key, self._counter], dtype=np.uint64).view(np.uint8)
+            state = torch.zeros_like(state)
+            state[:head.size] = torch.from_numpy(head)
+        return state
 
     def set_state(self, state: torch.Tensor) -> None:
-        """Continue the stream from a state of :meth:`get_state`."""
-        if self.method == "counter":
-            self._key, self._counter = (int(v) for v in state.numpy().view(np.uint64))
+        """Continue the stream from a state of :meth:`get_state` (of either method: the state
+        says which, and the source switches to it)."""
+        head = state[:24].contiguous().numpy().view(np.uint64) if state.numel() >= 24 else None
+        if head is not None and int(head[0]) == _COUNTER_TAG:
+            self.method, self._key, self._counter = "counter", int(head[1]), int(head[2])
             return
+        self.method = "torch"
         self._generator.set_state(state)
 
     def draw(self, shape: torch.Size | tuple[int, ...]) -> torch.Tensor:

@@ -172,7 +172,7 @@ class _AnalogConvNd(AnalogLayer):
         # so the levels are padded instead of the inputs
         x32 = x.to(torch.float32)
         if x32.device.type == "cpu" and not x32.requires_grad:
-            levels, step = tile._dac_compiled(x32.reshape(x.shape[0], -1), pad=False)
+            levels, step = tile._dac_compiled(x32.flatten(1), pad=False)
             levels, step = levels.view(x.shape), step if isinstance(step, float) else step.view(-1, 1, 1, 1)
         else:
             check_finite(x32)

@@ -92,8 +92,11 @@ def noisy_adc_sum(currents, std, z, z_adc, out, accumulate, noisy, gain, offset,
     ``adc_sigma · z_adc``, rounded when ``quantize``, clipped to ``±max_code`` when
     ``max_code > 0``; the codes of the ``A`` arrays are added (in array order)
     into ``out [P, Q, M]`` (onto its contents when ``accumulate``). The float32 operations and
-    their order are those of :func:`aimc.array.column_currents` followed by :meth:`ADC.digitize`
-    and the digital sum, so the codes are identical; the tests compare them. The loop over ``M``
+    their order are those of :func:`aimc.array.column_currents` followed by :meth:`ADC.digitize`,
+    so each array's codes are identical to the tensor code's (the tests compare them); their sum
+    over arrays is too whenever the ADC quantises (integer codes), while unquantised codes
+    (``bits=None``) summed over more than three arrays may differ in the last bit (the tensor
+    code's ``sum`` adds in another order). The loop over ``M``
     vectorises when every array is contiguous along it and ``out`` does not overlap the others;
     with ``inplace`` (one array, ``A = 1``, no accumulation) the codes are written over
     ``currents`` instead of into ``out``, which vectorises too (an ``out`` that is a view of

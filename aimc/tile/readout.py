@@ -81,7 +81,10 @@ def read_out(currents: Sequence[torch.Tensor], var: Sequence[torch.Tensor | None
     ``adc_instance``: the ADC's drawn mismatch (``ADC.draw_instance``); ``reference_column``:
     the last of every ``columns`` channels is the offset encoding's reference, subtracted from
     the others before the ADC. Takes the compiled pass when :func:`fusable`, else the tensor
-    code (:func:`read_out_tensor`); the numbers are the same.
+    code (:func:`read_out_tensor`); the numbers are the same whenever the ADC quantises (integer
+    codes: the order of the digital sum does not matter; with ``bits=None`` a sum over more than
+    three arrays may differ in the last bit). The inputs are left unchanged (the two paths it
+    calls overwrite ``currents`` and ``var``, which a tile's read owns).
 
     Example:
         >>> from aimc.array import NormalSource
@@ -90,6 +93,8 @@ def read_out(currents: Sequence[torch.Tensor], var: Sequence[torch.Tensor | None
         [[4.0, 4.0, 4.0], [4.0, 4.0, 4.0]]
     """
     dim = channel_dim % currents[0].dim()
+    currents = [c.clone() for c in currents]  # the caller's tensors stay as they were
+    var = [None if v is None else v.clone() for v in var]
     if fusable(currents[0], out, adc, reference_column):
         return read_out_fused(currents, var, dim, arrays, out, adc=adc, normals=normals, scratch=scratch)
     return read_out_tensor(currents, var, dim, arrays, out, adc=adc, normals=normals,
@@ -101,7 +106,8 @@ def read_out_tensor(currents: Sequence[torch.Tensor], var: Sequence[torch.Tensor
                     adc_instance: torch.Tensor | None = None, reference_column: bool = False,
                     columns: int | None = None) -> torch.Tensor:
     """:func:`read_out` as tensor code (any device, dtype, gradient and ADC); ``dim`` is the
-    non-negative channel dimension."""
+    non-negative channel dimension. Adds the noise into ``currents`` and takes the square root
+    of ``var`` in place (a tile's read owns both)."""
     cat = len(currents) > 1
     cur = torch.cat(list(currents), dim) if cat else currents[0]
     v = None if var[0] is None else (torch.cat(list(var), dim) if cat else var[0])
@@ -123,7 +129,9 @@ def read_out_fused(currents: Sequence[torch.Tensor], var: Sequence[torch.Tensor 
     """:func:`read_out` as one compiled pass per tensor (:func:`fusable` inputs only), drawing
     the same normal numbers in the same order as :func:`read_out_tensor`. ``scratch``: two
     float32 buffers (a list, grown in place) for numbers that must be transposed to contiguous
-    memory; reused between reads when given."""
+    memory; reused between reads when given. Overwrites ``var`` with the noise's std and, when
+    one tensor holds one array with its channels fastest, ``currents[0]`` with the codes it
+    returns (a tile's read owns both)."""
     from ..periphery.kernels import noisy_adc_sum  # numba: imported at the first read
 
     if scratch is None:

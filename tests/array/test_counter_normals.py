@@ -89,3 +89,27 @@ def test_tile_read_noise_from_the_counter_sampler_has_the_same_law():
     assert spread["counter"] == pytest.approx(spread["torch"], rel=0.03)
     with pytest.raises(ValueError, match="noise sampler"):
         aimc.nn.set_noise_sampler(analog, "fast")
+
+
+def test_empty_draws_and_states_that_carry_their_method():
+    src = NormalSource(seed=1, method="counter")
+    assert src.draw((0, 4)).shape == (0, 4)
+    state = src.get_state()
+    assert state.shape == NormalSource(seed=1).get_state().shape  # checkpoints keep their layout
+    first = src.draw((5,)).clone()
+    other = NormalSource(seed=9)  # torch method: the state switches it to the counter stream
+    other.set_state(state)
+    assert other.method == "counter" and torch.equal(other.draw((5,)), first)
+    plain = NormalSource(seed=2)
+    saved = plain.get_state()
+    src.set_state(saved)
+    assert src.method == "torch" and torch.equal(src.draw((3,)), plain.draw((3,)))
+
+
+def test_counter_sampler_reads_an_empty_batch():
+    layer = torch.nn.Linear(5, 3)
+    analog, _ = aimc.convert(layer, load_chip("neurram"))
+    aimc.nn.set_noise_sampler(analog, "counter")
+    aimc.program(analog, seed=0)
+    with torch.no_grad():
+        assert analog(torch.randn(0, 5)).shape == (0, 3)

@@ -167,3 +167,12 @@ def test_unsupported_reason_is_public_and_shared_with_the_compiler():
     assert mapping.unsupported_reason is unsupported_reason
     assert unsupported_reason(nn.Linear(2, 2)) is None
     assert "transposed" in unsupported_reason(nn.ConvTranspose2d(2, 2, 3))
+
+
+@pytest.mark.parametrize("conv", [torch.nn.Conv2d(3, 4, 3, padding=1), torch.nn.Conv1d(3, 4, 3, padding=1)])
+def test_convolution_of_an_empty_batch(conv):
+    analog, _ = aimc.convert(torch.nn.Sequential(conv), "ideal")
+    aimc.program(analog, 0)
+    shape = (0, 3, 6, 6) if isinstance(conv, torch.nn.Conv2d) else (0, 3, 6)
+    with torch.no_grad():
+        assert analog.eval()(torch.randn(shape)).shape == conv(torch.randn(shape)).shape

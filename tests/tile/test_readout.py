@@ -128,3 +128,14 @@ def test_the_tiles_read_is_the_readout_with_its_converters():
     expected = ro.read_codes(levels, matrices, read_out, tile.beta)
     assert torch.equal(tile.read_codes(levels), expected)
     assert not torch.equal(tile.read_codes(levels), expected)  # the next read draws fresh noise
+
+
+def test_public_read_out_leaves_its_inputs_alone():
+    from aimc.array import NormalSource
+    from aimc.periphery import ADC
+    from aimc.tile.readout import read_out
+
+    c, v = torch.full((2, 3, 4), 4.2), torch.full((2, 3, 4), 4.0)
+    codes = read_out([c], [v], adc=ADC(bits=8), normals=NormalSource(0))
+    assert codes.data_ptr() != c.data_ptr()
+    assert torch.equal(c, torch.full((2, 3, 4), 4.2)) and torch.equal(v, torch.full((2, 3, 4), 4.0))
