@@ -112,8 +112,7 @@ class AnalogLinear(AnalogLayer):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.training and self.hwa is not None:
             return self._hwa_forward(x)
-        y = self.tile(x)
-        return y if self.bias is None else y + self.bias
+        return self.tile(x, bias=self.bias)
 
     def _hwa_forward(self, x: torch.Tensor) -> torch.Tensor:
         lead = x.shape[:-1]

@@ -13,6 +13,7 @@ Compiled with numba (see :mod:`aimc.array.pulse_kernels`).
 from __future__ import annotations
 
 import numpy as np
+import torch
 
 from .._jit import njit  # numba.njit, safe for read-only installs (aimc._jit)
 
@@ -20,14 +21,23 @@ _F = np.float32
 _OPTS = dict(cache=True, error_model="numpy", boundscheck=False, nogil=True)
 
 
+def row_peaks(x):
+    """Abs-max of each row of ``x [B, n]`` (a torch tensor), NaN or infinite where the row holds
+    NaN or infinity: torch's vectorised reductions (a loop-carried maximum does not vectorise
+    in the compiled loops, and was most of the DAC's time), as the larger of the row's maximum
+    and its negated minimum (exactly the abs-max, without a temporary the size of ``x``).
+    Feeds :func:`dac_rows`."""
+    return torch.maximum(x.amax(dim=1), x.amin(dim=1).neg_())
+
+
 @njit(**_OPTS)
-def dac_rows(x, top, input_range, quantize, levels, step):
+def dac_rows(x, peak, top, input_range, quantize, levels, step):
     """DAC levels of the rows of ``x [B, n]`` into ``levels``, the digital value of one level
     of each row into ``step [B]`` (:meth:`DAC.to_levels` with ``dims=-1``): abs-max scaling
-    when ``input_range <= 0``, else a fixed range with clipping; rounded when ``quantize``.
-    Returns False when ``x`` holds NaN or infinity."""
+    by ``peak [B]`` (:func:`row_peaks`) when ``input_range <= 0``, else a fixed range with
+    clipping; rounded when ``quantize``. The caller refuses rows whose peak is not finite
+    (NaN or infinity in the row)."""
     top = _F(top)
-    total = 0.0
     tiny = _F(np.finfo(np.float32).tiny) * top
     for b in range(x.shape[0]):
         row, out = x[b], levels[b]
@@ -35,22 +45,16 @@ def dac_rows(x, top, input_range, quantize, levels, step):
             scale = _F(top / input_range)
             step[b] = _F(input_range / top)
             for i in range(row.size):
-                total += row[i]
                 out[i] = min(max(row[i] * scale, -top), top)
         else:
-            peak = _F(0.0)
-            for i in range(row.size):
-                total += row[i]
-                peak = max(peak, abs(row[i]))
-            peak = max(peak, tiny)
-            scale = (_F(1.0) / peak) * top  # as torch evaluates `top / peak` (reciprocal, then times)
-            step[b] = peak / top
+            p = max(peak[b], tiny)
+            scale = (_F(1.0) / p) * top  # as torch evaluates `top / peak` (reciprocal, then times)
+            step[b] = p / top
             for i in range(row.size):
                 out[i] = row[i] * scale
         if quantize:
             for i in range(row.size):
                 out[i] = np.rint(out[i])
-    return np.isfinite(total)
 
 
 @njit(**_OPTS)
@@ -127,3 +131,19 @@ def noisy_adc_sum(currents, std, z, z_adc, out, accumulate, noisy, gain, offset,
                         cur[m] = c
                     else:
                         dst[m] = dst[m] + c if add else c
+
+
+@njit(**_OPTS)
+def scale_rows(codes, col_scale, step, bias, add_bias):
+    """The digital end of a linear read, in place: ``codes [B, m] · col_scale [m] · step [b]``
+    (ADC codes to weight units, then the DAC's value of one level of each input row) plus the
+    layer's ``bias [m]`` when ``add_bias``: the float32 operations, in the order, of
+    ``codes.mul_(col_scale).mul_(step[:, None]) + bias`` (one pass instead of three)."""
+    for b in range(codes.shape[0]):
+        row, s = codes[b], step[b]
+        if add_bias:
+            for i in range(row.size):
+                row[i] = row[i] * col_scale[i] * s + bias[i]
+        else:
+            for i in range(row.size):
+                row[i] = row[i] * col_scale[i] * s

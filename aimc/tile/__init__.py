@@ -565,8 +565,9 @@ class Tile(nn.Module):
         the zero levels of the unused rows of the last array. Refuses NaN and infinity."""
         return readout.dac_compiled(x, self.dac, self.padded_rows if pad else None)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Analog matrix-vector products for ``x [..., in_features]`` → ``[..., out_features]``."""
+    def forward(self, x: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
+        """Analog matrix-vector products for ``x [..., in_features]`` → ``[..., out_features]``,
+        plus the digital ``bias [out_features]`` when given."""
         if x.shape[-1] != self.in_features:
             raise ValueError(f"expected inputs with {self.in_features} features, got {x.shape[-1]}")
         lead = x.shape[:-1]
@@ -576,8 +577,7 @@ class Tile(nn.Module):
         else:
             check_finite(x2)
             levels, step = self.dac.to_levels(x2)
-        y = self.read_codes(levels).mul_(self.output_scale)
-        y = y.mul_(step) if isinstance(step, torch.Tensor) else y.mul_(float(step))
+        y = readout.to_weight_units(self.read_codes(levels), self.output_scale, step, bias)
         y = y.view(*lead, self.out_features)
         return y.to(x.dtype) if x.is_floating_point() else y  # float32 input: the same tensor
 

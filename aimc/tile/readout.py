@@ -29,6 +29,7 @@ compiled pass too (:func:`dac_compiled`).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -241,23 +242,72 @@ def read_codes(levels: torch.Tensor, matrices: ReadMatrices, read_out: ReadOut,
     return combine(total, beta)
 
 
+_scratch = threading.local()
+
+
+def scratch(slot: int, numel: int) -> torch.Tensor:
+    """A float32 buffer of ``numel`` elements for a read's internal temporaries (DAC levels, …):
+    one per ``slot`` and thread, grown when too small and reused by every later read of any
+    tile on this thread. Fresh tensors of a few MB cost the kernel's page faults at every read
+    (as much as the pass that fills them); a reused one does not. Valid until the next read on
+    the same thread asks for the same slot: never return it to the caller."""
+    buffers = getattr(_scratch, "buffers", None)
+    if buffers is None:
+        buffers = _scratch.buffers = {}
+    buf = buffers.get(slot)
+    if buf is None or buf.numel() < numel:
+        buf = buffers[slot] = torch.empty(numel, dtype=torch.float32)
+    return buf[:numel]
+
+
 def dac_compiled(x: torch.Tensor, dac: DAC,
                  rows: int | None = None) -> tuple[torch.Tensor, torch.Tensor | float]:
     """:meth:`DAC.to_levels` of the rows of ``x [B, n]`` (one abs-max scale per row) as one
     compiled pass (the same numbers, :func:`aimc.periphery.kernels.dac_rows`); with ``rows``
     (> n) into a ``[B, rows]`` buffer whose columns beyond ``n`` hold the zero levels of unused
-    array rows. Returns the levels and the digital value of one level (per row, or one number
-    for a fixed range). Refuses NaN and infinity."""
-    from ..periphery.kernels import dac_rows  # numba: imported at the first read
+    array rows. Returns the levels (in this thread's reused :func:`scratch` buffer: valid until
+    the next read) and the digital value of one level (per row, or one number for a fixed
+    range). Refuses NaN and infinity."""
+    from ..periphery.kernels import dac_rows, row_peaks  # numba: imported at the first read
 
     fixed = dac.scaling == "fixed"
     x = x.contiguous()
     f32 = torch.float32
     n = x.shape[1]
-    levels = torch.zeros(x.shape[0], rows, dtype=f32) if rows is not None and rows > n \
-        else torch.empty(x.shape, dtype=f32)
-    step = torch.empty(x.shape[0], dtype=f32)
-    if not dac_rows(x.numpy(), float(dac.levels or 1), dac.input_range if fixed else 0.0,
-                    dac.levels is not None, levels[:, :n].numpy(), step.numpy()):
+    peak = row_peaks(x)
+    if not bool(torch.isfinite(peak).all()):
         raise ValueError("analog layer input contains NaN or infinite values")
+    rows = n if rows is None else max(rows, n)
+    levels = scratch(0, x.shape[0] * rows).view(x.shape[0], rows)
+    if rows > n:
+        levels[:, n:].zero_()
+    step = torch.empty(x.shape[0], dtype=f32)
+    dac_rows(x.numpy(), peak.numpy(), float(dac.levels or 1), dac.input_range if fixed else 0.0,
+             dac.levels is not None, levels[:, :n].numpy(), step.numpy())
     return levels, (dac.input_range / float(dac.levels or 1) if fixed else step.unsqueeze(1))
+
+
+def to_weight_units(codes: torch.Tensor, col_scale: torch.Tensor, step: torch.Tensor | float,
+                    bias: torch.Tensor | None = None) -> torch.Tensor:
+    """The digital end of a linear read: codes ``[B, out]`` times the per-column factor to
+    weight units (``Tile.output_scale``) times the DAC's value of one level (``step``: per row
+    ``[B, 1]``, or one number), plus ``bias [out]``. In place on ``codes`` (the read's own);
+    one compiled pass on the CPU in float32 without gradients, with the numbers of the tensor
+    code (:func:`aimc.periphery.kernels.scale_rows`)."""
+    tensors = [codes, col_scale] + ([step] if isinstance(step, torch.Tensor) else []) \
+        + ([] if bias is None else [bias])
+    if (all(t.device.type == "cpu" and t.dtype == torch.float32 for t in tensors) and codes.dim() == 2
+            and not (torch.is_grad_enabled() and any(t.requires_grad for t in tensors))):
+        from ..periphery.kernels import scale_rows  # numba: imported at the first read
+
+        rows = step.reshape(-1).contiguous() if isinstance(step, torch.Tensor) \
+            else torch.full((codes.shape[0],), float(step), dtype=torch.float32)
+        if rows.numel() == 1 and codes.shape[0] != 1:
+            rows = rows.expand(codes.shape[0]).contiguous()
+        codes = codes.contiguous()
+        scale_rows(codes.numpy(), col_scale.contiguous().numpy(), rows.numpy(),
+                   (rows if bias is None else bias.detach().contiguous()).numpy(), bias is not None)
+        return codes
+    y = codes.mul_(col_scale)
+    y = y.mul_(step) if isinstance(step, torch.Tensor) else y.mul_(float(step))
+    return y if bias is None else y + bias

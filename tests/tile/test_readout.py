@@ -107,8 +107,62 @@ def test_dac_compiled_equals_the_dacs_tensor_code():
         assert levels.shape == (6, 16) and torch.equal(levels[:, 10:], torch.zeros(6, 6))
         assert torch.equal(levels[:, :10], reference)
         assert torch.equal(torch.as_tensor(step).expand(6, 1), torch.as_tensor(ref_step).expand(6, 1))
-    with pytest.raises(ValueError, match="NaN or infinite"):
-        ro.dac_compiled(torch.tensor([[0.0, float("nan")]]), DAC())
+    for bad in (float("nan"), float("inf"), -float("inf")):  # anywhere in any row
+        x_bad = x.clone()
+        x_bad[4, 7] = bad
+        with pytest.raises(ValueError, match="NaN or infinite"):
+            ro.dac_compiled(x_bad, DAC())
+
+
+def test_row_peaks_are_the_abs_max_and_carry_nan_and_infinity():
+    from aimc.periphery.kernels import row_peaks
+
+    x = torch.randn(7, 33, generator=torch.Generator().manual_seed(2))
+    x[3, 5] = -9.0  # the peak of a row is a negative number
+    assert torch.equal(row_peaks(x), x.abs().amax(dim=1))
+    x[1, 0], x[2, 32], x[4, 8] = float("nan"), -float("inf"), float("inf")
+    peaks = row_peaks(x)
+    assert peaks[1].isnan() and peaks[2] == float("inf") and peaks[4] == float("inf")
+    assert torch.isfinite(peaks[[0, 3, 5, 6]]).all()
+
+
+def test_dac_levels_of_consecutive_reads_do_not_leak_between_layer_sizes():
+    """The levels live in a reused buffer: a narrow read after a wide one still sees zero
+    levels on its padding rows."""
+    dac = DAC(bits=8)
+    g = torch.Generator().manual_seed(3)
+    ro.dac_compiled(torch.randn(9, 40, generator=g) + 5.0, dac)  # fills the buffer
+    x = torch.randn(9, 10, generator=g)
+    levels, _ = ro.dac_compiled(x, dac, rows=16)
+    assert torch.equal(levels[:, 10:], torch.zeros(9, 6))
+    assert torch.equal(levels[:, :10], dac.to_levels(x)[0])
+
+
+@pytest.mark.parametrize("step_kind", ["rows", "fixed"])
+@pytest.mark.parametrize("with_bias", [True, False])
+def test_to_weight_units_compiled_equals_the_tensor_code(step_kind, with_bias):
+    g = torch.Generator().manual_seed(4)
+    codes = torch.randint(-127, 128, (11, 19), generator=g).float()
+    col = torch.rand(19, generator=g) * 1e-3
+    step = torch.rand(11, 1, generator=g) if step_kind == "rows" else 0.0173
+    bias = torch.randn(19, generator=g) if with_bias else None
+    expected = codes.clone().mul_(col)
+    expected = expected.mul_(step) if step_kind == "rows" else expected.mul_(float(step))
+    expected = expected if bias is None else expected + bias
+    assert torch.equal(ro.to_weight_units(codes.clone(), col, step, bias), expected)  # compiled
+    with torch.no_grad():  # float64: the tensor code, in float64
+        step64 = step if step_kind == "fixed" else step.double()
+        bias64 = None if bias is None else bias.double()
+        y64 = ro.to_weight_units(codes.double(), col.double(), step64, bias64)
+    assert y64.dtype == torch.float64 and torch.allclose(y64.float(), expected, rtol=1e-6, atol=1e-6)
+
+
+def test_a_bias_that_needs_its_gradient_gets_one():
+    codes, col = torch.ones(2, 3), torch.full((3,), 0.5)
+    bias = torch.zeros(3, requires_grad=True)
+    y = ro.to_weight_units(codes, col, 2.0, bias)
+    y.sum().backward()
+    assert torch.equal(bias.grad, torch.full((3,), 2.0)) and torch.equal(y.detach(), torch.ones(2, 3))
 
 
 def test_the_tiles_read_is_the_readout_with_its_converters():
