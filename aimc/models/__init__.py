@@ -1,6 +1,6 @@
 """Reference networks built in code (no weights to download), one module per family:
 
-- ``vision``: the demo CNN for 8x8 digits, an MLP, ResNet-18 and VGG-8;
+- ``vision``: the demo CNN for 8x8 digits, a CNN for 28x28 images, an MLP, ResNet-18 and VGG-8;
 - ``kws``: LSTM/GRU keyword spotters on log-mel frames (clip classification);
 - ``streaming``: the frame-by-frame keyword spotter used by :mod:`aimc.stream`;
 - ``vit``: a small vision transformer for 28x28 images;
@@ -12,7 +12,7 @@ import torch
 from .gpt import GPT, GPTConfig, char_small, gpt2_small
 from .kws import KeywordSpotter, kws_gru, kws_lstm
 from .vision import MODELS as VISION_MODELS
-from .vision import digits_cnn, mlp, resnet18, vgg8
+from .vision import digits_cnn, mlp, mnist_cnn, resnet18, vgg8
 from .vit import ViT, analog_matrix_count, vit
 
 
@@ -52,6 +52,7 @@ __all__ = [
     "kws_gru",
     "kws_lstm",
     "mlp",
+    "mnist_cnn",
     "resnet18",
     "vgg8",
     "vit",

@@ -24,6 +24,21 @@ def digits_cnn() -> nn.Sequential:
     )
 
 
+def mnist_cnn() -> nn.Sequential:
+    """A LeNet-style CNN for 28x28 grey images (MNIST, Fashion-MNIST): two 5x5 convolutions with
+    max-pooling, two linear layers.
+
+    Example:
+        >>> import torch
+        >>> mnist_cnn()(torch.zeros(2, 1, 28, 28)).shape
+        torch.Size([2, 10])
+    """
+    return nn.Sequential(
+        nn.Conv2d(1, 16, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(16, 32, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(32 * 7 * 7, 128), nn.ReLU(), nn.Linear(128, 10))
+
+
 def mlp(sizes: tuple[int, ...] = (784, 512, 512, 10)) -> nn.Sequential:
     """A ReLU multilayer perceptron with the given layer widths."""
     if len(sizes) < 2 or any(s < 1 for s in sizes):
@@ -84,6 +99,7 @@ def vgg8(num_classes: int = 10) -> nn.Sequential:
 MODELS = {
     "digits-cnn": (digits_cnn, (1, 1, 8, 8)),
     "mlp": (mlp, (1, 784)),
+    "mnist-cnn": (mnist_cnn, (1, 1, 28, 28)),
     "resnet18": (resnet18, (1, 3, 32, 32)),
     "vgg8": (vgg8, (1, 3, 32, 32)),
 }

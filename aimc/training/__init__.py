@@ -6,6 +6,7 @@ names, so that importing the package does not load numba.
 """
 
 from .._lazy import lazy_exports
+from .digital import train_digital
 from .hwa import HWAConfig, disable_hwa, enable_hwa, noisy_weight, sync_input_ranges
 from .trainer import Trainer
 
@@ -13,4 +14,4 @@ _PULSED = ("AnalogSGD", "PulsedIO", "PulsedLinear", "TikiTaka", "to_pulsed")
 __getattr__, __dir__ = lazy_exports(__name__, dict.fromkeys(_PULSED, ".pulsed"), globals())
 
 __all__ = ["AnalogSGD", "HWAConfig", "PulsedIO", "PulsedLinear", "TikiTaka", "Trainer", "disable_hwa",
-           "enable_hwa", "noisy_weight", "sync_input_ranges", "to_pulsed"]
+           "enable_hwa", "noisy_weight", "sync_input_ranges", "to_pulsed", "train_digital"]

