@@ -43,6 +43,9 @@ def test_version():
 
 def test_cli_constants_match_the_library():
     assert cli.DEFAULT_CHIP == DEFAULT_CHIP and set(cli.MODEL_NAMES) == set(MODELS)
+    from aimc.evaluation.workloads import WORKLOADS
+
+    assert cli.WORKLOAD_NAMES == tuple(WORKLOADS)
 
 
 @pytest.mark.parametrize("args", [["chips"], ["chips", "list"]])
@@ -283,3 +286,27 @@ def test_stream_bad_input_is_one_line(tmp_path):
 def test_parse_duration():
     assert cli.parse_duration("1d") == 86400 and cli.parse_duration("2.5h") == 9000
     assert cli.parse_duration("30") == 30 and cli.parse_duration("1y") == 365 * 86400
+
+
+def test_bench_refuses_unknown_workloads_and_chips_in_one_line(tmp_path):
+    one_line_error(["bench", "-w", "cifar", "--out", str(tmp_path / "b")], "unknown workload", "digits-cnn")
+    one_line_error(["bench", "-c", "no-such-chip", "--out", str(tmp_path / "b")], "no-such-chip")
+    assert not (tmp_path / "b").exists()
+
+
+def test_bench_writes_its_table_and_json(tmp_path, monkeypatch):
+    import json
+
+    from aimc.evaluation import workloads
+
+    one_epoch = workloads.Workload(**{**workloads.WORKLOADS["digits-cnn"].__dict__, "epochs": 1})
+    monkeypatch.setitem(workloads.WORKLOADS, "digits-cnn", one_epoch)
+    monkeypatch.setenv("AIMC_CACHE", str(tmp_path / "cache"))
+    result = runner.invoke(cli.app, ["bench", "-w", "digits-cnn", "-c", "ideal", "--instances", "2",
+                                     "--workers", "1", "--out", str(tmp_path / "b")])
+    assert result.exit_code == 0, result.output
+    summary = json.loads((tmp_path / "b" / "bench.json").read_text())
+    (cell,) = summary["cells"]
+    assert cell["workload"] == "digits-cnn" and cell["chip"] == "ideal" and len(cell["accuracy"]) == 2
+    assert cell["accuracy_ci95"]["1 year"]["mean"] == cell["digital_accuracy"]
+    assert (tmp_path / "b" / "bench.md").read_text().startswith("| workload | chip | digital % |")

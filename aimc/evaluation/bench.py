@@ -1,0 +1,233 @@
+"""The benchmark suite (``aimc bench``): every standard workload on every chip preset, with its
+noise and variability on, reported with confidence intervals.
+
+For each workload (:mod:`aimc.evaluation.workloads`) and chip preset the suite reports:
+
+- the digital test accuracy of the trained network;
+- the analog test accuracy at 1 s, 1 hour, 1 day, 1 month and 1 year after programming: mean
+  and 95 % confidence interval over ``instances`` (default 20) chip instances, each programmed
+  from its own seed (programming noise, drift exponents, read noise, faults, converter
+  mismatch all drawn anew) and read with the chip's own drift compensation, if it has one;
+- the effective bits of each analog layer (:func:`aimc.evaluation.enob`) at 1 day, mean over
+  the first ``enob_instances`` chip instances;
+- energy per inference, latency and TOPS/W of the mapped network from the cost model
+  (:func:`aimc.cost.estimate`), each with its central 90 % interval over the cost model's
+  parameter ranges, and the energy broken down by component.
+
+Nothing is idealised: the chip presets are used as published (the ``ideal`` preset is left out
+unless asked for: it is a reference, not a chip). The interval of a mean is Student's t
+interval, ``mean ± t(0.975, n-1) · s / sqrt(n)`` with ``s`` the standard deviation over
+instances (the network is one trained network per workload and seed: the interval covers chip
+instances, not training seeds). Each workload × chip cell has its own seed, derived from the
+suite's seed and the cell's names, so a cell's numbers do not depend on which other cells run.
+
+``quick`` keeps every workload, chip, time and the 20 instances but evaluates on the first
+``quick_test`` test images of the larger test sets (500 for MNIST 5k, 1,000 for Fashion-MNIST).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+from scipy import stats
+
+from ..chips import list_chips, load_chip
+from ..compiler import compile as compile_model
+from ..cost import estimate
+from ..nn import convert, drift, program
+from .enob import enob
+from .over_time import DAY, TIMES, accuracy, evaluate_settings
+from .workloads import WORKLOADS, Trained, trained
+
+
+def default_chips() -> list[str]:
+    """Every chip preset except ``ideal`` (a noise-free reference, not a chip)."""
+    return [name for name in list_chips() if name != "ideal"]
+
+
+def mean_ci(values: Sequence[float], level: float = 0.95) -> tuple[float, float]:
+    """Mean and half-width of its Student's t confidence interval (0 for one value).
+
+    Example:
+        >>> mean_ci([0.9, 0.92, 0.94])
+        (0.92, 0.0496...)                                                   # doctest: +SKIP
+    """
+    v = np.asarray(values, dtype=np.float64)
+    if v.size == 0:
+        raise ValueError("no values")
+    if v.size == 1:
+        return float(v[0]), 0.0
+    half = stats.t.ppf(0.5 + level / 2, v.size - 1) * v.std(ddof=1) / math.sqrt(v.size)
+    return float(v.mean()), float(half)
+
+
+def cell_seed(seed: int, workload: str, chip: str) -> int:
+    """The seed of one workload × chip cell: a hash of the suite's seed and the two names."""
+    digest = hashlib.sha256(f"{seed}/{workload}/{chip}".encode()).digest()
+    return int.from_bytes(digest[:4], "little")
+
+
+@dataclass
+class BenchCell:
+    """One workload on one chip."""
+
+    workload: str
+    chip: str
+    seed: int
+    test_images: int
+    digital_accuracy: float
+    times: dict[str, float]
+    accuracy: list[list[float]]  # [instances][times]
+    enob: dict[str, float]  # layer -> effective bits at 1 day (mean over enob instances)
+    cost: dict = field(default_factory=dict)  # nominal figures and 90 % intervals
+
+    @property
+    def instances(self) -> int:
+        return len(self.accuracy)
+
+    def at(self, label: str) -> tuple[float, float]:
+        """Mean accuracy and 95 % half-width at the time called ``label``."""
+        k = list(self.times).index(label)
+        return mean_ci([row[k] for row in self.accuracy])
+
+    def to_dict(self) -> dict:
+        out = asdict(self)
+        out["accuracy_ci95"] = {label: dict(zip(("mean", "half_width"), self.at(label), strict=True))
+                                for label in self.times}
+        return out
+
+
+def cost_figures(model: torch.nn.Module, chip, example: torch.Tensor) -> dict:
+    """Energy per inference, latency, TOPS/W (nominal and 90 % interval) and the energy by
+    component of ``model`` mapped on ``chip``."""
+    report = estimate(compile_model(model, chip, example))
+    keys = ("energy_j", "latency_s", "tops_per_w")
+    return {**{k: report.intervals[k].to_dict() for k in keys},
+            "energy_breakdown_j": {k: float(v) for k, v in report.energy_j.items()},
+            "digital_baseline": report.digital}
+
+
+def run_cell(work: Trained, chip_name: str, *, times: dict[str, float] = TIMES, instances: int = 20,
+             seed: int = 0, quick: bool = False, workers: int = 1, enob_instances: int = 3,
+             progress: Progress | None = None) -> BenchCell:
+    """Evaluate one trained workload on one chip preset (see the module docstring)."""
+    if instances < 2:
+        raise ValueError(f"instances must be >= 2 for a confidence interval, got {instances}")
+    chip = load_chip(chip_name)
+    x, y = work.test_set(quick)
+    analog, _ = convert(work.model, chip)
+    s = cell_seed(seed, work.workload.name, chip_name)
+    res = evaluate_settings(analog, (x, y), list(times.values()), repeats=instances, seed=s,
+                            compensate=(True,), progress=progress if progress is not None else False,
+                            workers=workers)[True]
+    bits: dict[str, list[float]] = {}
+    for instance_seed in res.seeds[:enob_instances]:
+        program(analog, seed=instance_seed)
+        drift(analog, DAY)
+        for layer in enob(analog, x[:256]):
+            bits.setdefault(layer.name, []).append(layer.enob)
+    example = torch.zeros(work.workload.example_shape)
+    return BenchCell(work.workload.name, chip_name, s, len(y), accuracy(work.model, (x, y)), dict(times),
+                     res.accuracies.tolist(), {k: float(np.mean(v)) for k, v in bits.items()},
+                     cost_figures(work.model, chip, example))
+
+
+def run_bench(workloads: Sequence[str] | None = None, chips: Sequence[str] | None = None, *,
+              instances: int = 20, quick: bool = False, seed: int = 0, workers: int = 1,
+              cache_dir: str | Path | None = None, console: Console | None = None) -> list[BenchCell]:
+    """The suite: every workload on every chip (defaults: all workloads, :func:`default_chips`).
+
+    Example:
+        >>> cells = run_bench(["digits-cnn"], ["ibm-hermes-pcm"], quick=True)   # doctest: +SKIP
+        >>> cells[0].at("1 day")                                                 # doctest: +SKIP
+    """
+    workloads = list(WORKLOADS) if workloads is None else list(workloads)
+    chips = default_chips() if chips is None else list(chips)
+    unknown = [w for w in workloads if w not in WORKLOADS]
+    if unknown:
+        raise ValueError(f"unknown workload(s) {', '.join(unknown)}; known: {', '.join(WORKLOADS)}")
+    for name in chips:
+        load_chip(name)  # a bad chip name fails before anything is trained
+    console = console or Console()
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+               TimeRemainingColumn())
+    cells = []
+    with Progress(*columns, console=console, transient=True) as bar:
+        suite = bar.add_task("benchmark suite (workload × chip)", total=len(workloads) * len(chips))
+        for name in workloads:
+            work = trained(name, seed=seed, cache_dir=cache_dir, progress=bar)
+            for chip in chips:
+                task = bar.add_task(f"{name} on {chip}", total=instances * len(TIMES))
+                cells.append(run_cell(work, chip, instances=instances, seed=seed, quick=quick,
+                                      workers=workers, progress=_Sub(bar, task)))
+                bar.remove_task(task)
+                bar.advance(suite)
+    return cells
+
+
+class _Sub:
+    """A rich ``Progress`` seen by :func:`evaluate_settings` as its own bar (one task of ours)."""
+
+    def __init__(self, bar: Progress, task) -> None:
+        self.bar, self.task = bar, task
+
+    def add_task(self, *_, **__):
+        return self.task
+
+    def advance(self, task, n: float = 1) -> None:
+        self.bar.advance(task, n)
+
+    def __bool__(self) -> bool:
+        return True
+
+
+def _interval(d: dict, scale: float, digits: int = 3) -> str:
+    return f"{d['nominal'] * scale:.{digits}g} [{d['low'] * scale:.{digits}g}–{d['high'] * scale:.{digits}g}]"
+
+
+def table_rows(cells: Sequence[BenchCell]) -> tuple[list[str], list[list[str]]]:
+    """Header and rows of the suite's table (accuracies in %, 95 % CI half-widths)."""
+    labels = list(cells[0].times) if cells else list(TIMES)
+    header = ["workload", "chip", "digital %", *(f"{t} %" for t in labels), "ENOB (min–max)",
+              "energy/inference µJ", "latency µs", "TOPS/W"]
+    rows = []
+    for c in cells:
+        acc = [f"{100 * m:.2f} ± {100 * h:.2f}" for m, h in (c.at(t) for t in labels)]
+        bits = list(c.enob.values())
+        rows.append([c.workload, c.chip, f"{100 * c.digital_accuracy:.2f}", *acc,
+                     f"{min(bits):.1f}–{max(bits):.1f}" if bits else "–",
+                     _interval(c.cost["energy_j"], 1e6), _interval(c.cost["latency_s"], 1e6),
+                     _interval(c.cost["tops_per_w"], 1.0)])
+    return header, rows
+
+
+def rich_table(cells: Sequence[BenchCell], title: str) -> Table:
+    header, rows = table_rows(cells)
+    table = Table(title=title)
+    for i, name in enumerate(header):
+        table.add_column(name, justify="left" if i < 2 else "right")
+    for row in rows:
+        table.add_row(*row)
+    return table
+
+
+def markdown_table(cells: Sequence[BenchCell]) -> str:
+    header, rows = table_rows(cells)
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows])

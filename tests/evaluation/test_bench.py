@@ -1,0 +1,102 @@
+"""The benchmark suite: workloads trained once and cached, cells seeded by their names,
+intervals over chip instances, the ideal chip reproducing the digital accuracy."""
+
+import math
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from aimc.data import digits
+from aimc.evaluation import bench, workloads
+from aimc.models import digits_cnn
+
+TINY = workloads.Workload("tiny-digits", "demo CNN, 1 epoch", digits, digits_cnn, 1, (1, 1, 8, 8),
+                          "scikit-learn", quick_test=100)
+
+
+@pytest.fixture
+def tiny(monkeypatch, tmp_path):
+    monkeypatch.setitem(workloads.WORKLOADS, TINY.name, TINY)
+    monkeypatch.setenv("AIMC_CACHE", str(tmp_path))
+    torch.set_num_threads(1)
+    return workloads.trained(TINY.name)
+
+
+def test_a_workload_is_trained_once_then_loaded_from_its_cache(tiny, tmp_path):
+    assert not tiny.cached
+    again = workloads.trained(TINY.name)
+    assert again.cached
+    for key, value in tiny.model.state_dict().items():
+        assert torch.equal(value, again.model.state_dict()[key])
+    path = workloads.cache_path(TINY, 0)
+    assert path.parent == tmp_path / "workloads" and path.is_file()
+    assert set(load_file(path)) == set(tiny.model.state_dict())
+    # another seed or recipe is another file
+    assert workloads.cache_path(TINY, 1) != path
+    longer = workloads.Workload(**{**TINY.__dict__, "epochs": 2})
+    assert workloads.cache_path(longer, 0) != path
+    assert len(tiny.test_set(quick=True)[1]) == 100 and len(tiny.test_set()[1]) == 360
+
+
+def test_unknown_workloads_and_missing_data_say_what_to_do(monkeypatch, tmp_path):
+    with pytest.raises(KeyError, match="known: digits-cnn"):
+        workloads.trained("cifar-1000")
+
+    def absent():
+        raise FileNotFoundError("no files here")
+
+    monkeypatch.setitem(workloads.WORKLOADS, "gone", workloads.Workload(
+        "gone", "", absent, digits_cnn, 1, (1, 1, 8, 8), "apt-get install some-package"))
+    with pytest.raises(FileNotFoundError, match="some-package"):
+        workloads.trained("gone", cache_dir=tmp_path)
+
+
+def test_mean_ci_is_students_t_interval():
+    mean, half = bench.mean_ci([1.0, 2.0, 3.0])
+    assert mean == 2.0 and half == pytest.approx(4.302653 / math.sqrt(3), rel=1e-6)  # t(0.975, 2)
+    assert bench.mean_ci([0.5]) == (0.5, 0.0)
+    with pytest.raises(ValueError):
+        bench.mean_ci([])
+
+
+def test_cell_seeds_depend_on_the_names_only():
+    a = bench.cell_seed(0, "digits-cnn", "neurram")
+    assert a == bench.cell_seed(0, "digits-cnn", "neurram")
+    assert len({a, bench.cell_seed(1, "digits-cnn", "neurram"), bench.cell_seed(0, "mnist5k-mlp", "neurram"),
+                bench.cell_seed(0, "digits-cnn", "ibm-hermes-pcm")}) == 4
+
+
+def test_the_ideal_chip_gives_the_digital_accuracy_at_every_time(tiny):
+    cell = bench.run_cell(tiny, "ideal", instances=2, quick=True, enob_instances=1)
+    assert cell.instances == 2 and len(cell.accuracy[0]) == len(bench.TIMES)
+    for label in bench.TIMES:
+        assert cell.at(label) == (cell.digital_accuracy, 0.0)
+    assert cell.test_images == 100
+    assert all(bits > 15 for bits in cell.enob.values())  # float precision: ~20 effective bits
+
+
+def test_a_noisy_chip_cell_is_reproducible_and_independent_of_the_other_cells(tiny):
+    one = bench.run_cell(tiny, "ibm-hermes-pcm", instances=3, quick=True, enob_instances=1)
+    suite = bench.run_bench([TINY.name], ["neurram", "ibm-hermes-pcm"], instances=3, quick=True)
+    assert [c.chip for c in suite] == ["neurram", "ibm-hermes-pcm"]
+    assert suite[1].accuracy[:] == one.accuracy and suite[1].seed == one.seed
+    acc = torch.tensor(one.accuracy)
+    assert acc.std(dim=0).max() > 0  # instances differ: programming and read noise are on
+    assert set(one.enob) == {"0", "2", "6", "8"}  # the analog layers of the demo CNN
+    for key in ("energy_j", "latency_s", "tops_per_w"):
+        figure = one.cost[key]
+        assert 0 < figure["low"] <= figure["high"]
+    assert one.cost["energy_breakdown_j"] and sum(one.cost["energy_breakdown_j"].values()) > 0
+    header, rows = bench.table_rows(suite)
+    assert len(rows) == 2 and len(rows[0]) == len(header)
+    assert bench.markdown_table(suite).count("\n") == 3
+
+
+def test_bad_names_fail_before_anything_is_trained(tmp_path, monkeypatch):
+    monkeypatch.setenv("AIMC_CACHE", str(tmp_path))
+    with pytest.raises(ValueError, match="unknown workload"):
+        bench.run_bench(["nope"], ["neurram"])
+    with pytest.raises(Exception, match="no-such-chip"):
+        bench.run_bench(["digits-cnn"], ["no-such-chip"])
+    assert not (tmp_path / "workloads").exists()
