@@ -392,10 +392,6 @@ def chip_kind(spec) -> str:
     return f"{spec.cores} cores of {spec.array.rows}x{spec.array.cols}, {spec.timing.phases}-phase read"
 
 
-if __name__ == "__main__":
-    app()
-
-
 WORKLOAD_NAMES = ("digits-cnn", "mnist5k-mlp", "mnist5k-cnn", "fashion-cnn")  # = aimc.evaluation.workloads
 
 
@@ -432,27 +428,39 @@ def bench(
 
     import torch
 
-    from .demo import torch_threads
     from .evaluation.bench import markdown_table, rich_table, run_bench
+    from .evaluation.workloads import MissingData
 
     if workers is None:
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
         workers = min(2, cores)
     start = time.perf_counter()
+    settings = {"quick": quick, "instances": instances, "seed": seed, "workers": workers,
+                "torch": torch.__version__, "aimc": __version__}
+    done: list = []
+    out.mkdir(exist_ok=True)
+
+    def save(cell=None) -> None:  # after every cell: a late failure loses nothing finished
+        if cell is not None:
+            done.append(cell)
+        (out / "bench.json").write_text(json.dumps({
+            "settings": settings, "wall_time_s": time.perf_counter() - start, "complete": cell is None,
+            "cells": [c.to_dict() for c in done]}, indent=1))
+        if done:
+            (out / "bench.md").write_text(markdown_table(done) + "\n")
+
     try:
-        with torch_threads(1):
-            cells = run_bench(workload or None, chip or None, instances=instances, quick=quick, seed=seed,
-                              workers=workers, console=console)
-    except FileNotFoundError as err:
+        cells = run_bench(workload or None, chip or None, instances=instances, quick=quick, seed=seed,
+                          workers=workers, console=console, on_cell=save)
+    except MissingData as err:
         raise _fail("missing data", err) from err
+    save()
     wall = time.perf_counter() - start
     title = (f"aimc bench{' --quick' if quick else ''}: test accuracy (%), mean ± 95 % CI over {instances} "
              f"chip instances; cost: nominal [90 % interval]")
     console.print(rich_table(cells, title))
-    out.mkdir(exist_ok=True)
-    (out / "bench.json").write_text(json.dumps({
-        "settings": {"quick": quick, "instances": instances, "seed": seed, "workers": workers,
-                     "torch": torch.__version__, "aimc": __version__},
-        "wall_time_s": wall, "cells": [c.to_dict() for c in cells]}, indent=1))
-    (out / "bench.md").write_text(markdown_table(cells) + "\n")
     console.print(f"wrote {out / 'bench.json'} and {out / 'bench.md'} in {wall:.0f} s")
+
+
+if __name__ == "__main__":
+    app()

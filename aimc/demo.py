@@ -23,8 +23,6 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -33,6 +31,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from torch import nn
 
+from ._threads import torch_threads
 from .calibration import GlobalDriftCompensation
 from .chips import DEFAULT_CHIP, ChipSpec, load_chip
 from .data import Split, digits
@@ -69,18 +68,6 @@ def with_gdc(spec: ChipSpec) -> ChipSpec:
     if isinstance(spec.compensation, GlobalDriftCompensation):
         return spec
     return spec.model_copy(update={"compensation": GlobalDriftCompensation()})
-
-
-@contextmanager
-def torch_threads(n: int | None) -> Iterator[None]:
-    """Run the block with ``n`` torch intra-op threads (``None``: leave as is), then restore."""
-    before = torch.get_num_threads()
-    if n is not None:
-        torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def table_rows(summary: dict) -> list[list[str]]:

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -74,6 +76,10 @@ WORKLOADS: dict[str, Workload] = {w.name: w for w in (
 )}
 
 
+class MissingData(FileNotFoundError):
+    """A workload's data set is not on this machine (the message says what to install)."""
+
+
 @dataclass
 class Trained:
     """A trained workload: the digital network and its data split."""
@@ -95,40 +101,63 @@ def get_workload(name: str) -> Workload:
     return WORKLOADS[name]
 
 
-def cache_path(workload: Workload, seed: int, cache_dir: str | Path | None = None) -> Path:
-    """Where the trained weights of ``workload`` with ``seed`` are cached."""
+def cache_path(workload: Workload, seed: int, cache_dir: str | Path | None = None,
+               model: nn.Module | None = None) -> Path:
+    """Where the trained weights of ``workload`` with ``seed`` are cached: named by a hash of
+    the recipe, the seed and the network's parameter names and shapes (a changed architecture
+    is another file)."""
     root = default_cache_dir() if cache_dir is None else Path(cache_dir)
-    key = hashlib.sha256(json.dumps({**workload.recipe(), "seed": seed}, sort_keys=True).encode()).hexdigest()
+    model = workload.build() if model is None else model
+    shapes = {k: list(v.shape) for k, v in model.state_dict().items()}
+    key = hashlib.sha256(json.dumps({**workload.recipe(), "seed": seed, "shapes": shapes},
+                                    sort_keys=True).encode()).hexdigest()
     return root / "workloads" / f"{workload.name}-seed{seed}-{key[:12]}.safetensors"
 
 
+def load_data(name: str) -> Split:
+    """The data split of workload ``name``; :class:`MissingData` names what to install."""
+    workload = get_workload(name)
+    try:
+        return workload.data()
+    except FileNotFoundError as err:
+        raise MissingData(f"workload {name!r} needs its data set ({workload.needs}): {err}") from err
+
+
 def trained(name: str, seed: int = 0, cache_dir: str | Path | None = None,
-            progress: Progress | None = None) -> Trained:
+            progress: Progress | None = None, data: Split | None = None) -> Trained:
     """The workload ``name`` trained digitally from ``seed`` (weights initialised and data
-    shuffled from it): loaded from the cache, or trained and cached.
+    shuffled from it): loaded from the cache, or trained and cached. ``data``: its split, when
+    the caller has loaded it already (:func:`load_data`).
 
     Example:
         >>> w = trained("digits-cnn")                                   # doctest: +SKIP
         >>> w.model, w.test_set()                                        # doctest: +SKIP
     """
     workload = get_workload(name)
-    try:
-        data = workload.data()
-    except FileNotFoundError as err:
-        raise FileNotFoundError(f"workload {name!r} needs its data set ({workload.needs}): {err}") from err
-    path = cache_path(workload, seed, cache_dir)
+    data = load_data(name) if data is None else data
     with torch.random.fork_rng():
         torch.manual_seed(seed)
         model = workload.build()
+    path = cache_path(workload, seed, cache_dir, model)
     if path.is_file():
-        model.load_state_dict(load_file(path))
-        return Trained(workload, model.eval(), data, cached=True)
+        try:
+            model.load_state_dict(load_file(path))
+            return Trained(workload, model.eval(), data, cached=True)
+        except Exception:  # an unreadable or foreign file: train again and replace it
+            with torch.random.fork_rng():
+                torch.manual_seed(seed)
+                model = workload.build()
     with torch.random.fork_rng():
         train_digital(model, data, epochs=workload.epochs, seed=seed, progress=progress, lr=workload.lr,
                       batch_size=workload.batch_size)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, tmp,
-              metadata={"recipe": json.dumps(workload.recipe()), "seed": str(seed)})
-    tmp.replace(path)  # whole or absent, also when two runs train at once
+    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=".tmp")
+    os.close(handle)
+    try:
+        save_file({k: v.contiguous() for k, v in model.state_dict().items()}, tmp,
+                  metadata={"recipe": json.dumps(workload.recipe()), "seed": str(seed)})
+        os.replace(tmp, path)  # whole or absent, also when two runs train at once (each its own tmp)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
     return Trained(workload, model.eval(), data, cached=False)

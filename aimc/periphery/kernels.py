@@ -57,6 +57,18 @@ def dac_rows(x, peak, top, input_range, quantize, levels, step):
                 out[i] = np.rint(out[i])
 
 
+def dac_levels(x, top: float, input_range: float, quantize: bool, levels: np.ndarray):
+    """:func:`dac_rows` of a float32 CPU tensor ``x [B, n]`` into the array ``levels [B, n]``,
+    peaks by :func:`row_peaks`; returns the digital value of one level of each row (a tensor
+    ``[B]``). Refuses NaN and infinity (``ValueError``)."""
+    peak = row_peaks(x)
+    if not bool(torch.isfinite(peak).all()):
+        raise ValueError("analog layer input contains NaN or infinite values")
+    step = torch.empty(x.shape[0], dtype=torch.float32)
+    dac_rows(x.numpy(), peak.numpy(), top, input_range, quantize, levels, step.numpy())
+    return step
+
+
 @njit(**_OPTS)
 def adc_rows(codes, per_level, noise, sigma, quantize, max_code, step, per_code, bias, add_bias):
     """Read-out of the column sums ``codes [B, m]`` (DAC levels times weights) in place:

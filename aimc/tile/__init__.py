@@ -577,9 +577,16 @@ class Tile(nn.Module):
         else:
             check_finite(x2)
             levels, step = self.dac.to_levels(x2)
-        y = readout.to_weight_units(self.read_codes(levels), self.output_scale, step, bias)
+        if bias is not None and bias.shape != (self.out_features,):
+            raise ValueError(f"bias must have shape ({self.out_features},), got {tuple(bias.shape)}")
+        # the bias joins the compiled pass only where the sum is float32 anyway; else it is added
+        # in the output's dtype, after the cast, as a layer adds it to a float32 tile's output
+        fold = bias is not None and bias.dtype == torch.float32 and (
+            x.dtype == torch.float32 or not x.is_floating_point())
+        y = readout.to_weight_units(self.read_codes(levels), self.output_scale, step, bias if fold else None)
         y = y.view(*lead, self.out_features)
-        return y.to(x.dtype) if x.is_floating_point() else y  # float32 input: the same tensor
+        y = y.to(x.dtype) if x.is_floating_point() else y  # float32 input: the same tensor
+        return y if bias is None or fold else y + bias
 
     def extra_repr(self) -> str:
         return (

@@ -244,46 +244,50 @@ def read_codes(levels: torch.Tensor, matrices: ReadMatrices, read_out: ReadOut,
 
 _scratch = threading.local()
 
+#: the largest buffer (float32 elements, 64 MiB) that :func:`scratch` keeps between reads
+SCRATCH_LIMIT = 16 * 2**20
+
 
 def scratch(slot: int, numel: int) -> torch.Tensor:
     """A float32 buffer of ``numel`` elements for a read's internal temporaries (DAC levels, …):
     one per ``slot`` and thread, grown when too small and reused by every later read of any
     tile on this thread. Fresh tensors of a few MB cost the kernel's page faults at every read
-    (as much as the pass that fills them); a reused one does not. Valid until the next read on
-    the same thread asks for the same slot: never return it to the caller."""
+    (as much as the pass that fills them); a reused one does not. Larger requests than
+    :data:`SCRATCH_LIMIT` get a fresh tensor that is not kept. Valid until the next read on
+    the same thread asks for the same slot: never return it to the caller. Made outside
+    inference mode (an inference tensor could not be written by later reads outside it)."""
     buffers = getattr(_scratch, "buffers", None)
     if buffers is None:
         buffers = _scratch.buffers = {}
     buf = buffers.get(slot)
     if buf is None or buf.numel() < numel:
-        buf = buffers[slot] = torch.empty(numel, dtype=torch.float32)
+        with torch.inference_mode(False):
+            buf = torch.empty(numel, dtype=torch.float32)
+        if numel > SCRATCH_LIMIT:
+            return buf
+        buffers[slot] = buf
     return buf[:numel]
 
 
 def dac_compiled(x: torch.Tensor, dac: DAC,
                  rows: int | None = None) -> tuple[torch.Tensor, torch.Tensor | float]:
     """:meth:`DAC.to_levels` of the rows of ``x [B, n]`` (one abs-max scale per row) as one
-    compiled pass (the same numbers, :func:`aimc.periphery.kernels.dac_rows`); with ``rows``
+    compiled pass (the same numbers, :func:`aimc.periphery.kernels.dac_levels`); with ``rows``
     (> n) into a ``[B, rows]`` buffer whose columns beyond ``n`` hold the zero levels of unused
     array rows. Returns the levels (in this thread's reused :func:`scratch` buffer: valid until
     the next read) and the digital value of one level (per row, or one number for a fixed
     range). Refuses NaN and infinity."""
-    from ..periphery.kernels import dac_rows, row_peaks  # numba: imported at the first read
+    from ..periphery.kernels import dac_levels  # numba: imported at the first read
 
     fixed = dac.scaling == "fixed"
     x = x.contiguous()
-    f32 = torch.float32
     n = x.shape[1]
-    peak = row_peaks(x)
-    if not bool(torch.isfinite(peak).all()):
-        raise ValueError("analog layer input contains NaN or infinite values")
     rows = n if rows is None else max(rows, n)
     levels = scratch(0, x.shape[0] * rows).view(x.shape[0], rows)
-    if rows > n:
-        levels[:, n:].zero_()
-    step = torch.empty(x.shape[0], dtype=f32)
-    dac_rows(x.numpy(), peak.numpy(), float(dac.levels or 1), dac.input_range if fixed else 0.0,
-             dac.levels is not None, levels[:, :n].numpy(), step.numpy())
+    out = levels.numpy()
+    out[:, n:] = 0.0  # through numpy: no autograd version counter, also in inference mode
+    step = dac_levels(x, float(dac.levels or 1), dac.input_range if fixed else 0.0, dac.levels is not None,
+                      out[:, :n])
     return levels, (dac.input_range / float(dac.levels or 1) if fixed else step.unsqueeze(1))
 
 
@@ -296,7 +300,11 @@ def to_weight_units(codes: torch.Tensor, col_scale: torch.Tensor, step: torch.Te
     code (:func:`aimc.periphery.kernels.scale_rows`)."""
     tensors = [codes, col_scale] + ([step] if isinstance(step, torch.Tensor) else []) \
         + ([] if bias is None else [bias])
-    if (all(t.device.type == "cpu" and t.dtype == torch.float32 for t in tensors) and codes.dim() == 2
+    m = codes.shape[-1]
+    shapes_fit = (codes.dim() == 2 and col_scale.shape == (m,) and (bias is None or bias.shape == (m,))
+                  and (not isinstance(step, torch.Tensor) or step.numel() == 1
+                       or step.shape == (codes.shape[0], 1)))
+    if (shapes_fit and all(t.device.type == "cpu" and t.dtype == torch.float32 for t in tensors)
             and not (torch.is_grad_enabled() and any(t.requires_grad for t in tensors))):
         from ..periphery.kernels import scale_rows  # numba: imported at the first read
 

@@ -7,9 +7,11 @@ import torch
 from rich.progress import Progress
 from torch import nn
 
+from ..data import Split
 
-def train_digital(model: nn.Module, data, epochs: int = 30, seed: int = 0, progress: Progress | None = None,
-                  lr: float = 2e-3, batch_size: int = 64) -> nn.Module:
+
+def train_digital(model: nn.Module, data: Split, epochs: int = 30, seed: int = 0,
+                  progress: Progress | None = None, lr: float = 2e-3, batch_size: int = 64) -> nn.Module:
     """Plain digital training (Adam, one-cycle learning rate peaking at ``lr``, cross-entropy,
     batches of ``batch_size``) of ``model`` on ``data.x_train, data.y_train`` with seeded
     shuffling; returns the model in eval mode."""
@@ -34,5 +36,7 @@ def train_digital(model: nn.Module, data, epochs: int = 30, seed: int = 0, progr
             schedule.step()
         if task is not None:
             progress.advance(task)
+    if task is not None:
+        progress.remove_task(task)
     model.eval()
     return model

@@ -291,11 +291,8 @@ class PulsedLinear(nn.Module):
         the same numbers, a pass over memory each instead of a dozen small operations."""
         top, fixed, dac_rounds, sigma, adc_rounds, max_code = self._compiled_io
         v = v.detach().contiguous()
-        levels, step = torch.empty_like(v), torch.empty(v.shape[0])
-        peak = converters.row_peaks(v)
-        if not bool(torch.isfinite(peak).all()):
-            raise ValueError("analog layer input contains NaN or infinite values")
-        converters.dac_rows(v.numpy(), peak.numpy(), top, fixed, dac_rounds, levels.numpy(), step.numpy())
+        levels = torch.empty_like(v)
+        step = converters.dac_levels(v, top, fixed, dac_rounds, levels.numpy())
         w = self.matrix()
         if self.io.read_noise > 0:
             w = w + self.normals.draw(w.shape) * self.io.read_noise

@@ -19,8 +19,10 @@ TINY = workloads.Workload("tiny-digits", "demo CNN, 1 epoch", digits, digits_cnn
 def tiny(monkeypatch, tmp_path):
     monkeypatch.setitem(workloads.WORKLOADS, TINY.name, TINY)
     monkeypatch.setenv("AIMC_CACHE", str(tmp_path))
+    before = torch.get_num_threads()
     torch.set_num_threads(1)
-    return workloads.trained(TINY.name)
+    yield workloads.trained(TINY.name)
+    torch.set_num_threads(before)
 
 
 def test_a_workload_is_trained_once_then_loaded_from_its_cache(tiny, tmp_path):
@@ -39,6 +41,14 @@ def test_a_workload_is_trained_once_then_loaded_from_its_cache(tiny, tmp_path):
     assert len(tiny.test_set(quick=True)[1]) == 100 and len(tiny.test_set()[1]) == 360
 
 
+def test_an_unreadable_cache_file_is_trained_again(tiny):
+    path = workloads.cache_path(TINY, 0)
+    path.write_bytes(b"not safetensors")
+    again = workloads.trained(TINY.name)
+    assert not again.cached and set(load_file(path)) == set(tiny.model.state_dict())
+    assert not list(path.parent.glob("*.tmp"))  # no temporary file left behind
+
+
 def test_unknown_workloads_and_missing_data_say_what_to_do(monkeypatch, tmp_path):
     with pytest.raises(KeyError, match="known: digits-cnn"):
         workloads.trained("cifar-1000")
@@ -48,8 +58,12 @@ def test_unknown_workloads_and_missing_data_say_what_to_do(monkeypatch, tmp_path
 
     monkeypatch.setitem(workloads.WORKLOADS, "gone", workloads.Workload(
         "gone", "", absent, digits_cnn, 1, (1, 1, 8, 8), "apt-get install some-package"))
-    with pytest.raises(FileNotFoundError, match="some-package"):
+    with pytest.raises(workloads.MissingData, match="some-package"):
         workloads.trained("gone", cache_dir=tmp_path)
+    monkeypatch.setitem(workloads.WORKLOADS, TINY.name, TINY)
+    with pytest.raises(workloads.MissingData, match="some-package"):  # before training the first
+        bench.run_bench([TINY.name, "gone"], ["neurram"], cache_dir=tmp_path)
+    assert not (tmp_path / "workloads").exists()
 
 
 def test_mean_ci_is_students_t_interval():
@@ -78,8 +92,10 @@ def test_the_ideal_chip_gives_the_digital_accuracy_at_every_time(tiny):
 
 def test_a_noisy_chip_cell_is_reproducible_and_independent_of_the_other_cells(tiny):
     one = bench.run_cell(tiny, "ibm-hermes-pcm", instances=3, quick=True, enob_instances=1)
-    suite = bench.run_bench([TINY.name], ["neurram", "ibm-hermes-pcm"], instances=3, quick=True)
-    assert [c.chip for c in suite] == ["neurram", "ibm-hermes-pcm"]
+    seen = []
+    suite = bench.run_bench([TINY.name], ["neurram", "ibm-hermes-pcm"], instances=3, quick=True,
+                            on_cell=seen.append)
+    assert [c.chip for c in suite] == ["neurram", "ibm-hermes-pcm"] and seen == suite
     assert suite[1].accuracy[:] == one.accuracy and suite[1].seed == one.seed
     acc = torch.tensor(one.accuracy)
     assert acc.std(dim=0).max() > 0  # instances differ: programming and read noise are on

@@ -157,6 +157,24 @@ def test_to_weight_units_compiled_equals_the_tensor_code(step_kind, with_bias):
     assert y64.dtype == torch.float64 and torch.allclose(y64.float(), expected, rtol=1e-6, atol=1e-6)
 
 
+def test_the_compiled_epilogue_runs_where_it_should(monkeypatch):
+    from aimc.periphery import kernels
+
+    calls = []
+    real = kernels.scale_rows
+    monkeypatch.setattr(kernels, "scale_rows", lambda *a: calls.append(1) or real(*a))
+    codes, col = torch.ones(4, 3), torch.full((3,), 0.5)
+    ro.to_weight_units(codes.clone(), col, torch.full((4, 1), 2.0), torch.zeros(3))
+    ro.to_weight_units(codes.clone(), col, 2.0)
+    assert len(calls) == 2
+    # shapes it does not take: a 1-D step (broadcast per column by the tensor code), a bias or
+    # column factor of another length, another dtype; all through the tensor code
+    ro.to_weight_units(codes.clone(), col, torch.full((3,), 2.0))
+    ro.to_weight_units(codes.clone(), col, 2.0, torch.zeros(1))
+    ro.to_weight_units(codes.double(), col.double(), 2.0)
+    assert len(calls) == 2
+
+
 def test_a_bias_that_needs_its_gradient_gets_one():
     codes, col = torch.ones(2, 3), torch.full((3,), 0.5)
     bias = torch.zeros(3, requires_grad=True)
@@ -193,3 +211,48 @@ def test_public_read_out_leaves_its_inputs_alone():
     codes = read_out([c], [v], adc=ADC(bits=8), normals=NormalSource(0))
     assert codes.data_ptr() != c.data_ptr()
     assert torch.equal(c, torch.full((2, 3, 4), 4.2)) and torch.equal(v, torch.full((2, 3, 4), 4.0))
+
+
+def _programmed_linear(n_in=301, n_out=5):
+    import aimc
+
+    torch.manual_seed(0)
+    layer = nn.Linear(n_in, n_out)
+    chip = aimc.load_chip("ibm-hermes-pcm")  # read noise off: two reads give the same numbers
+    chip = chip.model_copy(update={"device": chip.device.model_copy(update={"read_noise_scale": 0.0})})
+    analog, _ = aimc.convert(nn.Sequential(layer), chip)
+    aimc.program(analog, seed=1)
+    aimc.drift(analog, 86400.0)
+    return analog[0]
+
+
+def test_reads_outside_inference_mode_after_one_inside_it():
+    """The reused DAC buffer is made outside inference mode: a tile whose last array has
+    padding rows reads again under no_grad after a read under inference_mode."""
+    layer = _programmed_linear()
+    assert layer.tile.padded_rows > layer.in_features
+    x = torch.randn(3, 301, generator=torch.Generator().manual_seed(0))
+    ro._scratch.buffers = {}  # as on a new thread
+    with torch.inference_mode():
+        first = layer(x)
+    with torch.no_grad():
+        again = layer(x)
+    assert torch.isfinite(first).all() and again.shape == first.shape
+
+
+@pytest.mark.parametrize("model_dtype,input_dtype", [
+    (torch.bfloat16, torch.bfloat16), (torch.float16, torch.float16), (torch.float32, torch.float64),
+    (torch.float64, torch.float32), (torch.float64, torch.float64), (torch.float32, torch.float32)])
+def test_a_linear_layer_adds_its_bias_as_before_in_every_dtype(model_dtype, input_dtype):
+    """``layer(x)`` is ``layer.tile(x) + layer.bias`` bit for bit (the old code), the bias
+    folded into the compiled pass or not."""
+    layer = _programmed_linear().to(model_dtype)
+    x = torch.randn(4, 301, generator=torch.Generator().manual_seed(2)).to(input_dtype)
+    with torch.no_grad():
+        assert torch.equal(layer(x), layer.tile(x) + layer.bias)
+
+
+def test_a_bias_of_the_wrong_shape_is_refused():
+    layer = _programmed_linear()
+    with pytest.raises(ValueError, match=r"bias must have shape \(5,\)"):
+        layer.tile(torch.zeros(2, 301), bias=torch.zeros(3))
