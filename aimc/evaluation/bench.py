@@ -161,7 +161,7 @@ def run_bench(workloads: Sequence[str] | None = None, chips: Sequence[str] | Non
     """The suite: every workload on every chip (defaults: all workloads, :func:`default_chips`).
     Chip names and every workload's data are checked before anything is trained (a missing
     data set raises :class:`aimc.evaluation.workloads.MissingData` at once); the networks are
-    trained (or loaded) first, with the process's torch threads, then each cell is evaluated
+    trained (or loaded) first, then each cell is evaluated
     on ``workers`` threads of one torch thread each; ``on_cell`` sees every cell as it
     finishes (e.g. to save it).
 

@@ -9,10 +9,12 @@ cached, for the benchmark suite (``aimc bench``) and sweeps.
 | ``fashion-cnn`` | Fashion-MNIST (Debian), 60,000 / 10,000 | LeNet-style CNN | 4 epochs |
 
 Every recipe is :func:`aimc.training.train_digital` (Adam, one-cycle learning rate 2e-3,
-batch 64) with the workload's epochs; the recipes are fixed, not tuned on any test set. The
-trained weights are cached as safetensors in ``$AIMC_CACHE/workloads`` (default
-``~/.cache/aimc``), named by the workload, the seed and a hash of the recipe, so a second run
-loads them in milliseconds and a changed recipe trains anew.
+batch 64) with the workload's epochs, on one torch thread (a reduction split over threads adds
+in another order: one thread gives the same weights on every machine); the recipes are fixed,
+not tuned on any test set. The trained weights are cached as safetensors in
+``$AIMC_CACHE/workloads`` (default ``~/.cache/aimc``), named by the workload, the seed and a
+hash of the recipe and the parameter shapes, so a second run loads them in milliseconds and a
+changed recipe or network trains anew.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from rich.progress import Progress
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from .._threads import torch_threads
 from ..data import Split, digits, fashion_mnist, mnist_5k
 from ..data.recording import default_cache_dir
 from ..models import digits_cnn, mlp, mnist_cnn
@@ -147,7 +150,7 @@ def trained(name: str, seed: int = 0, cache_dir: str | Path | None = None,
             with torch.random.fork_rng():
                 torch.manual_seed(seed)
                 model = workload.build()
-    with torch.random.fork_rng():
+    with torch.random.fork_rng(), torch_threads(1):  # one thread: the same weights on any machine
         train_digital(model, data, epochs=workload.epochs, seed=seed, progress=progress, lr=workload.lr,
                       batch_size=workload.batch_size)
     path.parent.mkdir(parents=True, exist_ok=True)
