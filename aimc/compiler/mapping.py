@@ -54,6 +54,7 @@ class LayerMap:
     part: str = ""  # its role there: ih, hh, hr (recurrent); q_proj, k_proj, v_proj, out_proj
     depth: int = 0  # layer index inside a recurrent module
     reverse: bool = False  # reverse direction of a bidirectional recurrent layer
+    reference_columns: int = 0  # columns of its arrays taken by reference cells (chip.reference_cells)
 
     @property
     def macs(self) -> int:
@@ -256,6 +257,10 @@ def compile(  # noqa: A001 - the name users expect (aimc.compile)
                       "other than MatrixAdapter; left out of the mapping and the cost: "
                       f"{', '.join(traced.unseen)}", UserWarning, stacklevel=2)
     rows_per_array, cols_per_array = spec.array.rows, spec.array.cols
+    reference = spec.reference_cells.columns if spec.reference_cells is not None else 0
+    if reference >= cols_per_array:
+        raise ValueError(f"reference_cells.columns ({reference}) leaves no column of a {cols_per_array}-column "
+                         f"array for weights")
     layers: list[LayerMap] = []
     for matrix in traced.matrices.values():
         weight = matrix.weight
@@ -269,7 +274,9 @@ def compile(  # noqa: A001 - the name users expect (aimc.compile)
         if layer.analog:
             granule = math.prod(weight.shape[2:]) if weight.dim() > 2 else 1
             layer.row_arrays, *_ = split_rows(inputs, rows_per_array, granule)
-            layer.col_arrays = math.ceil(spec.encoding.columns(out) / cols_per_array)
+            # reference cells take `reference` columns of every array; weights get the rest
+            layer.col_arrays = math.ceil(spec.encoding.columns(out) / (cols_per_array - reference))
+            layer.reference_columns = reference * layer.row_arrays * layer.col_arrays
             cells = layer.row_arrays * layer.col_arrays * rows_per_array * cols_per_array
             layer.utilization = inputs * out / cells
             layer.devices, layer.adc_groups, layer.fill = _conductance_fill(weight, spec)
