@@ -217,7 +217,10 @@ class _Instance:
         sim = self.sim
         for tile in sim.tiles:
             tile.device_model = sim.device  # targets are reached at the reference temperature
-        seed = split_seed(np.random.SeedSequence([self.seed, self.programs]), 1)[0]
+        # the first programming: the instance's seed itself (the chip instance of
+        # aimc.evaluation.evaluate_over_time with the same seed); each refresh: a fresh draw
+        seed = self.seed if self.programs == 0 else split_seed(
+            np.random.SeedSequence([self.seed, self.programs]), 1)[0]
         verify = sim.verify
         program(sim.model, seed=seed, verify=verify, check_memory=False)
         pulses = reads = 0
