@@ -87,7 +87,8 @@ def run_lifetime(
     plot = plot_lifetime(result, out / "lifetime.png",
                          title=f"{spec.name}, policy {pol.name}, {profile.label}")
     table = Table(title=f"{spec.name}, policy {pol.name}, {profile.label}: test accuracy (%), mean ± s.e. "
-                        f"over {repeats} chip instance{'s' if repeats > 1 else ''} (digital {100 * digital:.2f})")
+                        f"over {repeats} chip instance{'s' if repeats > 1 else ''} "
+                        f"(digital {100 * digital:.2f})")
     for column in ("time", "temperature", "accuracy"):
         table.add_column(column, justify="right")
     for t, temp, m, s in zip(result.times, result.temperatures_k, result.mean, result.sem, strict=True):

@@ -12,6 +12,7 @@ from .program_verify import ProgramVerify, VerifyHistory
 from .reference_cells import ClosedLoop, ReferenceBank, ReferenceCells
 from .refresh import NoRefresh, PeriodicRefresh, Refresh, ThresholdRefresh
 
-__all__ = ["ENDURANCE", "ClosedLoop", "Compensation", "Endurance", "GlobalDriftCompensation", "NoCompensation",
+__all__ = ["ENDURANCE", "ClosedLoop", "Compensation", "Endurance", "GlobalDriftCompensation",
+           "NoCompensation",
            "NoRefresh", "PeriodicRefresh", "ProgramVerify", "ReferenceBank", "ReferenceCells", "Refresh",
            "ThresholdRefresh", "VerifyHistory", "Wear", "build_compensation"]

@@ -14,7 +14,7 @@ and temperature coefficients that I. Giannopoulos et al. (AICAS 2020) compensate
 A *column read* drives all ``rows`` rows of the reference columns at the read voltage and
 digitises each column's current with the chip's ADC, with the input amplitude scaled so that
 each column reads ``headroom`` of the ADC's full scale at programming (room for the
-conductance to grow when hot); ``reads`` reads at staggered input amplitudes are averaged
+conductance to grow when hot); ``reads`` dithered reads are averaged
 (:meth:`ReferenceBank.read_columns`). The reading right
 after programming (at the reference temperature) is the baseline; the ratio reading(t) /
 baseline is the **drift factor** of each level of each array, ``D[a, l]`` (drift and temperature
@@ -154,7 +154,8 @@ class ReferenceBank:
         dev = self.device
         targets = torch.tensor(spec.targets, dtype=torch.float32) * (dev.g_max - dev.g_min) + dev.g_min
         self.levels = dev.snap(targets)  # [L] S
-        self.g_target = self.levels.expand(self.row_arrays, self.col_arrays, self.rows, len(self.levels)).clone()
+        shape = (self.row_arrays, self.col_arrays, self.rows, len(self.levels))
+        self.g_target = self.levels.expand(*shape).clone()
         self._mix = self._column_mixing(tile)
         self.state: dict[str, torch.Tensor] | None = None
         self.baseline: torch.Tensor | None = None  # [ra, ca, L] column readings at programming
@@ -196,26 +197,26 @@ class ReferenceBank:
 
     def read_columns(self, device: Device, t: float, reads: int | None = None) -> torch.Tensor:
         """Column readings (S of summed conductance) ``[ra, ca, L]`` of the devices at ``t`` as
-        ``device`` (its temperature) sees them: ``reads`` reads at input amplitudes
-        ``a_k = 1 - k / (2 reads)`` (an amplitude dither: their ADC codes divided by ``a_k`` and
-        averaged, the quantisation error averages down too), each digitised by the ADC."""
+        ``device`` (its temperature) sees them: ``reads`` reads, each digitised by the ADC with
+        a known offset of ``(k + 1/2) / reads - 1/2`` LSB added before and removed after it
+        (subtractive dither), averaged: the quantisation error averages down to at most
+        ``1 / (2 reads)`` LSB instead of staying at up to half an LSB."""
         reads = self.spec.reads if reads is None else reads
         generator = torch.Generator().manual_seed(_seed(self._seed, 0xC01, _time_bits(t),
                                                         _time_bits(device.temperature_k)))
         g, sigma = self._noisy(device, t)
         total = g.sum(dim=2)  # [ra, ca, L]
-        amp = 1.0 - torch.arange(reads, dtype=torch.float32) / (2 * reads)
-        amp = amp.view(-1, 1, 1, 1)
         if sigma is None:
-            samples = total * amp
+            samples = total.expand(reads, *total.shape)
         else:
             std = sigma.pow(2).sum(dim=2).sqrt()
-            samples = (total + std * torch.randn((reads, *total.shape), generator=generator)) * amp
+            samples = total + std * torch.randn((reads, *total.shape), generator=generator)
         lsb = self._lsb()
         if lsb is not None:
             top = 2 ** (self.adc.bits - 1) - 1
-            samples = (samples / lsb).round().clamp(-top, top) * lsb
-        return (samples / amp).mean(dim=0)
+            dither = ((torch.arange(reads, dtype=torch.float32) + 0.5) / reads - 0.5).view(-1, 1, 1, 1)
+            samples = ((samples / lsb + dither).round().clamp(-top, top) - dither) * lsb
+        return samples.mean(dim=0)
 
     def read_cells(self, device: Device, t: float) -> torch.Tensor:
         """One read of every reference cell alone ``[ra, ca, rows, L]`` (S), with read noise

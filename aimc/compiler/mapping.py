@@ -259,7 +259,8 @@ def compile(  # noqa: A001 - the name users expect (aimc.compile)
     rows_per_array, cols_per_array = spec.array.rows, spec.array.cols
     reference = spec.reference_cells.columns if spec.reference_cells is not None else 0
     if reference >= cols_per_array:
-        raise ValueError(f"reference_cells.columns ({reference}) leaves no column of a {cols_per_array}-column "
+        raise ValueError(f"reference_cells.columns ({reference}) leaves no column of a "
+                         f"{cols_per_array}-column "
                          f"array for weights")
     layers: list[LayerMap] = []
     for matrix in traced.matrices.values():

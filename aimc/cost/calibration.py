@@ -53,7 +53,8 @@ def cell_read_energy(chip: ChipSpec, fill: float = 0.5) -> float:
 def matrix_read_energy(chip: ChipSpec, rows: int, cols: int, fill: float, devices: int = 2,
                        adc_groups: int = 1, row_arrays: int = 1, col_arrays: int = 1) -> float:
     """Energy (J) of one input vector through one analog matrix (array, DAC and ADC)."""
-    return float(sum(mvm_energy(chip, rows, cols, fill, devices, adc_groups, col_arrays, row_arrays).values()))
+    parts = mvm_energy(chip, rows, cols, fill, devices, adc_groups, col_arrays, row_arrays)
+    return float(sum(parts.values()))
 
 
 def programming_cost(chip: ChipSpec, pulses: int, reads: int, verify: ProgramVerify | None = None

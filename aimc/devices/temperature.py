@@ -130,7 +130,8 @@ class TemperatureTable(BaseModel):
                 raise ValueError(f"temperature table{where}: {name} at row {bad[0] + 1} is {v[bad[0]]} "
                                  f"(NaN or infinite); every row needs a number")
         if t[0] != 0.0:
-            raise ValueError(f"temperature table{where}: the first time must be 0 s (programming), got {t[0]:g}")
+            raise ValueError(f"temperature table{where}: the first time must be 0 s (programming), "
+                             f"got {t[0]:g}")
         step = np.diff(t)
         if (step <= 0).any():
             i = int(np.flatnonzero(step <= 0)[0])
@@ -191,7 +192,8 @@ class TemperatureTable(BaseModel):
         return cls(times_s=times, kelvin=temps, max_gap_s=max_gap_s, source=path.name)
 
 
-TemperatureProfile = Annotated[ConstantTemperature | DailyCycle | TemperatureTable, Field(discriminator="kind")]
+TemperatureProfile = Annotated[ConstantTemperature | DailyCycle | TemperatureTable,
+                               Field(discriminator="kind")]
 
 
 def parse_profile(text: str) -> ConstantTemperature | DailyCycle | TemperatureTable:
@@ -216,7 +218,8 @@ def parse_profile(text: str) -> ConstantTemperature | DailyCycle | TemperatureTa
     except ValueError as err:
         if "validation error" in str(err):
             raise
-        raise ValueError(f"temperature {text!r}: expected e.g. 300K, 25C, daily:25-85C or a CSV path") from err
+        raise ValueError(f"temperature {text!r}: expected e.g. 300K, 25C, daily:25-85C or a CSV "
+                         f"path") from err
     if Path(s).suffix.lower() == ".csv" or Path(s).exists():
         return TemperatureTable.from_csv(s)
     raise ValueError(f"temperature {text!r}: expected e.g. 300K, 25C, daily:25-85C or a CSV path")

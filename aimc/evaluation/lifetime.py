@@ -94,7 +94,8 @@ class LifetimePolicy(BaseModel):
 
     @property
     def uses_reference_cells(self) -> bool:
-        return self.compensation in ("per_array", "per_column", "closed_loop") or self.refresh.kind == "threshold"
+        return (self.compensation in ("per_array", "per_column", "closed_loop")
+                or self.refresh.kind == "threshold")
 
 
 POLICIES: dict[str, LifetimePolicy] = {
@@ -316,7 +317,8 @@ class _Instance:
         first = math.floor(self.t_update / period) + 1
         last = math.floor(tc / period)
         settle = ctrl.updates_to_settle(1e-4)
-        steps = [k * period for k in range(max(first, last - settle + 1), last + 1) if k * period > self.t_prog]
+        steps = [k * period for k in range(max(first, last - settle + 1), last + 1)
+                 if k * period > self.t_prog]
         if tc == self.t_prog and not steps:
             steps = [tc]
         for ts in steps:
@@ -431,7 +433,8 @@ def simulate_lifetime(
     start = _time.perf_counter()
     policy = get_policy(policy)
     profile = profile if profile is not None else ConstantTemperature()
-    times = sorted({float(t) for t in (times if times is not None else default_times(duration_s, checkpoints))})
+    times = times if times is not None else default_times(duration_s, checkpoints)
+    times = sorted({float(t) for t in times})
     if not times or times[0] < 0 or times[-1] > duration_s:
         raise ValueError(f"times must lie in [0, duration_s = {duration_s:g} s], got {times}")
     reference_cells = reference_cells or chip.reference_cells or ReferenceCells()
