@@ -418,7 +418,7 @@ def lifetime(
     except (UsageError, ValueError, FileNotFoundError) as err:
         raise _fail("bad lifetime arguments", err) from err
     spec = _load_chip(chip)
-    from .life import run_lifetime
+    from .demo import run_lifetime
 
     try:
         run_lifetime(spec, policy, profile, seconds, out_dir=out, checkpoints=checkpoints, repeats=repeats,
