@@ -403,6 +403,8 @@ def lifetime(
     epochs: int = typer.Option(30, min=1, help="digital training epochs of the demo network"),
     out: Path = typer.Option(Path("aimc-lifetime"), help="folder for lifetime.json, lifetime.png and the "
                                                          "checkpoint (its parent must exist)"),
+    verify: bool = typer.Option(False, "--verify", help="program and refresh with program-and-verify "
+                                                        "(aimc.calibration.ProgramVerify defaults)"),
     fresh: bool = typer.Option(False, "--fresh", help="ignore a checkpoint in --out and start over"),
 ) -> None:
     """Simulate the demo network on a chip for a year (or --duration): drift, temperature,
@@ -413,7 +415,12 @@ def lifetime(
         from .devices.temperature import parse_profile
         from .evaluation.lifetime import get_policy
 
-        get_policy(policy)
+        chosen = get_policy(policy)
+        if verify:
+            from .calibration import ProgramVerify
+
+            chosen = chosen.model_copy(update={"refresh": chosen.refresh.model_copy(
+                update={"verify": ProgramVerify()})})
         profile = parse_profile(temperature)
     except (UsageError, ValueError, FileNotFoundError) as err:
         raise _fail("bad lifetime arguments", err) from err
@@ -421,7 +428,7 @@ def lifetime(
     from .demo import run_lifetime
 
     try:
-        run_lifetime(spec, policy, profile, seconds, out_dir=out, checkpoints=checkpoints, repeats=repeats,
+        run_lifetime(spec, chosen, profile, seconds, out_dir=out, checkpoints=checkpoints, repeats=repeats,
                      seed=seed, epochs=epochs, console=console, resume=not fresh)
     except ValueError as err:
         raise _fail("lifetime", err) from err

@@ -40,7 +40,14 @@ from .chips import DEFAULT_CHIP, ChipSpec, load_chip
 from .data import Split, digits
 from .devices.temperature import parse_profile
 from .evaluation import accuracy, evaluate_settings, plot_accuracy_over_time
-from .evaluation.lifetime import YEAR, LifetimeResult, get_policy, plot_lifetime, simulate_lifetime
+from .evaluation.lifetime import (
+    YEAR,
+    LifetimePolicy,
+    LifetimeResult,
+    get_policy,
+    plot_lifetime,
+    simulate_lifetime,
+)
 from .models import digits_cnn
 from .nn import convert
 
@@ -227,7 +234,7 @@ def format_time(t: float) -> str:
 
 def run_lifetime(
     chip: str | ChipSpec = "ibm-hermes-pcm",
-    policy: str = "threshold",
+    policy: str | LifetimePolicy = "threshold",
     temperature: str = "25C",
     duration_s: float = YEAR,
     *,

@@ -3,10 +3,10 @@
 Model. A device survives ``N_i`` write cycles, ``N_i = budget * exp(spread * xi_i)`` with
 ``xi_i ~ N(0, 1)`` drawn once per device (``spread = 0``: every device fails exactly at the
 budget). Each programming of a tile adds to every device's count the write pulses it took:
-one for open-loop programming, the mean pulses per device of a program-and-verify run
-(``VerifyHistory.pulses / devices``). A device whose count reaches ``N_i`` is stuck from then on,
-in the state its technology fails in, through the chip's fault model (``aimc.array.Faults``
-maps: stuck at ``g_max`` or at ``g_min``).
+one for open-loop programming, each device's own pulses in a program-and-verify run
+(``VerifyHistory.pulses_per_device``: the rounds it was rewritten in, plus the first write). A
+device whose count reaches ``N_i`` is stuck from then on, in the state its technology fails in,
+through the chip's fault model (``aimc.array.Faults`` maps: stuck at ``g_max`` or at ``g_min``).
 
 Endurance budgets (write cycles; order-of-magnitude values of the literature, conservative end):
 
@@ -86,8 +86,9 @@ class Wear:
                 limit = limit * torch.exp(endurance.spread * torch.randn(shape, generator=g))
             self.limit = limit
 
-    def add(self, cycles_per_device: float) -> None:
-        """Count one programming of the tile (``cycles_per_device`` pulses each)."""
+    def add(self, cycles_per_device: float | torch.Tensor) -> None:
+        """Count one programming of the tile: ``cycles_per_device`` pulses each (a number, or
+        a tensor of the device shape: program-and-verify's ``VerifyHistory.pulses_per_device``)."""
         self.cycles += cycles_per_device
 
     @property

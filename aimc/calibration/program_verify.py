@@ -37,6 +37,7 @@ class VerifyHistory:
     converged: list[float] = field(default_factory=list)  # fraction within tolerance
     pulses: int = 0  # write pulses over all devices
     reads: int = 0  # verify reads over all devices
+    pulses_per_device: torch.Tensor | None = None  # write pulses of each device (endurance cycles)
 
 
 class ProgramVerify(BaseModel):
@@ -67,7 +68,7 @@ class ProgramVerify(BaseModel):
         tolerance = self.tolerance * device.g_max
         state = device.program(target, generator)
         aim = target.clone()
-        history = VerifyHistory(pulses=target.numel())
+        history = VerifyHistory(pulses=target.numel(), pulses_per_device=torch.ones_like(target))
         active = torch.ones_like(target, dtype=torch.bool)
         for round_ in range(self.max_iterations + 1):
             g_now = device.conductance(state, self.t_verify)
@@ -89,6 +90,7 @@ class ProgramVerify(BaseModel):
                     continue  # the device's target (its drift and noise law) stays the real one
                 state[key] = torch.where(active, fresh[key], state[key])
             history.pulses += int(active.sum())
+            history.pulses_per_device += active
         return state, history
 
     def time_s(self, history: VerifyHistory, rows_in_parallel: int = 1) -> float:

@@ -147,9 +147,11 @@ class ReferenceBank:
         self.spec = spec
         self.device: Device = tile.device_model
         self.adc = tile.adc
-        self.row_arrays, self.col_arrays = tile.array_grid
+        # the weights get the columns the references leave (as aimc.compile maps them)
         self.rows = tile.array_shape[0]
-        self.array_cols = tile.array_shape[1]
+        self.array_cols = max(tile.array_shape[1] - spec.columns, 1)
+        self.row_arrays = tile.row_arrays
+        self.col_arrays = math.ceil(tile.columns / self.array_cols)
         self.out_features = tile.out_features
         dev = self.device
         targets = torch.tensor(spec.targets, dtype=torch.float32) * (dev.g_max - dev.g_min) + dev.g_min

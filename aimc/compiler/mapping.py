@@ -127,6 +127,8 @@ class Mapping:
             notes.append("arrays: row x column arrays, x replicas")
         if any(layer.recurrent for layer in self.layers):
             notes.append("recurrent matrices (W_hh, W_hr) are read step after step")
+        if chip.reference_cells is not None:
+            notes.append(f"reference cells take {chip.reference_cells.columns} columns of every array")
         table.caption = "; ".join(notes) or None
         return table
 

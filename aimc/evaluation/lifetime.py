@@ -233,7 +233,7 @@ class _Instance:
                 p, r = tile.verify_history.pulses, tile.verify_history.reads
             pulses, reads = pulses + p, reads + r
             if count:
-                wear.add(p / devices)
+                wear.add(1.0 if verify is None else tile.verify_history.pulses_per_device)
             wear.apply(tile)
             if wear.worn_count:  # the calibration reference of the chip as it now is
                 tile.drift_to(0.0, compensate=False)

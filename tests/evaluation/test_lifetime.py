@@ -140,3 +140,27 @@ def test_bad_arguments(trained):
         simulate_lifetime(analog, test, chip, "none", duration_s=DAY, times=[2 * DAY], progress=False)
     with pytest.raises(ValueError, match="no analog layers"):
         simulate_lifetime(nn.Linear(64, 10), test, chip, "none", progress=False)
+
+
+def test_program_and_verify_refresh_costs_pulses_reads_and_more_cycles(trained):
+    """With program-and-verify every refresh takes verify reads and extra pulses: more energy
+    and downtime than an open-loop refresh, and more than one endurance cycle per device."""
+    from aimc.calibration import ProgramVerify
+
+    model, test = trained
+    chip = load_chip("ibm-hermes-pcm")
+    runs = {}
+    for name, verify in (("open", None), ("verify", ProgramVerify(max_iterations=3))):
+        policy = LifetimePolicy(name=name, compensation="global",
+                                refresh=PeriodicRefresh(period_s=DAY, verify=verify))
+        analog, _ = convert(model, chip)
+        runs[name] = simulate_lifetime(analog, test, chip, policy, ConstantTemperature(), 2.5 * DAY,
+                                       times=[1.0, 2.5 * DAY], endurance=Endurance(budget=4), progress=False)
+    open_loop, verified = runs["open"], runs["verify"]
+    assert open_loop.refreshes == verified.refreshes == [[DAY, 2 * DAY]]
+    assert verified.energy_j[0]["refresh"] > open_loop.energy_j[0]["refresh"]
+    assert verified.downtime_s[0] > 2 * open_loop.downtime_s[0]  # verify reads take 10x a write
+    assert open_loop.worn == [0]  # 3 open-loop programmings: 3 cycles < 4
+    # 3 verified programmings: the devices rewritten in any round reach 4 pulses, the others not
+    devices = sum(m.device_shape.numel() for m in analog.modules() if type(m).__name__ == "Tile")
+    assert 0 < verified.worn[0] < devices
