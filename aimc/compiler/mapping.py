@@ -6,7 +6,10 @@ every weight layer, records its matrix (a convolution as im2col: ``C_in * k * k`
 same split as :class:`aimc.tile.Tile`: rows evenly over arrays, whole kernels per array), the
 arrays' utilisation, and which cores hold it. One core holds one array of the chip's size.
 Layers the hardware cannot take, or that a policy keeps digital (name patterns), stay digital
-with the reason. Optionally the layers that limit a pipelined schedule (most input vectors per
+with the reason. A chip with reference cells (``chip.reference_cells``, for drift and temperature
+calibration: ``aimc.calibration.reference_cells``) keeps that many columns of every array for
+them: the weights get the others, which can take more arrays (``LayerMap.reference_columns``).
+Optionally the layers that limit a pipelined schedule (most input vectors per
 inference per replica) get replicas on the free cores. A model larger than the chip is reported
 with the number of chips it needs, never an error.
 """
