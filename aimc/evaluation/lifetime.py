@@ -372,6 +372,8 @@ class _Instance:
 
 class _Simulation:
     def __init__(self, model: nn.Module, data: Data, chip: ChipSpec, config: LifetimeConfig, verify) -> None:
+        # program-and-verify counts each device's pulses (its endurance cycles)
+        verify = None if verify is None else verify.model_copy(update={"track_pulses": True})
         self.model, self.data, self.chip, self.config, self.verify = model, data, chip, config, verify
         self.tiles = [tile for _, tile in analog_tiles(model)]
         if not self.tiles:
