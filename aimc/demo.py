@@ -28,6 +28,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from rich.console import Console
@@ -38,16 +39,7 @@ from torch import nn
 from .calibration import GlobalDriftCompensation
 from .chips import DEFAULT_CHIP, ChipSpec, load_chip
 from .data import Split, digits
-from .devices.temperature import parse_profile
 from .evaluation import accuracy, evaluate_settings, plot_accuracy_over_time
-from .evaluation.lifetime import (
-    YEAR,
-    LifetimePolicy,
-    LifetimeResult,
-    get_policy,
-    plot_lifetime,
-    simulate_lifetime,
-)
 from .models import digits_cnn
 from .nn import convert
 
@@ -223,6 +215,9 @@ def _run_demo(out_dir: str | Path, chip: str, repeats: int, epochs: int, seed: i
 # out_dir; the checkpoint lives in out_dir/checkpoint, so a stopped run resumes there when started
 # again with the same arguments.
 
+if TYPE_CHECKING:
+    from .evaluation.lifetime import LifetimePolicy, LifetimeResult
+
 
 def format_time(t: float) -> str:
     """``86400`` → ``"1 d"``: the largest unit that gives a number >= 1."""
@@ -236,7 +231,7 @@ def run_lifetime(
     chip: str | ChipSpec = "ibm-hermes-pcm",
     policy: str | LifetimePolicy = "threshold",
     temperature: str = "25C",
-    duration_s: float = YEAR,
+    duration_s: float = 365 * 86400.0,
     *,
     out_dir: str | Path = "aimc-lifetime",
     checkpoints: int = 20,
@@ -257,6 +252,9 @@ def run_lifetime(
     Example:
         >>> res = run_lifetime("ibm-hermes-pcm", "threshold", "daily:25-85C", 365 * 86400)  # doctest: +SKIP
     """
+    from .devices.temperature import parse_profile
+    from .evaluation.lifetime import get_policy, plot_lifetime, simulate_lifetime
+
     console = console or Console()
     spec = chip if isinstance(chip, ChipSpec) else load_chip(chip)
     pol = get_policy(policy)
