@@ -388,6 +388,52 @@ def stream(
     console.print(table)
 
 
+@app.command()
+def lifetime(
+    chip: str = typer.Option(DEFAULT_CHIP, help="chip preset name or YAML path"),
+    policy: str = typer.Option("threshold", help="none, global, per-array, per-column, closed-loop, "
+                                                 "threshold or periodic"),
+    temperature: str = typer.Option("25C", help="chip temperature: 25C, 300K, daily:25-85C, or a CSV "
+                                                "(time_s, temperature_k or temperature_c)"),
+    duration: str = typer.Option("1y", help="how long to simulate, e.g. 1d, 1mo, 1y"),
+    checkpoints: int = typer.Option(20, min=1, help="times the accuracy is measured (log-spaced from 1 s), "
+                                                    "each followed by a checkpoint"),
+    repeats: int = typer.Option(1, min=1, help="chip instances"),
+    seed: int = typer.Option(0, help="seed of data split, training and chip instances"),
+    epochs: int = typer.Option(30, min=1, help="digital training epochs of the demo network"),
+    out: Path = typer.Option(Path("aimc-lifetime"), help="folder for lifetime.json, lifetime.png and the "
+                                                         "checkpoint (its parent must exist)"),
+    verify: bool = typer.Option(False, "--verify", help="program and refresh with program-and-verify "
+                                                        "(aimc.calibration.ProgramVerify defaults)"),
+    fresh: bool = typer.Option(False, "--fresh", help="ignore a checkpoint in --out and start over"),
+) -> None:
+    """Simulate the demo network on a chip for a year (or --duration): drift, temperature,
+    calibration, refresh and wear; accuracy over time, energy overhead and downtime."""
+    try:
+        writable_folder(out if out.exists() else out.parent, "--out")
+        seconds = parse_duration(duration)
+        from .devices.temperature import parse_profile
+        from .evaluation.lifetime import get_policy
+
+        chosen = get_policy(policy)
+        if verify:
+            from .calibration import ProgramVerify
+
+            chosen = chosen.model_copy(update={"refresh": chosen.refresh.model_copy(
+                update={"verify": ProgramVerify()})})
+        profile = parse_profile(temperature)
+    except (UsageError, ValueError, FileNotFoundError) as err:
+        raise _fail("bad lifetime arguments", err) from err
+    spec = _load_chip(chip)
+    from .demo import run_lifetime
+
+    try:
+        run_lifetime(spec, chosen, profile, seconds, out_dir=out, checkpoints=checkpoints, repeats=repeats,
+                     seed=seed, epochs=epochs, console=console, resume=not fresh)
+    except ValueError as err:
+        raise _fail("lifetime", err) from err
+
+
 def chip_kind(spec) -> str:
     return f"{spec.cores} cores of {spec.array.rows}x{spec.array.cols}, {spec.timing.phases}-phase read"
 

@@ -37,6 +37,7 @@ class VerifyHistory:
     converged: list[float] = field(default_factory=list)  # fraction within tolerance
     pulses: int = 0  # write pulses over all devices
     reads: int = 0  # verify reads over all devices
+    pulses_per_device: torch.Tensor | None = None  # write pulses of each device (track_pulses)
 
 
 class ProgramVerify(BaseModel):
@@ -59,6 +60,8 @@ class ProgramVerify(BaseModel):
     write_time_s: float = Field(100e-9, gt=0, description="one write pulse (s)")
     read_time_s: float = Field(1e-6, gt=0, description="one verify read (s)")
     write_energy_j: float = Field(10e-12, ge=0, description="one write pulse (J)")
+    track_pulses: bool = Field(False, description="keep each device's pulse count in the history "
+                               "(VerifyHistory.pulses_per_device: endurance; one float per device)")
 
     def program(self, device: Device, g_target: torch.Tensor, generator: torch.Generator,
                 ) -> tuple[State, VerifyHistory]:
@@ -67,7 +70,8 @@ class ProgramVerify(BaseModel):
         tolerance = self.tolerance * device.g_max
         state = device.program(target, generator)
         aim = target.clone()
-        history = VerifyHistory(pulses=target.numel())
+        history = VerifyHistory(pulses=target.numel(),
+                                pulses_per_device=torch.ones_like(target) if self.track_pulses else None)
         active = torch.ones_like(target, dtype=torch.bool)
         for round_ in range(self.max_iterations + 1):
             g_now = device.conductance(state, self.t_verify)
@@ -89,6 +93,8 @@ class ProgramVerify(BaseModel):
                     continue  # the device's target (its drift and noise law) stays the real one
                 state[key] = torch.where(active, fresh[key], state[key])
             history.pulses += int(active.sum())
+            if history.pulses_per_device is not None:
+                history.pulses_per_device += active
         return state, history
 
     def time_s(self, history: VerifyHistory, rows_in_parallel: int = 1) -> float:

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator,
 
 from ..array import CircuitNoise, Faults
 from ..array.ir_drop import IRDrop
-from ..calibration import Compensation, GlobalDriftCompensation
+from ..calibration import Compensation, GlobalDriftCompensation, ReferenceCells
 from ..devices import PCM, RRAM, Flash, Ideal, MeasuredDevice
 from ..encoding import Differential, EncodingSpec
 from ..periphery import ADC, DAC
@@ -151,6 +151,9 @@ class ChipSpec(BaseModel):
     timing: Timing = Field(default_factory=Timing, description="converter and read timing")
     compensation: Compensation = Field(default_factory=GlobalDriftCompensation)
     cost: CostSpec = Field(default_factory=CostSpec, description="energy and area parameters")
+    reference_cells: ReferenceCells | None = Field(
+        None, description="reference columns reserved in every array (aimc.calibration.reference_cells); "
+                          "None = none")
 
     @field_validator("description")
     @classmethod

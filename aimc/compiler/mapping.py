@@ -6,7 +6,10 @@ every weight layer, records its matrix (a convolution as im2col: ``C_in * k * k`
 same split as :class:`aimc.tile.Tile`: rows evenly over arrays, whole kernels per array), the
 arrays' utilisation, and which cores hold it. One core holds one array of the chip's size.
 Layers the hardware cannot take, or that a policy keeps digital (name patterns), stay digital
-with the reason. Optionally the layers that limit a pipelined schedule (most input vectors per
+with the reason. A chip with reference cells (``chip.reference_cells``, for drift and temperature
+calibration: ``aimc.calibration.reference_cells``) keeps that many columns of every array for
+them: the weights get the others, which can take more arrays (``LayerMap.reference_columns``).
+Optionally the layers that limit a pipelined schedule (most input vectors per
 inference per replica) get replicas on the free cores. A model larger than the chip is reported
 with the number of chips it needs, never an error.
 """
@@ -54,6 +57,7 @@ class LayerMap:
     part: str = ""  # its role there: ih, hh, hr (recurrent); q_proj, k_proj, v_proj, out_proj
     depth: int = 0  # layer index inside a recurrent module
     reverse: bool = False  # reverse direction of a bidirectional recurrent layer
+    reference_columns: int = 0  # columns of its arrays taken by reference cells (chip.reference_cells)
 
     @property
     def macs(self) -> int:
@@ -126,6 +130,8 @@ class Mapping:
             notes.append("arrays: row x column arrays, x replicas")
         if any(layer.recurrent for layer in self.layers):
             notes.append("recurrent matrices (W_hh, W_hr) are read step after step")
+        if chip.reference_cells is not None:
+            notes.append(f"reference cells take {chip.reference_cells.columns} columns of every array")
         table.caption = "; ".join(notes) or None
         return table
 
@@ -256,6 +262,11 @@ def compile(  # noqa: A001 - the name users expect (aimc.compile)
                       "other than MatrixAdapter; left out of the mapping and the cost: "
                       f"{', '.join(traced.unseen)}", UserWarning, stacklevel=2)
     rows_per_array, cols_per_array = spec.array.rows, spec.array.cols
+    reference = spec.reference_cells.columns if spec.reference_cells is not None else 0
+    if reference >= cols_per_array:
+        raise ValueError(f"reference_cells.columns ({reference}) leaves no column of a "
+                         f"{cols_per_array}-column "
+                         f"array for weights")
     layers: list[LayerMap] = []
     for matrix in traced.matrices.values():
         weight = matrix.weight
@@ -269,7 +280,9 @@ def compile(  # noqa: A001 - the name users expect (aimc.compile)
         if layer.analog:
             granule = math.prod(weight.shape[2:]) if weight.dim() > 2 else 1
             layer.row_arrays, *_ = split_rows(inputs, rows_per_array, granule)
-            layer.col_arrays = math.ceil(spec.encoding.columns(out) / cols_per_array)
+            # reference cells take `reference` columns of every array; weights get the rest
+            layer.col_arrays = math.ceil(spec.encoding.columns(out) / (cols_per_array - reference))
+            layer.reference_columns = reference * layer.row_arrays * layer.col_arrays
             cells = layer.row_arrays * layer.col_arrays * rows_per_array * cols_per_array
             layer.utilization = inputs * out / cells
             layer.devices, layer.adc_groups, layer.fill = _conductance_fill(weight, spec)

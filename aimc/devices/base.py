@@ -91,10 +91,28 @@ class Device(BaseModel):
         of the event, so this is :meth:`program`."""
         return self.program(g_target, generator)
 
-    def arrhenius_factor(self, activation_ev: float, reference_k: float) -> float:
-        """How much faster a thermally activated process runs at ``temperature_k`` than at
-        ``reference_k``: ``exp(Ea / k_B * (1 / T_ref - 1 / T))``."""
-        return math.exp(activation_ev / BOLTZMANN_EV * (1.0 / reference_k - 1.0 / self.temperature_k))
+    def arrhenius_factor(self, activation_ev: float, reference_k: float,
+                         temperature_k: float | None = None) -> float:
+        """How much faster a thermally activated process runs at ``temperature_k`` (default:
+        :attr:`temperature_k`) than at ``reference_k``: ``exp(Ea / k_B * (1 / T_ref - 1 / T))``."""
+        return arrhenius(activation_ev, reference_k, self.temperature_k if temperature_k is None
+                         else temperature_k)
+
+    def drift_acceleration(self, temperature_k: float | None = None) -> float:
+        """How much faster the device's drift or retention loss runs at ``temperature_k``
+        (default: :attr:`temperature_k`) than at the temperature of its measurements: time since
+        programming at that temperature counts ``drift_acceleration`` times as much. 1 for
+        devices without thermally activated drift (this base); PCM, RRAM and flash override it
+        with their Arrhenius law (see their module docstrings)."""
+        return 1.0
+
+    def conductance_temperature_factor(self, g_target: torch.Tensor,
+                                       temperature_k: float | None = None) -> torch.Tensor | float:
+        """Factor on the read conductance of devices programmed to ``g_target`` (S) when read at
+        ``temperature_k`` (default: :attr:`temperature_k`) rather than at the reference
+        temperature. 1 (this base) for devices without a published temperature coefficient;
+        PCM overrides it."""
+        return 1.0
 
     def conductance(self, state: State, t: float) -> torch.Tensor:
         """Noise-free conductance (S) ``t`` seconds after programming."""
@@ -127,6 +145,16 @@ class Device(BaseModel):
         f_frozen, f_fresh = math.sqrt(frozen / (frozen + fresh)), math.sqrt(fresh / (frozen + fresh))
         return (total * f_frozen if frozen > 0.0 else None,
                 total * f_fresh if fresh > 0.0 else None)
+
+
+def arrhenius(activation_ev: float, reference_k: float, temperature_k: float) -> float:
+    """``exp(Ea / k_B * (1 / T_ref - 1 / T))``: the rate of a process with activation energy
+    ``Ea`` (eV) at ``T`` relative to ``T_ref`` (K); exactly 1 at ``T == T_ref``."""
+    if temperature_k == reference_k or activation_ev == 0.0:
+        return 1.0
+    if not temperature_k > 0:
+        raise ValueError(f"temperature must be > 0 K, got {temperature_k}")
+    return math.exp(activation_ev / BOLTZMANN_EV * (1.0 / reference_k - 1.0 / temperature_k))
 
 
 def one_over_f_split(t: float, t_read: float, window: float) -> tuple[float, float]:

@@ -63,8 +63,12 @@ class Flash(Device):
     activation_ev: float = Field(1.1, gt=0, description="charge-loss activation energy Ea (eV)")
     reference_k: float = Field(300.0, gt=0, description="temperature of the measurements (K)")
 
+    def drift_acceleration(self, temperature_k: float | None = None) -> float:
+        """The retention law's Arrhenius factor ``exp(Ea/k_B (1/T_ref - 1/T))`` (module docstring)."""
+        return self.arrhenius_factor(self.activation_ev, self.reference_k, temperature_k)
+
     def _t_eff(self, t: float) -> float:
-        return check_time(t) * self.arrhenius_factor(self.activation_ev, self.reference_k)
+        return check_time(t) * self.drift_acceleration()
 
     def variability_std(self, g_target: torch.Tensor, t: float) -> torch.Tensor:
         """sigma(g, t) (S): programming and device-to-device spread at ``t`` after programming."""

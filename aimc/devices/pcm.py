@@ -22,6 +22,31 @@ inference", ICECS 2019 (doi:10.1109/ICECS46596.2019.8964852); the same model dri
   (``∝ ln(T_w / (2 t_read))``) fresh at every read (``Device.read_noise_split``); the default
   ``None`` keeps all of it fresh at every read.
 
+Temperature (off at the default ``temperature_k = reference_k = 300 K``, where every number is
+the same as without these terms):
+
+* **drift speeds up Arrhenius-like**: time since programming at temperature ``T`` counts as
+  ``t_eff = t * exp(Ea_drift / k_B * (1/T_ref - 1/T))`` in the drift law, the time-temperature
+  equivalence of structural relaxation (D. Ielmini, S. Lavizzari, D. Sharma, A. L. Lacaita,
+  "Temperature acceleration of structural relaxation in amorphous Ge2Sb2Te5", Appl. Phys. Lett.
+  92, 193511 (2008): Arrhenius kinetics relating the time to reach a relaxed state to the
+  temperature; M. Le Gallo et al., "The complete time/temperature dependence of I-V drift in PCM
+  devices", IRPS 2016). ``Ea_drift = 1.0 eV`` is an assumption of the order of the relaxation
+  barriers of those works, not a fit of IBM's chip; the drift exponent itself stays as drawn.
+  Under a temperature that changes over time the equivalent time is the integral
+  ``int exp(Ea/k_B (1/T_ref - 1/T(s))) ds`` (``aimc.devices.temperature``);
+* **read conductance is thermally activated**: amorphous PCM conducts by thermally activated
+  transport, ``G(T) = G(T_ref) * exp(-Ea_G / k_B * (1/T - 1/T_ref))`` (D. Ielmini, Y. Zhang,
+  "Analytical model for subthreshold conduction and threshold switching in chalcogenide-based
+  memory devices", J. Appl. Phys. 102, 054517 (2007)), with an activation energy that depends on
+  the programmed state: large for low-conductance (mostly amorphous) states, small for
+  high-conductance (mostly crystalline) ones, the "strong and inhomogeneous temperature
+  dependence" that I. Giannopoulos et al., "Temperature compensation schemes for in-memory
+  computing using phase-change memory", AICAS 2020, compensate at array level. Here
+  ``Ea_G = Ea_0 + (Ea_1 - Ea_0) g_r`` (``g_r = g_T / g_max``) with ``(Ea_0, Ea_1) = (0.2, 0.03)
+  eV``: an assumption in the range of those works (amorphous GST ~0.2-0.3 eV, crystalline near
+  0), not a fit of IBM's devices. Read noise scales with the conductance read.
+
 Assumptions: devices are independent; ``t`` is the time since the end of programming, in both
 the drift and the read-noise law, as the equations above are written (IBM aihwkit evaluates the
 read-noise law at ``t + t0`` instead, which gives 10 % more read noise at 1 s and the same within
@@ -36,7 +61,7 @@ from typing import ClassVar, Literal
 import torch
 from pydantic import Field
 
-from .base import Device, State, check_time
+from .base import BOLTZMANN_EV, Device, State, arrhenius, check_time
 
 G_MAX_REFERENCE = 25e-6  # S; the g_max at which Nandakumar et al. give (c0, c1, c2)
 _G_R_FLOOR = 1e-6  # g_r below this is treated as this (keeps ln and powers finite)
@@ -64,6 +89,34 @@ class PCM(Device):
     prog_noise_scale: float = Field(1.0, ge=0, description="multiplies sigma_prog")
     drift_scale: float = Field(1.0, ge=0, description="multiplies every drift exponent nu")
     read_noise_scale: float = Field(1.0, ge=0, description="multiplies sigma_read")
+    reference_k: float = Field(300.0, gt=0, description="temperature T_ref of the model's measurements (K)")
+    drift_activation_ev: float = Field(1.0, ge=0, description="Ea of the drift's time-temperature "
+                                       "equivalence (eV; assumption, module docstring)")
+    conductance_activation_ev: tuple[float, float] = Field(
+        (0.2, 0.03), description="Ea_G of the read conductance at g_r = 0 and g_r = 1 (eV), linear "
+                                 "in between (assumption, module docstring)")
+
+    def drift_acceleration(self, temperature_k: float | None = None) -> float:
+        """``exp(Ea_drift / k_B (1/T_ref - 1/T))``: how much faster drift runs at ``T``."""
+        t_k = self.temperature_k if temperature_k is None else temperature_k
+        return arrhenius(self.drift_activation_ev, self.reference_k, t_k)
+
+    def conductance_activation(self, g_target: torch.Tensor) -> torch.Tensor:
+        """Ea_G (eV) of the read conductance of devices programmed to ``g_target`` (S)."""
+        ea0, ea1 = self.conductance_activation_ev
+        g_r = (g_target / self.g_max).clamp(0.0, 1.0)
+        return ea0 + (ea1 - ea0) * g_r
+
+    def conductance_temperature_factor(self, g_target: torch.Tensor,
+                                       temperature_k: float | None = None) -> torch.Tensor | float:
+        """``exp(-Ea_G(g_r) / k_B (1/T - 1/T_ref))``; exactly 1 at ``T == T_ref``."""
+        t_k = self.temperature_k if temperature_k is None else temperature_k
+        if t_k == self.reference_k:
+            return 1.0
+        if not t_k > 0:
+            raise ValueError(f"temperature must be > 0 K, got {t_k}")
+        inv = 1.0 / t_k - 1.0 / self.reference_k
+        return torch.exp(-self.conductance_activation(g_target) * (inv / BOLTZMANN_EV))
 
     def _g_r(self, g_target: torch.Tensor) -> torch.Tensor:
         return (g_target / self.g_max).clamp(min=_G_R_FLOOR)
@@ -100,10 +153,16 @@ class PCM(Device):
 
     def conductance(self, state: State, t: float) -> torch.Tensor:
         t = check_time(t)
+        hot = self.temperature_k != self.reference_k
         if t == 0.0:
-            return state["g_prog"]
-        log_ratio = math.log((t + self.t0) / self.t0)
-        return state["g_prog"] * torch.exp(-state["nu"] * log_ratio)
+            g = state["g_prog"]
+        else:
+            t_eff = t * self.drift_acceleration() if hot else t
+            log_ratio = math.log((t_eff + self.t0) / self.t0)
+            g = state["g_prog"] * torch.exp(-state["nu"] * log_ratio)
+        if hot:
+            g = g * self.conductance_temperature_factor(state["g_target"])
+        return g
 
     def read_noise_std(self, state: State, g_t: torch.Tensor, t: float) -> torch.Tensor | None:
         factor = self.read_noise_time_factor(check_time(t)) * self.read_noise_scale

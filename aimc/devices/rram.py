@@ -77,6 +77,10 @@ class RRAM(Device):
     activation_ev: float = Field(1.1, gt=0, description="retention activation energy Ea (eV)")
     reference_k: float = Field(300.0, gt=0, description="temperature of the measurements (K)")
 
+    def drift_acceleration(self, temperature_k: float | None = None) -> float:
+        """The retention law's Arrhenius factor ``exp(Ea/k_B (1/T_ref - 1/T))`` (module docstring)."""
+        return self.arrhenius_factor(self.activation_ev, self.reference_k, temperature_k)
+
     def _x(self, g_target: torch.Tensor) -> torch.Tensor:
         # the fits are in x = g_T / 40 uS; a device with another g_max keeps absolute uS values
         return (g_target / 40e-6).clamp(0.0, 1.0)
@@ -87,7 +91,7 @@ class RRAM(Device):
 
     def relaxation_std(self, g_target: torch.Tensor, t: float) -> torch.Tensor:
         """sigma_relax (S) accumulated between programming and ``t`` seconds."""
-        t_eff = check_time(t) * self.arrhenius_factor(self.activation_ev, self.reference_k)
+        t_eff = check_time(t) * self.drift_acceleration()
         if t_eff <= 1.0:
             return torch.zeros_like(g_target)
         x = self._x(g_target)
