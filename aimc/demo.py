@@ -39,6 +39,7 @@ from .data import Split, digits
 from .evaluation import accuracy, evaluate_settings, plot_accuracy_over_time
 from .models import digits_cnn
 from .nn import convert
+from .training.digital import train_digital
 
 DAY = 86400.0
 TIMES: dict[str, float] = {
@@ -48,34 +49,6 @@ TIMES: dict[str, float] = {
     "1 month": 30 * DAY,
     "1 year": 365 * DAY,
 }
-
-
-def train_digital(
-    model: nn.Module, data: Split, epochs: int = 30, seed: int = 0, progress: Progress | None = None
-) -> nn.Module:
-    """Plain digital training (Adam, one-cycle learning rate, cross-entropy, batch 64) with
-    seeded shuffling."""
-    generator = torch.Generator().manual_seed(seed)
-    optimizer = torch.optim.Adam(model.parameters(), lr=2e-3)
-    loss_fn = nn.CrossEntropyLoss()
-    n = len(data.x_train)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=2e-3, total_steps=epochs * -(-n // 64)
-    )
-    task = progress.add_task("training (digital)", total=epochs) if progress else None
-    model.train()
-    for _ in range(epochs):
-        order = torch.randperm(n, generator=generator)
-        for start in range(0, n, 64):
-            idx = order[start:start + 64]
-            optimizer.zero_grad()
-            loss_fn(model(data.x_train[idx]), data.y_train[idx]).backward()
-            optimizer.step()
-            schedule.step()
-        if task is not None:
-            progress.advance(task)
-    model.eval()
-    return model
 
 
 def train_demo_model(
