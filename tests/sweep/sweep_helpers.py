@@ -13,7 +13,7 @@ TINY = {
     "seed": 7,
     "chips": ["ibm-hermes-pcm", "neurram"],
     "models": ["digits-mlp"],
-    "params": {"adc.bits": [4, 8]},
+    "params": {"adc.bits": [2, 8]},
     "times": [1, 86400],
     "repeats": 3,
     "epochs": 3,
@@ -38,7 +38,8 @@ def by_cell(rows: list[dict]) -> dict:
 
 def aimc_cli(*args: str, env: dict | None = None, **kwargs) -> subprocess.Popen:
     """``aimc ARGS`` in a child process, importing this checkout's aimc, torch on one thread."""
-    full_env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", **(env or {})}
+    full_env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "COLUMNS": "200",
+                **(env or {})}
     return subprocess.Popen([sys.executable, "-c", "from aimc.cli import app; app()", *args], cwd=ROOT,
                             env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             **kwargs)
