@@ -106,6 +106,15 @@ def _import_ray():
     return ray
 
 
+def _ray_warm() -> int:
+    import torch
+
+    from . import runner  # noqa: F401 - imported for its side effect: the worker is ready
+
+    torch.set_num_threads(1)
+    return os.getpid()
+
+
 def _ray_cell(cell: dict, state: bytes) -> Result:
     from .runner import run_task
 
@@ -132,6 +141,14 @@ class Ray(Executor):
         where = f"cluster {self.address}" if self.address else "local"
         return f"ray ({where}, {self.workers or 'all'} CPUs)"
 
+    def start(self, warm: bool = False) -> None:
+        """Start (or join) Ray now rather than at the first cell; ``warm``: also have one task
+        per worker import torch and aimc, so that timing the sweep leaves out worker start-up."""
+        self._start()
+        if warm:
+            warm_up = self.ray.remote(num_cpus=1)(_ray_warm)
+            self.ray.get([warm_up.remote() for _ in range(self.workers or 1)])
+
     def _start(self) -> None:
         ray = self.ray
         source = str(Path(__file__).resolve().parents[2])  # the folder holding the aimc package
@@ -146,7 +163,7 @@ class Ray(Executor):
             cpus = self.workers or (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
                                     else os.cpu_count() or 1)
             self.workers = cpus
-            ray.init(num_cpus=cpus, include_dashboard=False, runtime_env=runtime_env,
+            ray.init(address="local", num_cpus=cpus, include_dashboard=False, runtime_env=runtime_env,
                      log_to_driver=False, logging_level="ERROR")
         self._started = True
 
