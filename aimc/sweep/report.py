@@ -31,7 +31,7 @@ body { font-family: sans-serif; margin: 24px; color: #222; max-width: 1400px; }
 h1 { font-size: 22px; } h2 { font-size: 18px; margin-top: 32px; border-bottom: 1px solid #ccc; }
 h3 { font-size: 15px; }
 .figs { display: flex; flex-wrap: wrap; gap: 12px; }
-.fig svg { width: 440px; height: auto; border: 1px solid #eee; }
+.fig svg { width: 600px; height: auto; border: 1px solid #eee; }
 table { border-collapse: collapse; font-size: 12px; margin: 8px 0 16px; }
 th, td { border: 1px solid #ccc; padding: 3px 6px; text-align: right; }
 th { background: #f0f0f0; cursor: pointer; } td.l, th.l { text-align: left; }
