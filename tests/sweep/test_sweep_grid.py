@@ -63,3 +63,18 @@ def test_keys_and_seeds_do_not_depend_on_position():
     assert not {c.key for c in cells} & {c.key for c in tiny_grid(seed=8).cells()}
     assert not {c.seed for c in cells} & {c.seed for c in tiny_grid(repeats=4).cells()}
     assert all(0 <= c.seed < 2**63 for c in cells)
+
+
+def test_cli_names_the_bad_key_in_one_line(tmp_path):
+    from typer.testing import CliRunner
+
+    from aimc.cli import app
+
+    grid = tmp_path / "grid.yaml"
+    grid.write_text("name: g\nchips: [ibm-hermes-pcm]\nparams:\n  adc.bitz: [4]\n")
+    result = CliRunner().invoke(app, ["sweep", str(grid), "--store", str(tmp_path / "r.db")])
+    assert result.exit_code == 2 and "params.adc.bitz" in result.output and "Traceback" not in result.output
+    result = CliRunner().invoke(app, ["sweep", str(grid), "--executor", "dask"])
+    assert result.exit_code == 2 and "inprocess, processes, ray" in result.output
+    result = CliRunner().invoke(app, ["report", str(tmp_path / "missing.db")])
+    assert result.exit_code == 2 and "store not found" in result.output

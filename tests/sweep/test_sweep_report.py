@@ -7,7 +7,6 @@ import re
 import shutil
 import subprocess
 
-import numpy as np
 import pytest
 from sweep_helpers import aimc_cli, tiny_grid
 
