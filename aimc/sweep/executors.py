@@ -33,6 +33,13 @@ THREAD_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THRE
               "NUMBA_NUM_THREADS": "1"}
 
 
+def _cores() -> int:
+    """Cores this process may run on."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
+
+
 class Executor(ABC):
     """Runs cell tasks; yields ``(cell key, rows)`` as each finishes."""
 
@@ -73,8 +80,7 @@ class Processes(Executor):
     name = "processes"
 
     def __init__(self, workers: int | None = None) -> None:
-        self.workers = workers or max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-                                      else os.cpu_count() or 1)
+        self.workers = workers or _cores()
 
     def describe(self) -> str:
         return f"processes ({self.workers} workers)"
@@ -160,8 +166,7 @@ class Ray(Executor):
             ray.init(address=self.address, runtime_env=runtime_env, log_to_driver=False,
                      logging_level="ERROR")
         else:
-            cpus = self.workers or (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-                                    else os.cpu_count() or 1)
+            cpus = self.workers or _cores()
             self.workers = cpus
             ray.init(address="local", num_cpus=cpus, include_dashboard=False, runtime_env=runtime_env,
                      log_to_driver=False, logging_level="ERROR")
