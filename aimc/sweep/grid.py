@@ -9,6 +9,9 @@ A grid file (validated like a chip file: an unknown or bad key raises an error t
     params:                                  # any ChipSpec field by dotted path
       adc.bits: [4, 6, 8]
       array.rows: [128, 256]
+      # device.read_noise_scale: [0.5, 1, 2]    # a device parameter
+      # ir_drop.mode: [none, fast]              # IR drop on or off
+      # compensation: [{method: none}, {method: gdc}]   # a whole group (switches its kind)
     times: [1, 3600, 86400]                  # seconds after programming
     repeats: 10                              # chip instances per cell
     compensate: [true]                       # run the chip's drift compensation (and/or not)
@@ -151,7 +154,11 @@ def build_chip(chip: str, base: dict, overrides: dict[str, Any]):
     except ValidationError as err:
         problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in err.errors())
         given = ", ".join(f"params.{k} = {v!r}" for k, v in overrides.items())
-        raise GridError(f"chip {chip!r} with {given}: {problems}") from err
+        hint = ""
+        if any(e["type"] == "extra_forbidden" for e in err.errors()):
+            hint = ("; to switch a group to another kind, give the whole group, e.g. "
+                    "'compensation: [{method: none}, {method: gdc}]' or 'device: [{name: rram}]'")
+        raise GridError(f"chip {chip!r} with {given}: {problems}{hint}") from err
 
 
 @dataclass(frozen=True)

@@ -50,6 +50,16 @@ def test_overrides_reach_the_chip_spec():
         assert cell.chip_spec["ir_drop"]["mode"] == "fast"
 
 
+def test_whole_groups_switch_their_kind():
+    cells = tiny_grid(chips=["ibm-hermes-pcm"], params={
+        "compensation": [{"method": "none"}, {"method": "gdc"}],
+        "device.read_noise_scale": [0.5, 2.0]}).cells()
+    assert sorted((c.chip_spec["compensation"]["method"], c.chip_spec["device"]["read_noise_scale"])
+                  for c in cells) == [("gdc", 0.5), ("gdc", 2.0), ("none", 0.5), ("none", 2.0)]
+    with pytest.raises(GridError, match="give the whole group"):  # the old kind's fields stay behind
+        tiny_grid(params={"compensation.method": ["none"]}).cells()
+
+
 def test_keys_and_seeds_do_not_depend_on_position():
     grid = tiny_grid()
     cells = grid.cells()
