@@ -168,8 +168,10 @@ class Ray(Executor):
         else:
             cpus = self.workers or _cores()
             self.workers = cpus
+            # Ray runs its workers at nice 15 by default: on a machine shared with other jobs the
+            # cells would get what those leave over; a sweep started here is the job itself
             ray.init(address="local", num_cpus=cpus, include_dashboard=False, runtime_env=runtime_env,
-                     log_to_driver=False, logging_level="ERROR")
+                     log_to_driver=False, logging_level="ERROR", _system_config={"worker_niceness": 0})
         self._started = True
 
     def run(self, tasks: Iterable[Task]) -> Iterator[Result]:
