@@ -49,7 +49,7 @@ def test_sigkill_mid_write_then_resume(tmp_path, model_cache):
     marker = tmp_path / "results.db.writing"
     # each cell's write transaction pauses after its first row with a marker file present
     child = aimc_cli("sweep", str(grid), "--store", str(db), "--cache-dir", str(model_cache),
-                     env={PAUSE_ENV: "1.5"})
+                     env={PAUSE_ENV: "3"})
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and child.poll() is None:
         if len(_stored(db)) >= 2 and marker.exists():
