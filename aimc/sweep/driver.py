@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -95,7 +96,7 @@ def run_sweep(
     bar = Progress(*columns, console=console, transient=True, disable=not progress)
     try:
         with bar:
-            task = bar.add_task(f"sweep {grid.name} [{runner.describe()}]", total=len(pending))
+            task = bar.add_task(escape(f"sweep {grid.name} ({runner.describe()})"), total=len(pending))
             for key, rows in runner.run(tasks):
                 if store.write_cell(grid.name, by_key[key], rows):
                     summary.computed.append(key)
