@@ -44,13 +44,15 @@ def confidence_interval(values: np.ndarray, level: float = 0.95) -> tuple[float 
 
 
 def cost_figures(model: torch.nn.Module, spec, name: str) -> dict:
-    """Energy and latency per inference (nominal and 90 % interval) and energy by component."""
+    """Energy and latency per inference and TOPS/W (nominal and 90 % interval), energy by component."""
     from ..compiler import compile as compile_model
     from ..cost import estimate
 
     report = estimate(compile_model(model, spec, torch.zeros(INPUT_SHAPE[name])))
-    e, lat = report.intervals["energy_j"], report.intervals["latency_s"]
+    e, lat, eff = report.intervals["energy_j"], report.intervals["latency_s"], report.intervals["tops_per_w"]
     return {
+        "tops_per_w": float(eff.nominal), "tops_per_w_low": float(eff.low),
+        "tops_per_w_high": float(eff.high),
         "energy_j": float(e.nominal), "energy_low_j": float(e.low), "energy_high_j": float(e.high),
         "latency_s": float(lat.nominal), "latency_low_s": float(lat.low), "latency_high_s": float(lat.high),
         "energy_breakdown": json.dumps({k: float(v) for k, v in report.energy_j.items()}),

@@ -21,7 +21,8 @@ Schema (table ``results``; ``sweeps`` keeps each grid that wrote to the store):
   (``aimc.__version__`` and ``git describe`` where available);
 - the numbers: ``accuracy_mean``, ``accuracy_std``, ``n``, ``ci_low``, ``ci_high`` (95 %),
   ``accuracies`` (JSON, one per chip instance), ``digital_accuracy``, ``energy_j`` with
-  ``energy_low_j``/``energy_high_j`` (90 % interval of the cost model), ``latency_s`` (same),
+  ``energy_low_j``/``energy_high_j`` (90 % interval of the cost model), ``latency_s`` and
+  ``tops_per_w`` (same),
   ``energy_breakdown`` (JSON, J by component);
 - bookkeeping: ``wall_s`` (cell run time), ``worker`` (host:pid), ``written_at`` (UTC).
 """
@@ -49,6 +50,7 @@ COLUMNS = [
     ("ci_high", "REAL"), ("accuracies", "TEXT"), ("digital_accuracy", "REAL"),
     ("energy_j", "REAL"), ("energy_low_j", "REAL"), ("energy_high_j", "REAL"),
     ("latency_s", "REAL"), ("latency_low_s", "REAL"), ("latency_high_s", "REAL"),
+    ("tops_per_w", "REAL"), ("tops_per_w_low", "REAL"), ("tops_per_w_high", "REAL"),
     ("energy_breakdown", "TEXT"), ("chip_spec", "TEXT NOT NULL"), ("code_version", "TEXT NOT NULL"),
     ("wall_s", "REAL"), ("worker", "TEXT"), ("written_at", "TEXT NOT NULL"),
 ]

@@ -28,7 +28,8 @@ def tiny_grid(**changes):
 
 
 NUMBERS = ("accuracy_mean", "accuracy_std", "n", "ci_low", "ci_high", "accuracies", "digital_accuracy",
-           "energy_j", "energy_low_j", "energy_high_j", "latency_s", "seed", "chip_spec", "params")
+           "energy_j", "energy_low_j", "energy_high_j", "latency_s", "tops_per_w", "seed", "chip_spec",
+           "params")
 
 
 def by_cell(rows: list[dict]) -> dict:
