@@ -101,6 +101,11 @@ class Store:
         self.timeout_s = timeout_s
         with closing(self._connect()) as con:
             con.executescript(SCHEMA)
+            have = {r[1] for r in con.execute("PRAGMA table_info(results)")}
+        missing = [name for name, _ in COLUMNS if name not in have]
+        if missing:
+            raise ValueError(f"store {self.path} was written by another version of aimc: its results "
+                             f"table lacks {', '.join(missing)}; use a new store file")
 
     def _connect(self) -> sqlite3.Connection:
         con = sqlite3.connect(self.path, timeout=self.timeout_s, isolation_level=None)

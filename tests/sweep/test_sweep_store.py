@@ -96,3 +96,12 @@ def test_two_sweeps_write_one_store_at_once(tmp_path, model_cache):
     # the two runs of the same grid: every cell written once, by one of them
     written = sum(int(o.split(" computed")[0].rsplit(" ", 1)[-1]) for o in outputs[:2])
     assert written == CELLS, outputs
+
+
+def test_a_store_of_another_schema_is_refused(tmp_path):
+    db = tmp_path / "old.db"
+    con = sqlite3.connect(db)
+    con.execute("CREATE TABLE results (id INTEGER PRIMARY KEY, sweep TEXT, cell_key TEXT)")
+    con.close()
+    with pytest.raises(ValueError, match="lacks time_s"):
+        Store(db)
