@@ -23,7 +23,7 @@ _EXPORTS = {
     "Tile": ".tile",
 }
 _SUBMODULES = ("array", "calibration", "chips", "cli", "compiler", "cost", "data", "demo", "devices",
-               "encoding", "evaluation", "models", "nn", "periphery", "stream", "tile", "training")
+               "encoding", "evaluation", "models", "nn", "periphery", "stream", "sweep", "tile", "training")
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals(), _SUBMODULES)
 
 if TYPE_CHECKING:  # the same names for type checkers and IDEs

@@ -508,5 +508,64 @@ def bench(
     console.print(f"wrote {out / 'bench.json'} and {out / 'bench.md'} in {wall:.0f} s")
 
 
+# --- sweeps and reports (aimc.sweep) -------------------------------------------------------------
+
+@app.command()
+def sweep(
+    grid: Path = typer.Argument(..., help="grid YAML file (chips, models, params, times, repeats)"),
+    store: Path = typer.Option(Path("results.db"), help="SQLite results store (created if missing; "
+                                                        "finished cells in it are skipped)"),
+    executor: str = typer.Option("inprocess", help="inprocess, processes or ray"),
+    workers: int | None = typer.Option(None, min=1, help="worker processes / Ray CPUs (default: cores)"),
+    address: str | None = typer.Option(None, help="Ray cluster to join, HOST:PORT (default: a local "
+                                                  "Ray started on demand)"),
+    cache_dir: Path | None = typer.Option(None, help="cache of trained workloads (default "
+                                                     "~/.cache/aimc/sweep-models)"),
+) -> None:
+    """Run a grid of chips x ChipSpec fields x workloads over chip instances and times; every
+    finished cell is stored at once, so an interrupted sweep resumes where it stopped."""
+    from .sweep import EXECUTORS, GridError, load_grid, run_sweep
+
+    try:
+        if executor not in EXECUTORS:
+            raise UsageError(f"--executor {executor!r}: use one of {', '.join(EXECUTORS)}")
+        writable_folder(store.parent if str(store.parent) else Path("."), "--store")
+        spec = load_grid(grid)
+    except (UsageError, GridError) as err:
+        raise _fail("cannot sweep", err) from err
+    try:
+        summary = run_sweep(spec, store, executor, workers=workers, address=address, cache_dir=cache_dir,
+                            console=console)
+    except (RuntimeError, ValueError) as err:
+        raise _fail("sweep failed", err) from err
+    console.print(f"sweep {summary.sweep}: {summary.cells} cells, {len(summary.computed)} computed, "
+                  f"{len(summary.skipped)} already stored"
+                  + (f", {len(summary.lost_race)} stored first by another sweep" if summary.lost_race else "")
+                  + f"; {summary.rows_written} rows written to {store} in {summary.wall_s:.1f} s")
+
+
+@app.command()
+def report(
+    store: Path = typer.Argument(..., help="SQLite results store written by `aimc sweep`"),
+    out: Path = typer.Option(Path("report.html"), "-o", "--out", help="HTML file to write"),
+    sweep_name: str | None = typer.Option(None, "--sweep", help="one sweep of the store (default: all)"),
+) -> None:
+    """One self-contained HTML page of a results store: accuracy over time with 95 % bands,
+    heat maps over two swept parameters, per-chip tables, energy with intervals."""
+    try:
+        if not store.is_file():
+            raise UsageError(f"store not found: {store}")
+        writable_folder(out.parent if str(out.parent) else Path("."), "-o")
+    except UsageError as err:
+        raise _fail("cannot report", err) from err
+    from .sweep import write_report
+
+    try:
+        path = write_report(store, out, sweep_name)
+    except ValueError as err:
+        raise _fail("cannot report", err) from err
+    console.print(f"wrote {path}")
+
+
 if __name__ == "__main__":
     app()

@@ -1,5 +1,7 @@
-"""Plain digital training of a network before it goes on a chip: the recipe of the demo and of
-the benchmark suite's workloads (Adam, one-cycle learning rate, cross-entropy, seeded shuffling)."""
+"""Plain digital training of a classifier before it goes on a chip (the starting point of every
+analog study here): Adam, one-cycle learning rate, cross-entropy, seeded shuffling. Used by the
+demo (:mod:`aimc.demo`), the benchmark suite's workloads (:mod:`aimc.evaluation.workloads`) and
+the sweeps (:mod:`aimc.sweep`)."""
 
 from __future__ import annotations
 

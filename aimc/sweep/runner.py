@@ -1,0 +1,112 @@
+"""The cell runner: one grid cell → rows (one per time and compensation setting).
+
+Steps: build the cell's ChipSpec → load the trained workload → ``convert`` → Monte Carlo over
+``repeats`` chip instances with :func:`aimc.evaluation.evaluate_settings` (seeded by the cell's
+own seed) → cost model (``aimc.compile`` + ``aimc.cost.estimate``: energy and latency per
+inference with their 90 % intervals, energy by component). Pure function of its inputs: the
+executors run it anywhere (in-process, a worker process, a Ray node) with the same numbers.
+
+Confidence interval of the mean accuracy: Student's t, ``mean ± t(0.975, n-1) · s / sqrt(n)``
+over the ``n`` chip instances (the instances are independent draws; with n = 1 there is none).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import socket
+import time
+
+import numpy as np
+import torch
+
+from .grid import Cell
+from .workloads import INPUT_SHAPE, build, data
+
+
+def confidence_interval(values: np.ndarray, level: float = 0.95) -> tuple[float | None, float | None]:
+    """Student-t interval of the mean of ``values`` (``(None, None)`` for fewer than 2 values).
+
+    Example:
+        >>> lo, hi = confidence_interval(np.array([0.9, 0.92, 0.94]))
+        >>> round(lo, 4), round(hi, 4)
+        (0.8703, 0.9697)
+    """
+    from scipy.stats import t
+
+    n = len(values)
+    if n < 2:
+        return None, None
+    mean = float(np.mean(values))
+    half = float(t.ppf(0.5 + level / 2, n - 1) * np.std(values, ddof=1) / math.sqrt(n))
+    return mean - half, mean + half
+
+
+def cost_figures(model: torch.nn.Module, spec, name: str) -> dict:
+    """Energy and latency per inference and TOPS/W (nominal and 90 % interval), energy by component."""
+    from ..compiler import compile as compile_model
+    from ..cost import estimate
+
+    report = estimate(compile_model(model, spec, torch.zeros(INPUT_SHAPE[name])))
+    e, lat, eff = report.intervals["energy_j"], report.intervals["latency_s"], report.intervals["tops_per_w"]
+    return {
+        "tops_per_w": float(eff.nominal), "tops_per_w_low": float(eff.low),
+        "tops_per_w_high": float(eff.high),
+        "energy_j": float(e.nominal), "energy_low_j": float(e.low), "energy_high_j": float(e.high),
+        "latency_s": float(lat.nominal), "latency_low_s": float(lat.low), "latency_high_s": float(lat.high),
+        "energy_breakdown": json.dumps({k: float(v) for k, v in report.energy_j.items()}),
+    }
+
+
+def run_cell(cell: Cell | dict, state: bytes) -> list[dict]:
+    """Rows of one cell: for each time and compensation setting the accuracy over the chip
+    instances (mean, std, n, 95 % CI, every instance's accuracy as JSON), the digital accuracy,
+    energy and latency per inference with intervals, and the cell's wall time.
+
+    ``state``: the trained workload as safetensors bytes (:func:`aimc.sweep.workloads.trained_state`).
+    """
+    from ..chips import ChipSpec
+    from ..evaluation import accuracy, evaluate_settings
+    from ..nn import convert
+
+    cell = cell if isinstance(cell, Cell) else Cell.from_dict(cell)
+    start = time.perf_counter()
+    spec = ChipSpec.model_validate(cell.chip_spec)
+    model = build(cell.model, state)
+    split = data(cell.model, cell.train_seed)
+    n_test = cell.test_samples or len(split.x_test)
+    test = (split.x_test[:n_test], split.y_test[:n_test])
+    digital = accuracy(model, test)
+    analog, _ = convert(model, spec)
+    results = evaluate_settings(analog, test, list(cell.times), repeats=cell.repeats, seed=cell.seed,
+                                compensate=cell.compensate, progress=False)
+    cost = cost_figures(model, spec, cell.model)
+    wall = time.perf_counter() - start
+    rows = []
+    for comp in cell.compensate:
+        res = results[comp]
+        for k, t in enumerate(cell.times):
+            acc = res.accuracies[:, k]
+            low, high = confidence_interval(acc)
+            rows.append({
+                "time_s": float(t), "compensate": bool(comp),
+                "accuracy_mean": float(acc.mean()), "accuracy_std": float(res.std[k]),
+                "n": int(len(acc)), "ci_low": low, "ci_high": high,
+                "accuracies": json.dumps([float(a) for a in acc]),
+                "digital_accuracy": float(digital), **cost,
+                "wall_s": wall, "worker": f"{socket.gethostname()}:{os.getpid()}",
+            })
+    return rows
+
+
+def run_task(task: tuple[dict, bytes]) -> tuple[str, list[dict]]:
+    """Executor entry point: ``(cell dict, state bytes)`` → ``(cell key, rows)``, with torch on
+    one thread (the executors run one cell per core)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        cell = Cell.from_dict(task[0])
+        return cell.key, run_cell(cell, task[1])
+    finally:
+        torch.set_num_threads(before)

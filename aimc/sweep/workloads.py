@@ -1,0 +1,80 @@
+"""The sweep's workloads: a model, its training (once, cached) and its test set.
+
+A workload is trained digitally once per (name, epochs, seed) by the process that drives the
+sweep; its weights travel to the workers as safetensors bytes (never pickle) and are cached on
+disk (``cache_dir``, default ``$AIMC_CACHE`` or ``~/.cache/aimc``, folder ``sweep-models``) so a
+second sweep does not train again.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+from safetensors.torch import load as load_bytes
+from safetensors.torch import save as save_bytes
+from torch import nn
+
+from .. import __version__
+from ..data import Split, digits
+from .grid import WORKLOADS
+
+
+def _digits_mlp() -> nn.Module:
+    from ..models import mlp
+
+    return nn.Sequential(nn.Flatten(), mlp((64, 64, 10)))
+
+
+def _digits_cnn() -> nn.Module:
+    from ..models import digits_cnn
+
+    return digits_cnn()
+
+
+BUILDERS: dict[str, Callable[[], nn.Module]] = {"digits-cnn": _digits_cnn, "digits-mlp": _digits_mlp}
+INPUT_SHAPE = {"digits-cnn": (1, 1, 8, 8), "digits-mlp": (1, 1, 8, 8)}
+assert set(BUILDERS) == set(WORKLOADS)
+
+
+def data(name: str, train_seed: int) -> Split:
+    """The workload's data split (both workloads: scikit-learn's digits)."""
+    return digits(seed=train_seed)
+
+
+def build(name: str, state: bytes | None = None) -> nn.Module:
+    """The workload's network; with ``state`` (safetensors bytes) its trained weights."""
+    model = BUILDERS[name]()
+    if state is not None:
+        model.load_state_dict(load_bytes(state))
+    return model.eval()
+
+
+def default_cache_dir() -> Path:
+    root = os.environ.get("AIMC_CACHE") or Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"),
+                                                 "aimc")
+    return Path(root) / "sweep-models"
+
+
+def trained_state(name: str, epochs: int, train_seed: int, cache_dir: str | Path | None = None) -> bytes:
+    """Safetensors bytes of workload ``name`` trained for ``epochs`` from ``train_seed``: read
+    from the cache when there, else trained (seeded: the same bytes every time) and cached."""
+    from ..training.digital import train_digital
+
+    folder = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    path = folder / f"{name}-e{epochs}-s{train_seed}-aimc{__version__}.safetensors"
+    if path.is_file():
+        return path.read_bytes()
+    split = data(name, train_seed)
+    with torch.random.fork_rng():
+        torch.manual_seed(train_seed)
+        model = BUILDERS[name]()
+        train_digital(model, split, epochs=epochs, seed=train_seed)
+    blob = save_bytes({k: v.contiguous() for k, v in model.state_dict().items()})
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".tmp{os.getpid()}")
+    tmp.write_bytes(blob)
+    tmp.replace(path)  # atomic: a concurrent sweep reads either nothing or the whole file
+    return blob

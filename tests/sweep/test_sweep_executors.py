@@ -1,0 +1,78 @@
+"""The same grid gives the same rows whichever executor runs it and in whatever order: each
+cell's numbers depend only on the cell (its own hash-derived seed)."""
+
+import importlib.util
+
+import pytest
+from sweep_helpers import by_cell, tiny_grid
+
+from aimc.sweep import Store, run_sweep
+
+HAS_RAY = importlib.util.find_spec("ray") is not None
+
+
+@pytest.fixture(scope="module")
+def reference(model_cache, tmp_path_factory):
+    store = Store(tmp_path_factory.mktemp("ref") / "ref.db")
+    summary = run_sweep(tiny_grid(), store, "inprocess", cache_dir=model_cache, progress=False)
+    assert len(summary.computed) == 4 and summary.rows_written == 8
+    return by_cell(store.rows())
+
+
+def test_rows_hold_real_numbers(reference):
+    assert len(reference) == 8
+    for row in reference.values():
+        assert row["n"] == 3 and 0.0 < row["accuracy_mean"] <= 1.0
+        assert row["ci_low"] <= row["accuracy_mean"] <= row["ci_high"]
+        assert 0 < row["energy_low_j"] <= row["energy_j"] <= row["energy_high_j"]
+    # the override reached the chip: 2-bit ADCs lose accuracy against 8-bit ones on the PCM chip
+    # (60 test images x 3 instances per time: a standard error of a few points; asks for 20)
+    pcm = [r for r in reference.values() if '"name": "ibm-hermes-pcm"' in r["chip_spec"]]
+    mean = {bits: sum(r["accuracy_mean"] for r in pcm if r["params"] == f'{{"adc.bits": {bits}}}') / 2
+            for bits in (2, 8)}
+    assert mean[2] < mean[8] - 0.2, mean
+
+
+def test_shuffled_order_gives_the_same_rows(reference, model_cache, tmp_path):
+    store = Store(tmp_path / "shuffled.db")
+    run_sweep(tiny_grid(), store, "inprocess", cache_dir=model_cache, shuffle=3, progress=False)
+    rows = store.rows()
+    assert [r["cell_key"] for r in rows] != [r for r, *_ in reference]  # another order really ran
+    assert by_cell(rows) == reference
+
+
+def test_processes_give_the_same_rows(reference, model_cache, tmp_path):
+    store = Store(tmp_path / "processes.db")
+    summary = run_sweep(tiny_grid(), store, "processes", workers=2, cache_dir=model_cache, shuffle=5,
+                        progress=False)
+    assert len(summary.computed) == 4
+    rows = store.rows()
+    assert len({r["worker"] for r in rows}) >= 1 and all(r["worker"] for r in rows)
+    assert by_cell(rows) == reference
+
+
+@pytest.mark.skipif(not HAS_RAY, reason="ray is not installed (pip install 'aimc[ray]')")
+def test_ray_gives_the_same_rows(reference, model_cache, tmp_path):
+    store = Store(tmp_path / "ray.db")
+    summary = run_sweep(tiny_grid(), store, "ray", workers=2, cache_dir=model_cache, progress=False)
+    assert len(summary.computed) == 4
+    assert by_cell(store.rows()) == reference
+
+
+def test_ray_missing_names_the_extra(monkeypatch):
+    import sys
+
+    from aimc.sweep import make_executor
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` raises ImportError
+    with pytest.raises(RuntimeError, match=r"pip install 'aimc\[ray\]'"):
+        make_executor("ray")
+
+
+def test_unknown_executor_and_misplaced_address():
+    from aimc.sweep import make_executor
+
+    with pytest.raises(ValueError, match="inprocess, processes, ray"):
+        make_executor("dask")
+    with pytest.raises(ValueError, match="Ray executor"):
+        make_executor("processes", address="127.0.0.1:6379")
