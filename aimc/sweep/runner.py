@@ -13,7 +13,6 @@ over the ``n`` chip instances (the instances are independent draws; with n = 1 t
 from __future__ import annotations
 
 import json
-import math
 import os
 import socket
 import time
@@ -26,36 +25,34 @@ from .workloads import INPUT_SHAPE, build, data
 
 
 def confidence_interval(values: np.ndarray, level: float = 0.95) -> tuple[float | None, float | None]:
-    """Student-t interval of the mean of ``values`` (``(None, None)`` for fewer than 2 values).
+    """Student-t interval of the mean of ``values`` (``(None, None)`` for fewer than 2 values):
+    :func:`aimc.evaluation.bench.mean_ci` as its two ends.
 
     Example:
         >>> lo, hi = confidence_interval(np.array([0.9, 0.92, 0.94]))
         >>> round(lo, 4), round(hi, 4)
         (0.8703, 0.9697)
     """
-    from scipy.stats import t
+    from ..evaluation.bench import mean_ci
 
-    n = len(values)
-    if n < 2:
+    if len(values) < 2:
         return None, None
-    mean = float(np.mean(values))
-    half = float(t.ppf(0.5 + level / 2, n - 1) * np.std(values, ddof=1) / math.sqrt(n))
+    mean, half = mean_ci(values, level)
     return mean - half, mean + half
 
 
 def cost_figures(model: torch.nn.Module, spec, name: str) -> dict:
-    """Energy and latency per inference and TOPS/W (nominal and 90 % interval), energy by component."""
-    from ..compiler import compile as compile_model
-    from ..cost import estimate
+    """Energy and latency per inference and TOPS/W (nominal and 90 % interval), energy by
+    component (:func:`aimc.evaluation.bench.cost_figures`, flattened into store columns)."""
+    from ..evaluation.bench import cost_figures as figures
 
-    report = estimate(compile_model(model, spec, torch.zeros(INPUT_SHAPE[name])))
-    e, lat, eff = report.intervals["energy_j"], report.intervals["latency_s"], report.intervals["tops_per_w"]
+    f = figures(model, spec, torch.zeros(INPUT_SHAPE[name]))
+    e, lat, eff = f["energy_j"], f["latency_s"], f["tops_per_w"]
     return {
-        "tops_per_w": float(eff.nominal), "tops_per_w_low": float(eff.low),
-        "tops_per_w_high": float(eff.high),
-        "energy_j": float(e.nominal), "energy_low_j": float(e.low), "energy_high_j": float(e.high),
-        "latency_s": float(lat.nominal), "latency_low_s": float(lat.low), "latency_high_s": float(lat.high),
-        "energy_breakdown": json.dumps({k: float(v) for k, v in report.energy_j.items()}),
+        "tops_per_w": eff["nominal"], "tops_per_w_low": eff["low"], "tops_per_w_high": eff["high"],
+        "energy_j": e["nominal"], "energy_low_j": e["low"], "energy_high_j": e["high"],
+        "latency_s": lat["nominal"], "latency_low_s": lat["low"], "latency_high_s": lat["high"],
+        "energy_breakdown": json.dumps(f["energy_breakdown_j"]),
     }
 
 

