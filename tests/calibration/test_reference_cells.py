@@ -60,7 +60,8 @@ def true_column_factor(tile, device, t):
     g0 = tile.device_model.conductance(state, 0.0)[..., :tile.out_features]
     gt = device.conductance(state, t)[..., :tile.out_features]
     # each device's significance in the output: analog coefficient times its ADC group's digital one
-    alpha = torch.tensor([abs(float(a) * tile.beta[grp]) for a, grp in zip(tile.alpha, tile.group)])
+    pairs = zip(tile.alpha, tile.group, strict=True)
+    alpha = torch.tensor([abs(float(a) * tile.beta[grp]) for a, grp in pairs])
     alpha = alpha.view(-1, 1, 1, 1)
     return (alpha * gt).sum(dim=(0, 1, 2)) / (alpha * g0).sum(dim=(0, 1, 2))
 
