@@ -393,8 +393,10 @@ def lifetime(
     chip: str = typer.Option(DEFAULT_CHIP, help="chip preset name or YAML path"),
     policy: str = typer.Option("threshold", help="none, global, per-array, per-column, closed-loop, "
                                                  "threshold or periodic"),
-    temperature: str = typer.Option("25C", help="chip temperature: 25C, 300K, daily:25-85C, or a CSV "
-                                                "(time_s, temperature_k or temperature_c)"),
+    temperature: str = typer.Option(None, help="chip temperature: 25C, 300K, daily:25-85C, daily:-10-40C, "
+                                               "or a CSV (time_s, temperature_k or temperature_c) covering "
+                                               "--duration; default: the chip device's own temperature "
+                                               "(300 K for the presets)"),
     duration: str = typer.Option("1y", help="how long to simulate, e.g. 1d, 1mo, 1y"),
     checkpoints: int = typer.Option(20, min=1, help="times the accuracy is measured (log-spaced from 1 s), "
                                                     "each followed by a checkpoint"),
@@ -421,7 +423,9 @@ def lifetime(
 
             chosen = chosen.model_copy(update={"refresh": chosen.refresh.model_copy(
                 update={"verify": ProgramVerify()})})
-        profile = parse_profile(temperature)
+        profile = parse_profile(temperature) if temperature is not None else None
+        if profile is not None:
+            profile.check_covers(seconds)
     except (UsageError, ValueError, FileNotFoundError) as err:
         raise _fail("bad lifetime arguments", err) from err
     spec = _load_chip(chip)

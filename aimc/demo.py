@@ -182,7 +182,7 @@ def format_time(t: float) -> str:
 def run_lifetime(
     chip: str | ChipSpec = "ibm-hermes-pcm",
     policy: str | LifetimePolicy = "threshold",
-    temperature: str = "25C",
+    temperature: str | None = None,
     duration_s: float = 365 * 86400.0,
     *,
     out_dir: str | Path = "aimc-lifetime",
@@ -199,22 +199,31 @@ def run_lifetime(
 ) -> LifetimeResult:
     """Simulate ``model`` (default: the demo CNN, trained on digits with ``seed``) on ``chip``
     under ``policy`` and the ``temperature`` profile (``"25C"``, ``"daily:25-85C"``, a CSV path;
-    see :func:`aimc.devices.temperature.parse_profile`) for ``duration_s``.
+    see :func:`aimc.devices.temperature.parse_profile`; default: constant at the chip device's own
+    ``temperature_k``, 300 K for the presets, so the numbers match a run without a profile) for
+    ``duration_s``. A temperature table must cover ``duration_s`` (checked before training).
+    ``resume=False``: ignore (delete) a checkpoint in ``out_dir``.
 
     Example:
         >>> res = run_lifetime("ibm-hermes-pcm", "threshold", "daily:25-85C", 365 * 86400)  # doctest: +SKIP
     """
-    from .devices.temperature import parse_profile
+    from .devices.temperature import ConstantTemperature, parse_profile
     from .evaluation.lifetime import get_policy, plot_lifetime, simulate_lifetime
 
     console = console or Console()
     spec = chip if isinstance(chip, ChipSpec) else load_chip(chip)
     pol = get_policy(policy)
-    profile = parse_profile(temperature) if isinstance(temperature, str) else temperature
+    if temperature is None:
+        profile = ConstantTemperature(kelvin=spec.device.temperature_k)
+    else:
+        profile = parse_profile(temperature) if isinstance(temperature, str) else temperature
+    profile.check_covers(duration_s)  # before the training: a short table fails fast
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     with torch_threads(threads):
+        trained_epochs = None
         if model is None:
+            trained_epochs = epochs
             split = digits(seed=seed)
             model = train_demo_model(split, epochs=epochs, seed=seed)
             data = (split.x_test, split.y_test)
@@ -223,10 +232,9 @@ def run_lifetime(
         digital = accuracy(model, data)
         analog, _ = convert(model, spec)
         ckpt = out / "checkpoint"
-        if not resume and (ckpt / "lifetime.json").exists():
-            (ckpt / "lifetime.json").unlink()
         result = simulate_lifetime(analog, data, spec, pol, profile, duration_s, times=times,
-                                   checkpoints=checkpoints, repeats=repeats, seed=seed, checkpoint_dir=ckpt)
+                                   checkpoints=checkpoints, repeats=repeats, seed=seed, checkpoint_dir=ckpt,
+                                   training_epochs=trained_epochs, fresh=not resume)
     summary = result.to_dict() | {"digital_accuracy": digital}
     (out / "lifetime.json").write_text(json.dumps(summary, indent=2))
     plot = plot_lifetime(result, out / "lifetime.png",

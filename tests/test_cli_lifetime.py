@@ -34,3 +34,33 @@ def test_lifetime_command_refuses_bad_input(tmp_path):
         result = runner.invoke(app, ["lifetime", option, value, "--out", str(tmp_path)])
         assert result.exit_code == 2, result.output
         assert message in result.output.replace("\n", " ")
+
+
+def test_lifetime_command_refuses_a_short_table_before_training(tmp_path, monkeypatch):
+    """A CSV profile that ends before --duration fails at once (no training: the demo's trainer
+    is replaced by one that fails the test)."""
+    import aimc.demo
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("trained before checking the temperature table")
+
+    monkeypatch.setattr(aimc.demo, "train_demo_model", no_training)
+    csv = tmp_path / "log.csv"
+    csv.write_text("time_s,temperature_c\n0,25\n3600,30\n")
+    result = runner.invoke(app, ["lifetime", "--temperature", str(csv), "--duration", "1d",
+                                 "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2, result.output
+    assert "before the duration" in result.output.replace("\n", " ")
+
+
+def test_lifetime_default_temperature_is_the_devices_own(tmp_path):
+    """Without --temperature the chip stays at its device's temperature (300 K for the presets),
+    the temperature of every other aimc command, not 25 °C (298.15 K)."""
+    out = tmp_path / "d"
+    result = runner.invoke(app, ["lifetime", "--policy", "none", "--duration", "1h", "--checkpoints", "1",
+                                 "--epochs", "1", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    data = json.loads((out / "lifetime.json").read_text())
+    assert data["config"]["profile"] == {"kind": "constant", "kelvin": 300.0}
+    assert data["temperature_k"] == [300.0]
+    assert data["config"]["training_epochs"] == 1

@@ -76,7 +76,7 @@ class Wear:
     def __init__(self, tile: Tile, endurance: Endurance, seed: int) -> None:
         self.budget, self.stuck = endurance.resolve(tile.device_model.name)
         shape = tile.device_shape
-        self.cycles = torch.zeros(shape, dtype=torch.float32)
+        self.cycles = torch.zeros(shape, dtype=torch.float64)  # float32 stops counting at 2**24
         if self.budget is None:
             self.limit = None
         else:

@@ -149,7 +149,15 @@ class ReferenceBank:
         self.adc = tile.adc
         # the weights get the columns the references leave (as aimc.compile maps them)
         self.rows = tile.array_shape[0]
-        self.array_cols = max(tile.array_shape[1] - spec.columns, 1)
+        if spec.columns >= tile.array_shape[1]:  # the same refusal as aimc.compile's
+            raise ValueError(f"reference_cells.columns ({spec.columns}) leaves no column of a "
+                             f"{tile.array_shape[1]}-column array for weights")
+        if tile.reference_column:
+            raise ValueError("reference-cell compensation does not support encodings with a reference "
+                             "column (offset encoding): each output is a difference to the reference "
+                             "column, which drifts too, and the per-output factors would be wrong; use a "
+                             "differential or bit-sliced encoding, or the chip's global compensation")
+        self.array_cols = tile.array_shape[1] - spec.columns
         self.row_arrays = tile.row_arrays
         self.col_arrays = math.ceil(tile.columns / self.array_cols)
         self.out_features = tile.out_features
@@ -273,9 +281,11 @@ class ReferenceBank:
     def _column_mixing(self, tile: Tile) -> torch.Tensor:
         """``M [out, ra*ca*L]``: ``F = M @ D`` predicts each output's drift factor from the
         per-level factors, by the output's own targets (interpolation weights between levels,
-        weighted by ``|alpha_p| g``)."""
+        weighted by each device's significance in the output, ``|alpha_p beta_group(p)| g``:
+        bit slices put their significance in ``beta``)."""
         g = tile.g_target[..., :tile.out_features].to(torch.float64)  # [P, ra, rows, out]
-        alpha = torch.tensor([abs(float(a)) for a in tile.alpha], dtype=torch.float64)
+        alpha = torch.tensor([abs(float(a) * float(tile.beta[grp])) for a, grp in
+                              zip(tile.alpha, tile.group, strict=True)], dtype=torch.float64)
         weight = g * alpha.view(-1, 1, 1, 1)
         levels = self.levels.to(torch.float64)
         n_levels = len(levels)

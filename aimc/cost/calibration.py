@@ -11,6 +11,17 @@
   ``(pulses * write_time_s + reads * read_time_s) / rows`` seconds, the rows of an array written
   in parallel (``aimc.calibration.ProgramVerify``'s pulse and read parameters, open loop: one
   pulse per device and no reads).
+
+Downtime (the arrays cannot serve inferences while they are written or read for calibration),
+one rule for all: **one array at a time**; within an array the rows work in parallel.
+
+* writes and single-cell reads (programming, verify reads, the threshold policy's reference-cell
+  checks): ``(pulses * write_time_s + reads * read_time_s) / rows`` (:func:`programming_cost`,
+  :func:`cell_reads_time`);
+* array reads (a global-compensation vector through one array, or one read of an array's
+  reference columns, all its columns converted at once): one matrix-vector product each,
+  ``aimc.cost.timing.mvm_time(chip)`` (:func:`array_reads_time`), the arrays one after another
+  (an upper bound: a chip that reads its arrays in parallel is down for less).
 """
 
 from __future__ import annotations
@@ -19,6 +30,7 @@ from ..calibration import ProgramVerify
 from ..chips import ChipSpec
 from ..compiler import Mapping
 from .energy import mvm_energy, tech
+from .timing import mvm_time
 
 
 def reference_cells_cost(mapping: Mapping) -> dict[str, float]:
@@ -64,3 +76,16 @@ def programming_cost(chip: ChipSpec, pulses: int, reads: int, verify: ProgramVer
     energy = pulses * pv.write_energy_j + reads * cell_read_energy(chip)
     time = (pulses * pv.write_time_s + reads * pv.read_time_s) / chip.array.rows
     return float(energy), float(time)
+
+
+def cell_reads_time(chip: ChipSpec, reads: int, verify: ProgramVerify | None = None) -> float:
+    """Seconds of ``reads`` single-cell reads (reference-cell checks): ``read_time_s`` each,
+    the rows of an array in parallel (the rule of :func:`programming_cost`)."""
+    pv = verify or ProgramVerify()
+    return float(reads * pv.read_time_s / chip.array.rows)
+
+
+def array_reads_time(chip: ChipSpec, reads: int) -> float:
+    """Seconds of ``reads`` array reads (one matrix-vector product each, ``mvm_time``), one
+    array at a time (module docstring)."""
+    return float(reads * mvm_time(chip))

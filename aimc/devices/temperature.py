@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import csv
 import math
+import re
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -65,6 +66,9 @@ class ConstantTemperature(BaseModel):
     def label(self) -> str:
         return f"constant {self.kelvin - ZERO_C:g} °C"
 
+    def check_covers(self, duration_s: float) -> None:
+        """Raise if the profile does not reach ``duration_s`` (only tables end)."""
+
 
 class DailyCycle(BaseModel):
     """A sinusoidal cycle between ``low_k`` and ``high_k`` with period ``period_s`` (a day), its
@@ -97,6 +101,9 @@ class DailyCycle(BaseModel):
     @property
     def label(self) -> str:
         return f"daily {self.low_k - ZERO_C:g}-{self.high_k - ZERO_C:g} °C"
+
+    def check_covers(self, duration_s: float) -> None:
+        """Raise if the profile does not reach ``duration_s`` (only tables end)."""
 
 
 class TemperatureTable(BaseModel):
@@ -144,7 +151,8 @@ class TemperatureTable(BaseModel):
         if (k <= 0).any():
             i = int(np.flatnonzero(k <= 0)[0])
             raise ValueError(f"temperature table{where}: temperature at row {i + 1} is {k[i]:g} K; "
-                             f"kelvin must be > 0 (use --celsius / a temperature_c column for °C)")
+                             f"kelvin must be > 0 (for °C, name the CSV column temperature_c "
+                             f"instead of temperature_k)")
         return self
 
     @property
@@ -161,6 +169,13 @@ class TemperatureTable(BaseModel):
     @property
     def label(self) -> str:
         return f"table {self.source or ''}".strip()
+
+    def check_covers(self, duration_s: float) -> None:
+        """Raise if the table ends before ``duration_s``."""
+        if duration_s > self.end_s:
+            raise ValueError(f"temperature table{' ' + self.source if self.source else ''} ends at "
+                             f"{self.end_s:g} s, before the duration of {duration_s:g} s: extend the "
+                             f"table or shorten the duration")
 
     @classmethod
     def from_csv(cls, path: str | Path, max_gap_s: float = DAY) -> TemperatureTable:
@@ -197,17 +212,20 @@ TemperatureProfile = Annotated[ConstantTemperature | DailyCycle | TemperatureTab
 
 
 def parse_profile(text: str) -> ConstantTemperature | DailyCycle | TemperatureTable:
-    """A profile from a short text: ``"300K"``, ``"25C"`` (constant), ``"daily:25-85C"`` or
-    ``"daily:298-358K"`` (a daily cycle, peak at programming time), or the path of a CSV."""
+    """A profile from a short text: ``"300K"``, ``"25C"`` (constant), ``"daily:25-85C"``,
+    ``"daily:-10-40C"`` or ``"daily:298-358K"`` (a daily cycle, peak at programming time), or the
+    path of a CSV."""
     s = text.strip()
     low = s.lower()
     try:
         if low.startswith("daily:"):
-            spec = low[6:]
-            unit = spec[-1]
-            lo, hi = (float(v) for v in spec[:-1].split("-", 1)) if unit in "ck" else (None, None)
-            if unit not in "ck":
+            spec = low[6:].replace(" ", "")
+            unit = spec[-1:]
+            # low-high, either of them may be negative: "-10--5c", "-10-40c"
+            match = re.fullmatch(r"(-?\d+(?:\.\d*)?)-(-?\d+(?:\.\d*)?)", spec[:-1])
+            if unit not in ("c", "k") or match is None:
                 raise ValueError
+            lo, hi = float(match.group(1)), float(match.group(2))
             if unit == "c":
                 lo, hi = celsius(lo), celsius(hi)
             return DailyCycle(low_k=lo, high_k=hi)

@@ -9,7 +9,10 @@ and when the weights are re-programmed) and follows ``repeats`` chip instances f
   its last programming (``EquivalentClock``; devices' Arrhenius drift acceleration and read
   conductance temperature factor, ``Device.drift_acceleration`` /
   ``Device.conductance_temperature_factor``). Programming targets are reached at the device's
-  reference temperature (program-and-verify under a known temperature; an assumption);
+  reference temperature (program-and-verify under a known temperature; an assumption): the
+  programming, the reference cells' baselines and the GDC reference are all taken at the
+  device's reference temperature (300 K for PCM) even when the profile is hot at that moment,
+  as if the chip were cooled for every (re)programming (the read temperature acts from ``t+``);
 * **compensation** — ``none``; ``global``: the chip's global drift compensation (GDC,
   ``aimc.calibration.drift_compensation``, through the real read path); ``per_array`` /
   ``per_column``: from the reference cells (``aimc.calibration.reference_cells``);
@@ -21,7 +24,13 @@ and when the weights are re-programmed) and follows ``repeats`` chip instances f
   cell-read spread passes a threshold (checked every ``check_period_s``); a refresh programs every
   tile again (new chip-instance draw of the programming noise, open loop or program-and-verify),
   restarts drift, costs energy and downtime (``aimc.cost.programming_cost``) and endurance
-  cycles: devices past their technology's budget become stuck (``aimc.calibration.aging``).
+  cycles: devices past their technology's budget become stuck (``aimc.calibration.aging``);
+* **downtime** — re-programming, the threshold policy's reference-cell checks (single-cell reads)
+  and every calibration's reads (GDC vectors, reference-column reads), by the rule of
+  ``aimc.cost.calibration`` (one array at a time, the rows of an array in parallel), by kind in
+  ``LifetimeResult.downtime_by_kind``.
+
+The caller's model is not modified: the simulation runs on a copy of it.
 
 Results (:class:`LifetimeResult`): accuracy ``[repeats, times]``, temperature at each time,
 refresh times of every instance, energy overhead by kind (refresh, calibration reads) over the
@@ -29,15 +38,22 @@ whole duration, downtime and worn-out devices per instance; a plot (:func:`plot_
 JSON.
 
 Checkpoints. With ``checkpoint_dir`` the simulation writes, after every evaluated time of every
-instance, ``lifetime.json`` (the configuration, how far it got and every result so far) and
-``lifetime.safetensors`` (the current instance's endurance counts and controller scales), never
-pickle. Called again with the same ``checkpoint_dir`` and configuration it resumes where it
-stopped, with the same numbers as an uninterrupted run (the programmed devices are drawn again
-from their seeds; every read is seeded by the instance, the time and the temperature).
+instance, ``lifetime-<step>.safetensors`` (the current instance's endurance counts and controller
+scales) and then ``lifetime.json`` (the configuration, how far it got, every result so far and
+the name of its tensors file; strict JSON, ``null`` for a time not measured yet), each through a
+temporary file and a rename, then removes older tensors files: a kill at any moment leaves a JSON
+and the tensors it names. Never pickle. The configuration holds the whole chip specification, a
+SHA-256 of the model's weights and of the test data, and the training epochs when given: called
+again with the same ``checkpoint_dir`` and configuration it resumes where it stopped, with the
+same numbers as an uninterrupted run (the programmed devices are drawn again from their seeds;
+every read is seeded by the instance, the time and the temperature); with anything else it
+raises an error naming what differs (``fresh=True`` starts over).
 """
 
 from __future__ import annotations
 
+import copy
+import hashlib
 import json
 import math
 import time as _time
@@ -57,7 +73,9 @@ from ..calibration import ClosedLoop, Endurance, NoRefresh, ReferenceBank, Refer
 from ..calibration.refresh import PeriodicRefresh, ThresholdRefresh
 from ..chips import ChipSpec
 from ..cost.calibration import (
+    array_reads_time,
     cell_read_energy,
+    cell_reads_time,
     matrix_read_energy,
     programming_cost,
     reference_column_read_energy,
@@ -122,7 +140,10 @@ class LifetimeConfig(BaseModel):
     """Everything that determines a lifetime simulation's numbers (checked on resume)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
-    chip: str
+    chip: dict  # ChipSpec.model_dump(mode="json"): every parameter, not only the name
+    model_sha256: str = Field(description="SHA-256 of the model's weights (model_fingerprint)")
+    data_sha256: str | None = Field(None, description="SHA-256 of the test data (None: not a tensor pair)")
+    training_epochs: int | None = Field(None, description="epochs the model was trained for, when known")
     policy: LifetimePolicy
     profile: TemperatureProfile = Field(default_factory=ConstantTemperature)
     duration_s: float = Field(YEAR, gt=0)
@@ -132,6 +153,59 @@ class LifetimeConfig(BaseModel):
     reference_cells: ReferenceCells = Field(default_factory=ReferenceCells)
     endurance: Endurance = Field(default_factory=Endurance)
     clock_step_s: float = Field(900.0, gt=0, description="grid of the equivalent-time integral (s)")
+
+
+def model_fingerprint(model: nn.Module) -> str:
+    """SHA-256 of a converted model's weights: its parameters and every tile's mapped weights
+    (``target_weight``), by name; not its programmed state or read matrices."""
+    h = hashlib.sha256()
+    tensors = dict(model.named_parameters())
+    tensors |= {f"{name}.target_weight": tile.target_weight for name, tile in analog_tiles(model)}
+    for name in sorted(tensors):
+        t = tensors[name].detach().cpu().contiguous()
+        h.update(f"{name}:{t.dtype}:{tuple(t.shape)}".encode())
+        h.update(t.view(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return h.hexdigest()
+
+
+def data_fingerprint(data: Data) -> str | None:
+    """SHA-256 of ``(x, y)`` tensors or of a list/tuple of such batches; None for any other
+    iterable (a loader may shuffle: not checked on resume)."""
+    if isinstance(data, tuple) and len(data) == 2 and all(isinstance(v, torch.Tensor) for v in data):
+        batches = [data]
+    elif isinstance(data, (list, tuple)) and all(
+            isinstance(b, (list, tuple)) and all(isinstance(v, torch.Tensor) for v in b) for b in data):
+        batches = list(data)
+    else:
+        return None
+    h = hashlib.sha256()
+    for batch in batches:
+        for t in batch:
+            t = t.detach().cpu().contiguous()
+            h.update(f"{t.dtype}:{tuple(t.shape)}".encode())
+            h.update(t.view(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return h.hexdigest()
+
+
+def _differences(saved, now, prefix: str = "") -> list[str]:
+    """Dotted names of the entries in which two JSON configurations differ."""
+    if isinstance(saved, dict) and isinstance(now, dict):
+        out = []
+        for key in sorted(set(saved) | set(now)):
+            name = f"{prefix}.{key}" if prefix else str(key)
+            if key not in saved:
+                out.append(f"{name} (not in the checkpoint)")
+            elif key not in now:
+                out.append(f"{name} (only in the checkpoint)")
+            else:
+                out += _differences(saved[key], now[key], name)
+        return out
+    if saved == now:
+        return []
+    def short(v) -> str:
+        return (repr(v)[:40] + "…") if len(repr(v)) > 40 else repr(v)
+
+    return [f"{prefix or 'configuration'} (checkpoint {short(saved)}, now {short(now)})"]
 
 
 def default_times(duration_s: float, checkpoints: int = 20) -> list[float]:
@@ -157,6 +231,7 @@ class LifetimeResult:
     complete: bool = True
     wall_time_s: float = 0.0
     extra: dict = field(default_factory=dict)
+    downtime_by_kind: list[dict[str, float]] = field(default_factory=list)  # per instance (s)
 
     @property
     def times(self) -> list[float]:
@@ -187,6 +262,7 @@ class LifetimeResult:
             "energy_j": self.energy_j,
             "energy_total_j": self.energy_total_j().tolist(),
             "downtime_s": self.downtime_s,
+            "downtime_by_kind_s": self.downtime_by_kind,
             "worn_devices": self.worn,
             "complete": self.complete,
             "wall_time_s": self.wall_time_s,
@@ -205,7 +281,7 @@ class _Instance:
         self.programs = 0  # programmings so far (the first one included)
         self.refreshes: list[float] = []
         self.energy = {"refresh": 0.0, "calibration": 0.0, "reference_checks": 0.0}
-        self.downtime = 0.0
+        self.downtime = {"refresh": 0.0, "reference_checks": 0.0}  # s; calibration: at the end
         self.t_done = 0.0  # time up to which events were processed
         self.wear = [Wear(tile, sim.config.endurance, s) for tile, s in
                      zip(sim.tiles, split_seed(self.seed ^ 0xAE, len(sim.tiles)), strict=True)]
@@ -246,7 +322,7 @@ class _Instance:
         if count and self.programs > 0:
             energy, duration = programming_cost(sim.chip, pulses, reads, verify)
             self.energy["refresh"] += energy
-            self.downtime += duration
+            self.downtime["refresh"] += duration
             self.refreshes.append(t)
         self.programs += 1
         self.t_prog = t
@@ -271,6 +347,7 @@ class _Instance:
             checks = refresh.checks(self.t_done, t)
             cell_reads = sum(b.devices for b in self.sim.banks if b is not None)
             self.energy["reference_checks"] += len(checks) * cell_reads * self.sim.cell_read_j
+            self.downtime["reference_checks"] += len(checks) * cell_reads_time(self.sim.chip, cell_reads)
             for tc in checks:
                 if tc <= self.t_prog:
                     continue
@@ -332,24 +409,31 @@ class _Instance:
                 for s, tile in zip(self.scales, sim.tiles, strict=True)]
 
     # -------------------------------------------------------------- costs of the whole life
-    def calibration_energy(self, duration: float) -> float:
+    def calibration_cost(self, duration: float) -> tuple[float, float]:
+        """(energy J, downtime s) of every calibration over ``duration``: GDC vectors through
+        every array, or reference-column reads (one array read converts all of an array's
+        reference columns), one array at a time (``aimc.cost.calibration``)."""
         sim, policy = self.sim, self.sim.config.policy
         comp = policy.compensation
         if comp == "none":
-            return 0.0
+            return 0.0, 0.0
         period = policy.controller.period_s if comp == "closed_loop" else policy.calibration_period_s
         count = math.floor(duration / period) + len(self.refreshes) + 1
         if comp == "global":
             gdc = sim.tiles[0].compensation
             vectors = gdc.vectors if gdc is not None else 0
-            return count * vectors * sim.vector_j
-        reads = sum(sim.config.reference_cells.reads_per_update(b.row_arrays * b.col_arrays)
-                    for b in sim.banks if b is not None)
-        return count * reads * sim.column_read_j
+            arrays = sum(tile.row_arrays * tile.array_grid[1] for tile in sim.tiles)
+            return count * vectors * sim.vector_j, array_reads_time(sim.chip, count * vectors * arrays)
+        spec = sim.config.reference_cells
+        banks = [b for b in sim.banks if b is not None]
+        reads = sum(spec.reads_per_update(b.row_arrays * b.col_arrays) for b in banks)
+        array_reads = sum(spec.reads * b.row_arrays * b.col_arrays for b in banks)
+        return count * reads * sim.column_read_j, array_reads_time(sim.chip, count * array_reads)
 
     # -------------------------------------------------------------- checkpoint
     def tensors(self) -> dict[str, torch.Tensor]:
         out = {f"cycles.{k}": w.cycles.contiguous() for k, w in enumerate(self.wear)}
+        out["step.id"] = torch.tensor([self.sim.step_id], dtype=torch.int64)
         out |= {f"scale.{k}": s.contiguous() for k, s in enumerate(self.scales) if s is not None}
         return out
 
@@ -362,11 +446,12 @@ class _Instance:
         """Back to a checkpoint: the last programming drawn again (same seed), then the
         counters and controller state."""
         for k, w in enumerate(self.wear):
-            w.cycles = tensors[f"cycles.{k}"].clone()
+            w.cycles = tensors[f"cycles.{k}"].to(torch.float64).clone()
         self.programs = state["programs"] - 1
         self.program(state["t_prog"], count=False)
         self.refreshes, self.energy = list(state["refreshes"]), dict(state["energy"])
-        self.downtime, self.t_done, self.t_update = state["downtime"], state["t_done"], state["t_update"]
+        self.downtime = dict(state["downtime"])
+        self.t_done, self.t_update = state["t_done"], state["t_update"]
         self.scales = [tensors.get(f"scale.{k}") for k in range(len(self.wear))]
 
 
@@ -393,6 +478,7 @@ class _Simulation:
         self.column_read_j = reference_column_read_energy(ref_chip)
         self.cell_read_j = cell_read_energy(chip)
         self.vector_j = sum(self._vector_energy(tile) for tile in self.tiles)
+        self.step_id = 0  # measurements done so far (names the checkpoint's tensors file)
 
     def _vector_energy(self, tile) -> float:
         g = tile.g_target
@@ -419,12 +505,16 @@ def simulate_lifetime(
     checkpoint_dir: str | Path | None = None,
     max_steps: int | None = None,
     progress: bool | Progress = True,
+    training_epochs: int | None = None,
+    fresh: bool = False,
 ) -> LifetimeResult:
     """Follow ``repeats`` chip instances of a converted ``model`` through ``duration_s``
     (module docstring). ``times``: when to measure the accuracy (default ``checkpoints`` times
     log-spaced from 1 s); ``checkpoint_dir``: write a checkpoint after every measurement and
-    resume from one found there; ``max_steps``: stop after that many measurements (the result
-    then has ``complete=False``; call again to go on).
+    resume from one found there (an error if it is of another configuration, chip, model, test
+    data or ``training_epochs``; ``fresh=True``: delete it and start over); ``max_steps``: stop
+    after that many measurements (the result then has ``complete=False``; call again to go on).
+    The caller's ``model`` is left as it was (the simulation runs on a copy).
 
     Example:
         >>> analog, _ = aimc.convert(model, chip)                                   # doctest: +SKIP
@@ -439,24 +529,35 @@ def simulate_lifetime(
     times = sorted({float(t) for t in times})
     if not times or times[0] < 0 or times[-1] > duration_s:
         raise ValueError(f"times must lie in [0, duration_s = {duration_s:g} s], got {times}")
+    profile.check_covers(duration_s)
     reference_cells = reference_cells or chip.reference_cells or ReferenceCells()
-    config = LifetimeConfig(chip=chip.name, policy=policy, profile=profile, duration_s=duration_s,
+    config = LifetimeConfig(chip=chip.model_dump(mode="json"), model_sha256=model_fingerprint(model),
+                            data_sha256=data_fingerprint(data), training_epochs=training_epochs,
+                            policy=policy, profile=profile, duration_s=duration_s,
                             times=times, repeats=repeats, seed=seed, reference_cells=reference_cells,
                             endurance=endurance or Endurance())
     verify = policy.refresh.verify
+    model = copy.deepcopy(model)  # programming, wear and hot reads change a model: not the caller's
     sim = _Simulation(model, data, chip, config, verify)
     acc = np.full((repeats, len(times)), np.nan)
     per: list[dict] = []  # finished instances' records
     cursor = (0, 0)  # (instance, time index) of the next measurement
     current: dict | None = None
+    tensors_name: str | None = None
     ckpt = Path(checkpoint_dir) if checkpoint_dir is not None else None
+    if ckpt is not None and fresh:
+        _remove_checkpoint(ckpt)
     if ckpt is not None and (ckpt / "lifetime.json").exists():
         saved = json.loads((ckpt / "lifetime.json").read_text())
-        if saved["config"] != config.model_dump(mode="json"):
-            raise ValueError(f"checkpoint in {ckpt} is of another configuration; use another folder "
-                             f"or delete {ckpt / 'lifetime.json'}")
-        acc = np.array(saved["accuracy"], dtype=float)
+        diff = _differences(saved.get("config", {}), config.model_dump(mode="json"))
+        if diff:
+            raise ValueError(f"checkpoint in {ckpt} was written for another simulation; it differs in: "
+                             f"{'; '.join(diff[:8])}{' …' if len(diff) > 8 else ''}. Use another folder, "
+                             f"or start over with fresh=True (aimc lifetime --fresh)")
+        acc = np.array([[np.nan if v is None else v for v in row] for row in saved["accuracy"]], dtype=float)
         per, cursor, current = saved["instances"], tuple(saved["cursor"]), saved.get("current")
+        tensors_name = saved.get("tensors")
+        sim.step_id = int(saved.get("step", 0))
     elif ckpt is not None:
         ckpt.mkdir(parents=True, exist_ok=True)
 
@@ -468,13 +569,12 @@ def simulate_lifetime(
                         completed=cursor[0] * len(times) + cursor[1]) if bar else None
     steps = 0
     complete = True
-    original = sim.device
     try:
         r, k0 = cursor
         while r < repeats:
             inst = _Instance(sim, r)
             if current is not None and k0 > 0:
-                inst.restore(current, load_file(str(ckpt / "lifetime.safetensors")))
+                inst.restore(current, _load_tensors(ckpt, tensors_name, sim.step_id))
             else:
                 inst.program(0.0)
             for k in range(k0, len(times)):
@@ -484,6 +584,7 @@ def simulate_lifetime(
                 inst.advance(times[k])
                 acc[r, k] = inst.evaluate(times[k])
                 steps += 1
+                sim.step_id += 1
                 if task is not None:
                     bar.advance(task)
                 last = k == len(times) - 1
@@ -491,40 +592,66 @@ def simulate_lifetime(
                     per.append(_record(inst, sim, duration_s))
                 if ckpt is not None:
                     _save(ckpt, config, acc, per, (r + 1, 0) if last else (r, k + 1),
-                          None if last else inst.state(), inst.tensors())
+                          None if last else inst.state(), inst.tensors(), sim.step_id)
             if not complete:
                 break
             r, k0, current = r + 1, 0, None
     finally:
-        for tile in sim.tiles:
-            tile.device_model = original
         if own:
             bar.stop()
     temps = [sim.clock.temperature(t) for t in times]
     return LifetimeResult(config, acc, temps, [p["refreshes"] for p in per], [p["energy"] for p in per],
-                          [p["downtime"] for p in per], [p["worn"] for p in per], complete,
-                          _time.perf_counter() - start)
+                          [sum(p["downtime"].values()) for p in per], [p["worn"] for p in per], complete,
+                          _time.perf_counter() - start, downtime_by_kind=[p["downtime"] for p in per])
 
 
 def _record(inst: _Instance, sim: _Simulation, duration: float) -> dict:
-    energy = dict(inst.energy)
-    energy["calibration"] = inst.calibration_energy(duration)
-    return {"refreshes": list(inst.refreshes), "energy": energy, "downtime": inst.downtime,
+    energy, downtime = dict(inst.energy), dict(inst.downtime)
+    energy["calibration"], downtime["calibration"] = inst.calibration_cost(duration)
+    return {"refreshes": list(inst.refreshes), "energy": energy, "downtime": downtime,
             "worn": sum(w.worn_count for w in inst.wear)}
 
 
+def _tensors_file(step: int) -> str:
+    return f"lifetime-{step:08d}.safetensors"
+
+
+def _remove_checkpoint(folder: Path) -> None:
+    for path in [folder / "lifetime.json", *folder.glob("lifetime-*.safetensors"),
+                 *folder.glob("lifetime*.tmp"), folder / "lifetime.safetensors"]:
+        path.unlink(missing_ok=True)
+
+
+def _load_tensors(folder: Path, name: str | None, step: int) -> dict[str, torch.Tensor]:
+    if name is None or not (folder / name).exists():
+        raise ValueError(f"checkpoint in {folder}: lifetime.json names the tensors file {name!r}, "
+                         f"which is missing; start over with fresh=True (aimc lifetime --fresh)")
+    tensors = load_file(str(folder / name))
+    if "step.id" not in tensors or int(tensors["step.id"][0]) != step:
+        raise ValueError(f"checkpoint in {folder}: {name} is not of step {step} of lifetime.json; "
+                         f"start over with fresh=True (aimc lifetime --fresh)")
+    return tensors
+
+
 def _save(folder: Path, config: LifetimeConfig, acc: np.ndarray, per: list[dict], cursor: tuple[int, int],
-          current: dict | None, tensors: dict[str, torch.Tensor]) -> None:
-    """Write the checkpoint (tensors first, then the JSON that points at them; each through a
-    temporary file and a rename, so a kill leaves the previous checkpoint whole)."""
-    tmp = folder / "lifetime.safetensors.tmp"
+          current: dict | None, tensors: dict[str, torch.Tensor], step: int) -> None:
+    """Write the checkpoint: the tensors to a file of their own step, then the JSON that names
+    it (each through a temporary file and a rename), then remove older tensors files: a kill
+    at any moment leaves a JSON and the tensors it names. Strict JSON (``null``: not measured)."""
+    name = _tensors_file(step)
+    tmp = folder / (name + ".tmp")
     save_file(tensors, str(tmp))
-    tmp.replace(folder / "lifetime.safetensors")
-    body = {"config": config.model_dump(mode="json"), "accuracy": acc.tolist(), "instances": per,
-            "cursor": list(cursor), "current": current}
+    tmp.replace(folder / name)
+    accuracy_rows = [[None if math.isnan(v) else v for v in row] for row in acc.tolist()]
+    body = {"config": config.model_dump(mode="json"), "accuracy": accuracy_rows, "instances": per,
+            "cursor": list(cursor), "current": current, "step": step, "tensors": name}
     tmp = folder / "lifetime.json.tmp"
-    tmp.write_text(json.dumps(body, allow_nan=True))
+    tmp.write_text(json.dumps(body, allow_nan=False))
     tmp.replace(folder / "lifetime.json")
+    for old in folder.glob("lifetime-*.safetensors"):
+        if old.name != name:
+            old.unlink(missing_ok=True)
+    (folder / "lifetime.safetensors").unlink(missing_ok=True)  # the pre-2026-12 single file
 
 
 def plot_lifetime(result: LifetimeResult, path: str | Path, title: str | None = None) -> Path:
@@ -549,7 +676,7 @@ def plot_lifetime(result: LifetimeResult, path: str | Path, title: str | None = 
     ax2.plot(t, np.asarray(result.temperatures_k) - 273.15, color="tab:gray", ls=":", lw=1)
     ax2.set_ylabel("chip temperature at the read (°C)", color="tab:gray")
     ax.legend(loc="lower left")
-    ax.set_title(title or f"{result.config.chip}: {result.config.profile.label}")
+    ax.set_title(title or f"{result.config.chip.get('name', 'chip')}: {result.config.profile.label}")
     fig.tight_layout()
     path = Path(path)
     fig.savefig(path, dpi=120)

@@ -63,3 +63,13 @@ def test_worn_devices_are_stuck_in_their_technologys_failure_state():
 def test_budgets_are_validated():
     with pytest.raises(ValueError):
         Endurance(budget=0)
+
+
+def test_cycles_keep_counting_past_float32_precision():
+    """float32 stops adding 1 at 2**24; the counts are float64."""
+    tile = make_tile()
+    wear = Wear(tile, Endurance(budget=1e9), seed=0)
+    wear.add(float(2 ** 24))
+    wear.add(1.0)
+    assert wear.cycles.dtype == torch.float64
+    assert float(wear.cycles.flatten()[0]) == 2 ** 24 + 1

@@ -86,7 +86,7 @@ def test_profiles_values():
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    ({"times_s": [0, 10], "kelvin": [300, -5]}, "kelvin must be > 0"),
+    ({"times_s": [0, 10], "kelvin": [300, -5]}, "kelvin must be > 0 .for °C, name the CSV column"),
     ({"times_s": [0, 20, 10], "kelvin": [300, 300, 300]}, "increase strictly"),
     ({"times_s": [0, 10, 10], "kelvin": [300, 300, 300]}, "increase strictly"),
     ({"times_s": [0, 10], "kelvin": [300, float("nan")]}, "NaN"),
@@ -120,6 +120,11 @@ def test_csv_profile_and_parse(tmp_path):
     assert parse_profile("300K") == ConstantTemperature(kelvin=300.0)
     assert parse_profile("25C") == ConstantTemperature(kelvin=celsius(25))
     assert parse_profile("daily:25-85C") == DailyCycle(low_k=celsius(25), high_k=celsius(85))
+    assert parse_profile("daily:-10-40C") == DailyCycle(low_k=celsius(-10), high_k=celsius(40))
+    assert parse_profile("daily:-20--5C") == DailyCycle(low_k=celsius(-20), high_k=celsius(-5))
+    for bad_text in ("daily:40C", "daily:10-20", "daily:a-bC"):
+        with pytest.raises(ValueError, match="expected e.g."):
+            parse_profile(bad_text)
     with pytest.raises(ValueError, match="expected e.g."):
         parse_profile("warm")
     with pytest.raises(ValidationError):
@@ -139,3 +144,12 @@ def test_equivalent_clock_integrates_the_acceleration():
     assert clock.tau(0.0, 86400.0) == pytest.approx(clock.tau(86400.0, 2 * 86400.0), rel=1e-9)  # periodic
     with pytest.raises(ValueError, match="tabulated up to"):
         clock.tau(0.0, 20 * 86400.0)
+
+
+def test_profiles_say_whether_they_cover_a_duration():
+    table = TemperatureTable(times_s=[0, 3600], kelvin=[300, 310], source="log.csv")
+    table.check_covers(3600.0)
+    with pytest.raises(ValueError, match="log.csv ends at 3600 s, before the duration of 7200 s"):
+        table.check_covers(7200.0)
+    ConstantTemperature().check_covers(1e9)
+    DailyCycle().check_covers(1e9)
