@@ -66,8 +66,9 @@ CREATE TABLE IF NOT EXISTS sweeps (
     PRIMARY KEY (sweep, grid_hash)
 );
 """
-# testing hook (tests/sweep/test_resume.py): pause inside a cell's write transaction, after its
-# first row, with a marker file present, so a test can SIGKILL the writer mid-write for sure
+# testing hook (tests/sweep/test_sweep_store.py): pause inside a cell's write transaction, after
+# its first row, with a marker file present (removed before COMMIT, so while it exists the cell is
+# not committed), so a test can SIGKILL the writer mid-write for sure
 PAUSE_ENV = "AIMC_SWEEP_WRITE_PAUSE_S"
 
 
@@ -100,18 +101,39 @@ class Store:
             raise ValueError(f"store {self.path}: folder {self.path.parent} does not exist")
         self.timeout_s = timeout_s
         with closing(self._connect()) as con:
-            con.executescript(SCHEMA)
+            self._retry(lambda: con.executescript(SCHEMA))
             have = {r[1] for r in con.execute("PRAGMA table_info(results)")}
         missing = [name for name, _ in COLUMNS if name not in have]
         if missing:
             raise ValueError(f"store {self.path} was written by another version of aimc: its results "
                              f"table lacks {', '.join(missing)}; use a new store file")
 
+    def _retry(self, step):
+        """Run ``step()``, retrying "database is locked" with short sleeps until ``timeout_s``:
+        switching a new file to WAL (and creating the schema in it) takes an exclusive lock that
+        ``busy_timeout`` does not wait for, so several processes opening a new store at once
+        would otherwise fail at once."""
+        deadline = time.monotonic() + self.timeout_s
+        delay = 0.005
+        while True:
+            try:
+                return step()
+            except sqlite3.OperationalError as err:
+                if "locked" not in str(err) and "busy" not in str(err) or time.monotonic() > deadline:
+                    raise
+            time.sleep(delay)
+            delay = min(2 * delay, 0.1)
+
     def _connect(self) -> sqlite3.Connection:
         con = sqlite3.connect(self.path, timeout=self.timeout_s, isolation_level=None)
-        con.execute(f"PRAGMA busy_timeout = {int(self.timeout_s * 1000)}")
-        con.execute("PRAGMA journal_mode = WAL")  # readers and a writer at once; several writers queue
-        con.execute("PRAGMA synchronous = FULL")  # a committed cell survives power loss too
+        try:
+            con.execute(f"PRAGMA busy_timeout = {int(self.timeout_s * 1000)}")
+            # readers and a writer at once; several writers queue
+            self._retry(lambda: con.execute("PRAGMA journal_mode = WAL").fetchone())
+            con.execute("PRAGMA synchronous = FULL")  # a committed cell survives power loss too
+        except BaseException:
+            con.close()
+            raise
         con.row_factory = sqlite3.Row
         return con
 
@@ -155,9 +177,9 @@ class Store:
                 if pause and i == 0:
                     marker.write_text(cell.key)
                     time.sleep(pause)
-            con.execute("COMMIT")
-            if pause:
+            if pause:  # gone before COMMIT: while the marker exists, the cell is not committed
                 marker.unlink(missing_ok=True)
+            con.execute("COMMIT")
             return True
         except BaseException:
             if con.in_transaction:
