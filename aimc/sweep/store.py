@@ -93,16 +93,25 @@ class Store:
         >>> store.rows(sweep="adc-vs-array")[0]["accuracy_mean"]  # doctest: +SKIP
     """
 
-    def __init__(self, path: str | Path, timeout_s: float = 60.0) -> None:
+    def __init__(self, path: str | Path, timeout_s: float = 60.0, read_only: bool = False) -> None:
+        """``read_only``: open an existing store for reading only (SQLite ``mode=ro``: no schema
+        created, no switch to WAL, nothing written), as ``aimc report`` does."""
         self.path = Path(path)
+        self.read_only = read_only
         if self.path.is_dir():
             raise ValueError(f"store {self.path} is a folder, not a file")
         if not self.path.parent.is_dir():
             raise ValueError(f"store {self.path}: folder {self.path.parent} does not exist")
+        if read_only and not self.path.is_file():
+            raise ValueError(f"store not found: {self.path}")
         self.timeout_s = timeout_s
         with closing(self._connect()) as con:
-            self._retry(lambda: con.executescript(SCHEMA))
+            if not read_only:
+                self._retry(lambda: con.executescript(SCHEMA))
             have = {r[1] for r in con.execute("PRAGMA table_info(results)")}
+        if not have:
+            raise ValueError(f"{self.path} is an SQLite file without a results table, not an aimc "
+                             f"results store")
         missing = [name for name, _ in COLUMNS if name not in have]
         if missing:
             raise ValueError(f"store {self.path} was written by another version of aimc: its results "
@@ -125,6 +134,11 @@ class Store:
             delay = min(2 * delay, 0.1)
 
     def _connect(self) -> sqlite3.Connection:
+        if self.read_only:
+            uri = self.path.resolve().as_uri() + "?mode=ro"
+            con = sqlite3.connect(uri, uri=True, timeout=self.timeout_s, isolation_level=None)
+            con.row_factory = sqlite3.Row
+            return con
         con = sqlite3.connect(self.path, timeout=self.timeout_s, isolation_level=None)
         try:
             con.execute(f"PRAGMA busy_timeout = {int(self.timeout_s * 1000)}")
