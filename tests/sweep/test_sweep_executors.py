@@ -92,3 +92,22 @@ def test_a_benchmark_suite_workload_sweeps_too(model_cache, tmp_path):
     ideal = rows["ideal"]
     assert ideal["accuracy_mean"] == ideal["digital_accuracy"] > 0.5 and ideal["n"] == 2
     assert 0 < rows["neurram"]["energy_low_j"] <= rows["neurram"]["energy_high_j"]
+
+
+def test_trained_weights_do_not_depend_on_the_drivers_threads(tmp_path):
+    """Training runs on one torch thread whatever the caller set: with 1 and 2 threads in the
+    caller the same bytes (without the pinning, 3 epochs of this MLP differ in the last bits)."""
+    import torch
+
+    from aimc.sweep.workloads import trained_state
+
+    before = torch.get_num_threads()
+    blobs = []
+    try:
+        for threads in (1, 2):
+            torch.set_num_threads(threads)
+            blobs.append(trained_state("digits-mlp", 3, 0, tmp_path / f"t{threads}"))
+            assert torch.get_num_threads() == threads  # restored after training
+    finally:
+        torch.set_num_threads(before)
+    assert blobs[0] == blobs[1]
