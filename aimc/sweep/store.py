@@ -18,7 +18,8 @@ Schema (table ``results``; ``sweeps`` keeps each grid that wrote to the store):
   ``compensate`` (0/1);
 - the cell: ``chip``, ``model``, ``params`` (JSON of the dotted overrides), ``seed``,
   ``repeats``, ``chip_spec`` (JSON of the full ChipSpec the cell ran), ``code_version``
-  (``aimc.__version__`` and ``git describe`` where available);
+  (of the worker that ran the cell: ``aimc.__version__`` and ``git describe`` where available,
+  see :func:`code_version`);
 - the numbers: ``accuracy_mean``, ``accuracy_std``, ``n``, ``ci_low``, ``ci_high`` (95 %),
   ``accuracies`` (JSON, one per chip instance), ``digital_accuracy``, ``energy_j`` with
   ``energy_low_j``/``energy_high_j`` (90 % interval of the cost model), ``latency_s`` and
@@ -74,14 +75,23 @@ PAUSE_ENV = "AIMC_SWEEP_WRITE_PAUSE_S"
 
 @cache
 def code_version() -> str:
-    """``aimc <version>`` plus ``git describe --always --dirty`` of the source tree when it is a
-    git checkout with git installed."""
-    try:
-        out = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=Path(__file__).parent,
-                             capture_output=True, text=True, timeout=10)
-        described = out.stdout.strip() if out.returncode == 0 else ""
-    except (OSError, subprocess.SubprocessError):
-        described = ""
+    """``aimc <version>``, plus ``git describe --always --dirty`` when the aimc package folder
+    sits at the top level of a git checkout (its parent holds ``.git`` and is the repository's
+    root) and git is installed; an installed copy (site-packages inside some other repository,
+    say) gives the package version only. The runner calls it in the worker that ran a cell, and
+    the store keeps that worker's version."""
+    root = Path(__file__).resolve().parents[2]  # the folder holding the aimc package
+    described = ""
+    if (root / ".git").exists():
+        try:
+            top = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=root, capture_output=True,
+                                 text=True, timeout=10)
+            if top.returncode == 0 and Path(top.stdout.strip()).resolve() == root:
+                out = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=root,
+                                     capture_output=True, text=True, timeout=10)
+                described = out.stdout.strip() if out.returncode == 0 else ""
+        except (OSError, subprocess.SubprocessError):
+            described = ""
     return f"aimc {__version__}" + (f" ({described})" if described else "")
 
 
@@ -169,7 +179,8 @@ class Store:
 
     def write_cell(self, sweep: str, cell: Cell, rows: list[dict]) -> bool:
         """Write one cell's rows in one transaction; ``False`` (nothing written) when the cell is
-        stored already (e.g. by a concurrent sweep that finished it first)."""
+        stored already (e.g. by a concurrent sweep that finished it first). A row's own
+        ``code_version`` (the worker's, set by the runner) wins over this process's."""
         common = {"sweep": sweep, "cell_key": cell.key, "chip": cell.chip, "model": cell.model,
                   "params": json.dumps(cell.params, sort_keys=True), "seed": cell.seed,
                   "repeats": cell.repeats, "chip_spec": json.dumps(cell.chip_spec, sort_keys=True),

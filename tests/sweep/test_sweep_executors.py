@@ -2,6 +2,7 @@
 cell's numbers depend only on the cell (its own hash-derived seed)."""
 
 import importlib.util
+import os
 
 import pytest
 from sweep_helpers import by_cell, tiny_grid
@@ -47,7 +48,9 @@ def test_processes_give_the_same_rows(reference, model_cache, tmp_path):
                         progress=False)
     assert len(summary.computed) == 4
     rows = store.rows()
-    assert len({r["worker"] for r in rows}) >= 1 and all(r["worker"] for r in rows)
+    pids = {int(r["worker"].rsplit(":", 1)[1]) for r in rows}
+    print(f"cells ran in worker processes {sorted(pids)} (driver {os.getpid()})")
+    assert len(pids) >= 2 and os.getpid() not in pids  # two workers, neither of them this process
     assert by_cell(rows) == reference
 
 

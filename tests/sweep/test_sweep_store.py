@@ -3,13 +3,16 @@ recomputing or duplicating, and two sweeps writing to one store at once do not c
 
 import multiprocessing
 import os
+import re
 import signal
 import sqlite3
+import subprocess
+import sys
 import time
 
 import pytest
 import yaml
-from sweep_helpers import TINY, aimc_cli, tiny_grid
+from sweep_helpers import ROOT, TINY, aimc_cli, tiny_grid
 
 from aimc.sweep import Store, run_sweep
 from aimc.sweep.store import PAUSE_ENV
@@ -200,3 +203,40 @@ def test_processes_workers_end_when_the_driver_is_killed(tmp_path, model_cache):
     while time.monotonic() < deadline and any(map(_alive, workers)):
         time.sleep(0.1)
     assert not any(map(_alive, workers)), [w for w in workers if _alive(w)]
+
+
+def test_rows_keep_the_code_version_of_the_worker_that_ran_them(tmp_path):
+    store = Store(tmp_path / "s.db")
+    cell = tiny_grid().cells()[0]
+    store.write_cell("tiny", cell, [{"time_s": 1.0, "compensate": True, "code_version": "aimc 9.9 (worker)"}])
+    assert store.rows()[0]["code_version"] == "aimc 9.9 (worker)"
+
+
+def _version_of_copy(package_parent) -> str:
+    import shutil
+
+    shutil.copytree(ROOT / "aimc", package_parent / "aimc", ignore=shutil.ignore_patterns("__pycache__"))
+    script = "from aimc.sweep.store import code_version; print(code_version())"
+    out = subprocess.run([sys.executable, "-c", script], cwd=package_parent, capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": str(package_parent)}, timeout=120)
+    assert out.returncode == 0, out.stderr
+    return out.stdout.strip()
+
+
+def test_code_version_asks_git_only_at_the_top_of_a_checkout(tmp_path):
+    import aimc
+
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-c", "init.defaultBranch=main"]
+    repo = tmp_path / "repo"
+    (repo / "vendored").mkdir(parents=True)
+    subprocess.run([*git, "init", "-q", str(repo)], check=True)
+    subprocess.run([*git, "-C", str(repo), "commit", "-q", "--allow-empty", "-m", "x"], check=True)
+    # aimc copied into a subfolder of another project's repository: that repository's commit is
+    # not aimc's, so the package version only
+    assert _version_of_copy(repo / "vendored") == f"aimc {aimc.__version__}"
+    # aimc at the top of its own checkout: the version and git describe
+    top = tmp_path / "top"
+    top.mkdir()
+    subprocess.run([*git, "init", "-q", str(top)], check=True)
+    subprocess.run([*git, "-C", str(top), "commit", "-q", "--allow-empty", "-m", "x"], check=True)
+    assert re.fullmatch(rf"aimc {re.escape(aimc.__version__)} \([0-9a-f]+(-dirty)?\)", _version_of_copy(top))
