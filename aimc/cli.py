@@ -530,6 +530,9 @@ def sweep(
 ) -> None:
     """Run a grid of chips x ChipSpec fields x workloads over chip instances and times; every
     finished cell is stored at once, so an interrupted sweep resumes where it stopped."""
+    import sqlite3
+
+    from .evaluation.workloads import MissingData
     from .sweep import EXECUTORS, GridError, load_grid, run_sweep
 
     try:
@@ -542,6 +545,10 @@ def sweep(
     try:
         summary = run_sweep(spec, store, executor, workers=workers, address=address, cache_dir=cache_dir,
                             console=console)
+    except MissingData as err:
+        raise _fail("missing data", err) from err
+    except sqlite3.Error as err:
+        raise _fail(f"store {store}", err) from err
     except (RuntimeError, ValueError) as err:
         raise _fail("sweep failed", err) from err
     console.print(f"sweep {summary.sweep}: {summary.cells} cells, {len(summary.computed)} computed, "
@@ -564,10 +571,14 @@ def report(
         writable_folder(out.parent if str(out.parent) else Path("."), "-o")
     except UsageError as err:
         raise _fail("cannot report", err) from err
+    import sqlite3
+
     from .sweep import write_report
 
     try:
         path = write_report(store, out, sweep_name)
+    except sqlite3.Error as err:
+        raise _fail("cannot report", f"{store} is not a readable aimc results store ({err})") from err
     except ValueError as err:
         raise _fail("cannot report", err) from err
     console.print(f"wrote {path}")

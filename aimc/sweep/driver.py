@@ -62,9 +62,16 @@ def run_sweep(
         shuffle: submit the cells in an order shuffled with this seed (the numbers do not change;
             a test checks).
 
+    The ``processes`` executor starts its workers with *spawn*: each worker imports the calling
+    script's main module again, so a script that calls ``run_sweep(..., "processes")`` must do
+    it under ``if __name__ == "__main__":`` (else every worker would start the sweep anew and
+    Python stops with a RuntimeError about the bootstrapping phase). The ``aimc sweep`` command
+    and notebooks need nothing.
+
     Example:
         >>> from aimc.sweep import run_sweep
-        >>> run_sweep("examples/sweep-digits.yaml", "results.db", "processes", workers=2)  # doctest: +SKIP
+        >>> if __name__ == "__main__":  # doctest: +SKIP
+        ...     run_sweep("examples/sweep-digits.yaml", "results.db", "processes", workers=2)
     """
     from .workloads import trained_state
 

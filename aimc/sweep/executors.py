@@ -8,7 +8,9 @@ so every executor gives the same rows.
 - ``inprocess`` (default): one cell after another in this process.
 - ``processes``: ``workers`` local worker processes (``concurrent.futures``, *spawn* start
   method: no state forked from a parent that may hold torch threads), torch pinned to one
-  thread per worker.
+  thread per worker; each worker ends itself when the driver dies (even by SIGKILL). Spawn
+  means a script that calls :func:`aimc.sweep.run_sweep` with ``processes`` must guard its
+  top level with ``if __name__ == "__main__":``.
 - ``ray``: Ray tasks of one CPU each; a local Ray is started on demand with ``workers`` CPUs,
   or ``address`` joins an existing cluster (``ray start --head`` on one machine, ``ray start
   --address HEAD:PORT`` on the others; see the README's "Sweeps and reports"). Ray is an
@@ -67,11 +69,26 @@ class InProcess(Executor):
             yield run_task(task)
 
 
+def _exit_with_parent() -> None:
+    """Block until the parent process (the sweep's driver) is gone, then end this worker: a
+    driver killed with SIGKILL cannot shut its pool down, and its workers would live on."""
+    from multiprocessing.connection import wait as wait_for
+
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+    wait_for([parent.sentinel])
+    os._exit(1)
+
+
 def _init_worker() -> None:
     os.environ.update(THREAD_ENV)
+    import threading
+
     import torch
 
     torch.set_num_threads(1)
+    threading.Thread(target=_exit_with_parent, name="aimc-exit-with-parent", daemon=True).start()
 
 
 class Processes(Executor):

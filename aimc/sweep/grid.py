@@ -29,6 +29,7 @@ import copy
 import hashlib
 import itertools
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -68,19 +69,26 @@ class Grid(BaseModel):
     train_seed: int = Field(0, description="seed of the data split and of training")
     test_samples: PositiveInt | None = Field(None, description="first N test images only (None: all)")
 
+    @field_validator("chips")
+    @classmethod
+    def _distinct_chips(cls, chips: list[str]) -> list[str]:
+        _no_repeats(chips, "chip")
+        return chips
+
     @field_validator("models")
     @classmethod
     def _known_models(cls, models: list[str]) -> list[str]:
         for m in models:
             if m not in WORKLOADS:
                 raise ValueError(f"unknown model {m!r}; allowed: {', '.join(WORKLOADS)}")
-        return list(dict.fromkeys(models))
+        _no_repeats(models, "model")
+        return models
 
     @field_validator("times")
     @classmethod
     def _times(cls, times: list[float]) -> list[float]:
-        if any(not t >= 0 for t in times):
-            raise ValueError(f"times must be seconds >= 0, got {times}")
+        if any(not (t >= 0 and math.isfinite(t)) for t in times):
+            raise ValueError(f"times must be finite seconds >= 0, got {times}")
         return sorted(dict.fromkeys(float(t) for t in times))
 
     @field_validator("compensate")
@@ -96,12 +104,30 @@ class Grid(BaseModel):
                 raise ValueError(f"params key {path!r} is not a dotted ChipSpec path like 'adc.bits'")
             if not values:
                 raise ValueError(f"params.{path} lists no values")
+        for path in params:
+            for other in params:
+                if other.startswith(path + "."):
+                    raise ValueError(f"params {path!r} and {other!r} overlap ({other!r} is inside "
+                                     f"{path!r}): sweep the group or its field, not both")
         return params
 
     def cells(self) -> list[Cell]:
         """The grid's cells (chips × models × params product), each with its ChipSpec built and
         validated; an override that the chip rejects raises :class:`GridError` naming the path."""
         keys = list(self.params)
+        for path in keys:  # one path at a time first: errors name the value that is wrong
+            for chip in self.chips:
+                base = _chip_dict(chip)
+                seen: dict[str, Any] = {}
+                for value in self.params[path]:
+                    spec = build_chip(chip, base, {path: value})
+                    validated = _get_path(spec.model_dump(mode="json"), path)
+                    _check_bools(value, validated, f"params.{path}")
+                    same = json.dumps(validated, sort_keys=True)
+                    if same in seen:
+                        raise GridError(f"params.{path}: values {seen[same]!r} and {value!r} are the same "
+                                        f"setting ({validated!r} on chip {chip!r}); list each value once")
+                    seen[same] = value
         out = []
         for chip in self.chips:
             base = _chip_dict(chip)
@@ -114,6 +140,29 @@ class Grid(BaseModel):
 
     def canonical(self) -> str:
         return json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+
+
+def _no_repeats(items: list, what: str) -> None:
+    repeated = [x for i, x in enumerate(items) if x in items[:i]]
+    if repeated:
+        raise ValueError(f"{what} {repeated[0]!r} is listed twice; list each {what} once")
+
+
+def _get_path(data: dict, path: str) -> Any:
+    for part in path.split("."):
+        data = data[part]
+    return data
+
+
+def _check_bools(given: Any, validated: Any, where: str) -> None:
+    """A boolean given where the chip expects a number (pydantic turns True into 1) is an error."""
+    if isinstance(given, dict) and isinstance(validated, dict):
+        for k, v in given.items():
+            if k in validated:
+                _check_bools(v, validated[k], f"{where}.{k}")
+    elif isinstance(given, bool) and not isinstance(validated, bool):
+        raise GridError(f"{where}: {given!r} is a boolean, but this field takes a number "
+                        f"(became {validated!r})")
 
 
 def _chip_dict(chip: str) -> dict:

@@ -4,11 +4,15 @@ One self-contained page, viewable without a network: matplotlib figures inlined 
 as text, every figure's element ids salted apart so that the inlined figures cannot share clip
 paths), CSS and a few lines of JavaScript (sortable tables) inline. Sections:
 
-- accuracy versus time after programming, one panel per chip and workload, one line per swept
-  configuration with its 95 % confidence band over chip instances (Student t, see
-  :mod:`aimc.sweep.runner`) and the digital accuracy dashed;
+- accuracy versus time after programming, one panel per chip and workload, one line per cell
+  (sweep, configuration and compensation setting) with its 95 % confidence band over chip
+  instances (Student t, see :mod:`aimc.sweep.runner`) and the digital accuracy dashed; lines are
+  labelled with their sweep when the page shows several sweeps, and with their version when one
+  sweep holds two grid versions of the same configuration (same parameters, other repeats,
+  epochs, seeds or chip spec): the page and stderr warn about those;
 - heat maps of the accuracy at the last time over the first two swept parameters (when the store
-  holds two), per chip and workload (mean over any other swept parameter);
+  holds two), per sweep, chip and workload (mean over any other swept parameter; of a
+  configuration stored in several versions, the latest one only);
 - energy per inference by component (the cost model's nominal values), with the 90 % interval of
   the total as an error bar;
 - per-chip tables of every row.
@@ -20,6 +24,7 @@ import html
 import io
 import json
 import math
+import sys
 from collections import defaultdict
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,7 +40,7 @@ h3 { font-size: 15px; }
 table { border-collapse: collapse; font-size: 12px; margin: 8px 0 16px; }
 th, td { border: 1px solid #ccc; padding: 3px 6px; text-align: right; }
 th { background: #f0f0f0; cursor: pointer; } td.l, th.l { text-align: left; }
-.meta { font-size: 12px; color: #555; }
+.meta { font-size: 12px; color: #555; } .warn { font-size: 13px; color: #a40000; }
 """
 JS = """
 document.querySelectorAll("table.sortable th").forEach(function (th, col) {
@@ -83,13 +88,20 @@ def _swept(rows: list[dict]) -> list[str]:
     return [k for k, v in values.items() if len(v) > 1]
 
 
-def _accuracy_figure(rows: list[dict], title: str, salt: str) -> str:
+def _label(r: dict, settings: int, many_sweeps: bool) -> str:
+    """A line's label: its sweep (when several are shown), configuration, setting and version."""
+    text = _config(r["p"], r["compensate"], settings) + r["version"]
+    return f"{r['sweep']}: {text}" if many_sweeps else text
+
+
+def _accuracy_figure(rows: list[dict], title: str, salt: str, many_sweeps: bool) -> str:
     from matplotlib.figure import Figure
 
     settings = len({r["compensate"] for r in rows})
-    lines: dict[str, list[dict]] = defaultdict(list)
+    lines: dict[str, list[dict]] = defaultdict(list)  # one line per (sweep, cell, setting)
     for r in rows:
-        lines[_config(r["p"], r["compensate"], settings)].append(r)
+        key = f"\0{r['sweep']}\0{r['cell_key']}\0{r['compensate']}"
+        lines[_label(r, settings, many_sweeps) + key].append(r)
     fig = Figure(figsize=(6.0, 3.8))
     ax = fig.add_subplot()
     from matplotlib import colormaps
@@ -102,7 +114,7 @@ def _accuracy_figure(rows: list[dict], title: str, salt: str) -> str:
         low = [100 * (r["ci_low"] if r["ci_low"] is not None else r["accuracy_mean"]) for r in points]
         high = [100 * (r["ci_high"] if r["ci_high"] is not None else r["accuracy_mean"]) for r in points]
         color = cmap(i / max(1, len(lines) - 1) * 0.9)
-        ax.plot(t, mean, "o-", color=color, label=label, markersize=3, linewidth=1.2)
+        ax.plot(t, mean, "o-", color=color, label=label.split("\0")[0], markersize=3, linewidth=1.2)
         ax.fill_between(t, low, high, color=color, alpha=0.2, linewidth=0)
     digital = [r["digital_accuracy"] for r in rows if r["digital_accuracy"] is not None]
     if digital:
@@ -120,6 +132,7 @@ def _accuracy_figure(rows: list[dict], title: str, salt: str) -> str:
 def _heatmap_figure(rows: list[dict], p1: str, p2: str, title: str, salt: str) -> str | None:
     from matplotlib.figure import Figure
 
+    rows = [r for r in rows if r["latest"]]  # one version of each configuration, never a mix
     last = max(r["time_s"] for r in rows)
     pick = [r for r in rows if r["time_s"] == last and (r["compensate"] or
                                                         not any(x["compensate"] for x in rows))]
@@ -135,11 +148,14 @@ def _heatmap_figure(rows: list[dict], p1: str, p2: str, title: str, salt: str) -
     fig = Figure(figsize=(4.6, 3.6))
     ax = fig.add_subplot()
     image = ax.imshow(grid, origin="lower", cmap="viridis", aspect="auto")
+    import numpy as np
+
+    middle = (np.nanmin(grid) + np.nanmax(grid)) / 2
     for j, row in enumerate(grid):
         for i, v in enumerate(row):
             if not math.isnan(v):
                 ax.text(i, j, f"{v:.1f}", ha="center", va="center", fontsize=8,
-                        color="white" if v < (min(min(grid)) + max(max(grid))) / 2 else "black")
+                        color="white" if v < middle else "black")
     ax.set_xticks(range(len(xs)), [json.loads(x) for x in xs])
     ax.set_yticks(range(len(ys)), [json.loads(y) for y in ys])
     ax.set_xlabel(p1)
@@ -154,14 +170,15 @@ def _order(text: str):
     return (0, value, "") if isinstance(value, int | float) else (1, 0, str(value))
 
 
-def _energy_figure(rows: list[dict], title: str, salt: str) -> str | None:
+def _energy_figure(rows: list[dict], title: str, salt: str, many_sweeps: bool) -> str | None:
     from matplotlib import colormaps
     from matplotlib.figure import Figure
 
-    configs: dict[str, dict] = {}
+    configs: dict[str, dict] = {}  # one bar per (sweep, cell)
     for r in rows:
         if r["energy_j"] is not None:
-            configs.setdefault(_config(r["p"], True, 1), r)
+            label = _config(r["p"], True, 1) + r["version"]
+            configs.setdefault(f"{r['sweep']}: {label}" if many_sweeps else label, r)
     if not configs:
         return None
     labels = sorted(configs)
@@ -216,16 +233,48 @@ def _table(rows: list[dict], chip: str) -> str:
     return "".join(out)
 
 
-def render(store: Store | str | Path, sweep: str | None = None) -> str:
-    """The report's HTML text."""
-    store = store if isinstance(store, Store) else Store(store)
+def _versions(rows: list[dict]) -> list[str]:
+    """Mark each row with its configuration's version: a configuration (sweep, chip, model,
+    parameters, setting) stored under more than one cell key (the grid was edited under the same
+    name: other repeats, epochs, seeds, chip spec) gets ``version`` " [version i of n: ...]" and
+    ``latest`` on its newest cell only; returns one warning per such configuration."""
+    keys: dict[tuple, dict[str, dict]] = defaultdict(dict)
+    for r in rows:  # rows come in insertion order: first seen = oldest
+        keys[(r["sweep"], r["chip"], r["model"], r["params"], r["compensate"])].setdefault(r["cell_key"], r)
+    version: dict[tuple[str, str], tuple[str, bool]] = {}
+    warnings = []
+    for (sw, chip, model, params, comp), cells in keys.items():
+        n = len(cells)
+        for i, (key, r) in enumerate(cells.items(), 1):
+            text = f" [version {i} of {n}: {r['repeats']} instances, cell {key[:8]}]" if n > 1 else ""
+            version[(sw, key)] = (text, i == n)
+        if n > 1:
+            warnings.append(f"sweep {sw!r}: {model} on {chip} with {_config(json.loads(params), comp, 2)} "
+                            f"is stored in {n} versions (cells {', '.join(k[:8] for k in cells)}: the grid "
+                            f"was changed under the same name); they are drawn as separate lines, heat maps "
+                            f"use the latest")
+    for r in rows:
+        r["version"], r["latest"] = version[(r["sweep"], r["cell_key"])]
+    return warnings
+
+
+def render(store: Store | str | Path, sweep: str | None = None, warnings: list[str] | None = None) -> str:
+    """The report's HTML text (the store opened read-only); warnings about the store's contents
+    (a configuration stored in several versions) are in the page and appended to ``warnings``."""
+    import matplotlib
+
+    store = store if isinstance(store, Store) else Store(store, read_only=True)
     rows = store.rows(sweep)
     if not rows:
         raise ValueError(f"store {store.path} holds no rows" + (f" of sweep {sweep!r}" if sweep else "")
                          + f" (sweeps in it: {', '.join(store.sweeps()) or 'none'})")
     for r in rows:
         r["p"] = json.loads(r["params"])
+    found = _versions(rows)
+    if warnings is not None:
+        warnings.extend(found)
     swept = _swept(rows)
+    many = len({r["sweep"] for r in rows}) > 1
     groups: dict[tuple[str, str], list[dict]] = defaultdict(list)
     for r in rows:
         groups[(r["chip"], r["model"])].append(r)
@@ -246,24 +295,32 @@ def render(store: Store | str | Path, sweep: str | None = None) -> str:
                 f'{datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")}. Accuracy: mean over chip instances '
                 f'with its 95 % confidence interval (Student t); energy and latency: cost model, '
                 f'nominal with its 90 % interval.</p>')
-    body.append('<h2 id="accuracy">Accuracy versus time</h2><div class="figs">')
-    for (chip, model), g in sorted(groups.items()):
-        body.append(f'<div class="fig accuracy">{_accuracy_figure(g, f"{model} on {chip}", salt())}</div>')
-    body.append("</div>")
-    if len(swept) >= 2:
-        p1, p2 = swept[0], swept[1]
-        body.append(f'<h2 id="heatmaps">Heat maps: {html.escape(p1)} × {html.escape(p2)}</h2>'
-                    '<div class="figs">')
+    body += [f'<p class="warn">warning: {html.escape(w)}</p>' for w in found]
+    # user strings (chip paths, parameter values) may hold '$': plain text, never mathtext
+    with matplotlib.rc_context({"text.parse_math": False}):
+        body.append('<h2 id="accuracy">Accuracy versus time</h2><div class="figs">')
         for (chip, model), g in sorted(groups.items()):
-            svg = _heatmap_figure(g, p1, p2, f"{model} on {chip}", salt())
-            if svg:
-                body.append(f'<div class="fig heatmap">{svg}</div>')
+            svg = _accuracy_figure(g, f"{model} on {chip}", salt(), many)
+            body.append(f'<div class="fig accuracy">{svg}</div>')
         body.append("</div>")
-    body.append('<h2 id="energy">Energy per inference by component</h2><div class="figs">')
-    for (chip, model), g in sorted(groups.items()):
-        svg = _energy_figure(g, f"{model} on {chip}", salt())
-        if svg:
-            body.append(f'<div class="fig energy">{svg}</div>')
+        if len(swept) >= 2:
+            p1, p2 = swept[0], swept[1]
+            body.append(f'<h2 id="heatmaps">Heat maps: {html.escape(p1)} × {html.escape(p2)}</h2>'
+                        '<div class="figs">')
+            by_sweep: dict[tuple[str, str, str], list[dict]] = defaultdict(list)
+            for r in rows:  # a heat map never averages cells of different sweeps
+                by_sweep[(r["sweep"], r["chip"], r["model"])].append(r)
+            for (sw, chip, model), g in sorted(by_sweep.items()):
+                title = f"{sw}: {model} on {chip}" if many else f"{model} on {chip}"
+                svg = _heatmap_figure(g, p1, p2, title, salt())
+                if svg:
+                    body.append(f'<div class="fig heatmap">{svg}</div>')
+            body.append("</div>")
+        body.append('<h2 id="energy">Energy per inference by component</h2><div class="figs">')
+        for (chip, model), g in sorted(groups.items()):
+            svg = _energy_figure(g, f"{model} on {chip}", salt(), many)
+            if svg:
+                body.append(f'<div class="fig energy">{svg}</div>')
     body.append('</div><h2 id="tables">Tables by chip</h2>')
     by_chip: dict[str, list[dict]] = defaultdict(list)
     for r in rows:
@@ -281,5 +338,8 @@ def write_report(store: Store | str | Path, out: str | Path, sweep: str | None =
         >>> write_report("results.db", "report.html")  # doctest: +SKIP
     """
     out = Path(out)
-    out.write_text(render(store, sweep), encoding="utf-8")
+    warnings: list[str] = []
+    out.write_text(render(store, sweep, warnings), encoding="utf-8")
+    for w in warnings:
+        print(f"warning: {w}", file=sys.stderr)
     return out

@@ -99,11 +99,16 @@ def run_cell(cell: Cell | dict, state: bytes) -> list[dict]:
 
 def run_task(task: tuple[dict, bytes]) -> tuple[str, list[dict]]:
     """Executor entry point: ``(cell dict, state bytes)`` → ``(cell key, rows)``, with torch on
-    one thread (the executors run one cell per core)."""
+    one thread (the executors run one cell per core); each row carries this worker's
+    ``code_version`` (the code that computed it, which on a cluster may differ from the
+    driver's)."""
+    from .store import code_version
+
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
         cell = Cell.from_dict(task[0])
-        return cell.key, run_cell(cell, task[1])
+        version = code_version()
+        return cell.key, [{**row, "code_version": version} for row in run_cell(cell, task[1])]
     finally:
         torch.set_num_threads(before)

@@ -18,7 +18,8 @@ Schema (table ``results``; ``sweeps`` keeps each grid that wrote to the store):
   ``compensate`` (0/1);
 - the cell: ``chip``, ``model``, ``params`` (JSON of the dotted overrides), ``seed``,
   ``repeats``, ``chip_spec`` (JSON of the full ChipSpec the cell ran), ``code_version``
-  (``aimc.__version__`` and ``git describe`` where available);
+  (of the worker that ran the cell: ``aimc.__version__`` and ``git describe`` where available,
+  see :func:`code_version`);
 - the numbers: ``accuracy_mean``, ``accuracy_std``, ``n``, ``ci_low``, ``ci_high`` (95 %),
   ``accuracies`` (JSON, one per chip instance), ``digital_accuracy``, ``energy_j`` with
   ``energy_low_j``/``energy_high_j`` (90 % interval of the cost model), ``latency_s`` and
@@ -66,21 +67,31 @@ CREATE TABLE IF NOT EXISTS sweeps (
     PRIMARY KEY (sweep, grid_hash)
 );
 """
-# testing hook (tests/sweep/test_resume.py): pause inside a cell's write transaction, after its
-# first row, with a marker file present, so a test can SIGKILL the writer mid-write for sure
+# testing hook (tests/sweep/test_sweep_store.py): pause inside a cell's write transaction, after
+# its first row, with a marker file present (removed before COMMIT, so while it exists the cell is
+# not committed), so a test can SIGKILL the writer mid-write for sure
 PAUSE_ENV = "AIMC_SWEEP_WRITE_PAUSE_S"
 
 
 @cache
 def code_version() -> str:
-    """``aimc <version>`` plus ``git describe --always --dirty`` of the source tree when it is a
-    git checkout with git installed."""
-    try:
-        out = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=Path(__file__).parent,
-                             capture_output=True, text=True, timeout=10)
-        described = out.stdout.strip() if out.returncode == 0 else ""
-    except (OSError, subprocess.SubprocessError):
-        described = ""
+    """``aimc <version>``, plus ``git describe --always --dirty`` when the aimc package folder
+    sits at the top level of a git checkout (its parent holds ``.git`` and is the repository's
+    root) and git is installed; an installed copy (site-packages inside some other repository,
+    say) gives the package version only. The runner calls it in the worker that ran a cell, and
+    the store keeps that worker's version."""
+    root = Path(__file__).resolve().parents[2]  # the folder holding the aimc package
+    described = ""
+    if (root / ".git").exists():
+        try:
+            top = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=root, capture_output=True,
+                                 text=True, timeout=10)
+            if top.returncode == 0 and Path(top.stdout.strip()).resolve() == root:
+                out = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=root,
+                                     capture_output=True, text=True, timeout=10)
+                described = out.stdout.strip() if out.returncode == 0 else ""
+        except (OSError, subprocess.SubprocessError):
+            described = ""
     return f"aimc {__version__}" + (f" ({described})" if described else "")
 
 
@@ -92,26 +103,61 @@ class Store:
         >>> store.rows(sweep="adc-vs-array")[0]["accuracy_mean"]  # doctest: +SKIP
     """
 
-    def __init__(self, path: str | Path, timeout_s: float = 60.0) -> None:
+    def __init__(self, path: str | Path, timeout_s: float = 60.0, read_only: bool = False) -> None:
+        """``read_only``: open an existing store for reading only (SQLite ``mode=ro``: no schema
+        created, no switch to WAL, nothing written), as ``aimc report`` does."""
         self.path = Path(path)
+        self.read_only = read_only
         if self.path.is_dir():
             raise ValueError(f"store {self.path} is a folder, not a file")
         if not self.path.parent.is_dir():
             raise ValueError(f"store {self.path}: folder {self.path.parent} does not exist")
+        if read_only and not self.path.is_file():
+            raise ValueError(f"store not found: {self.path}")
         self.timeout_s = timeout_s
         with closing(self._connect()) as con:
-            con.executescript(SCHEMA)
+            if not read_only:
+                self._retry(lambda: con.executescript(SCHEMA))
             have = {r[1] for r in con.execute("PRAGMA table_info(results)")}
+        if not have:
+            raise ValueError(f"{self.path} is an SQLite file without a results table, not an aimc "
+                             f"results store")
         missing = [name for name, _ in COLUMNS if name not in have]
         if missing:
             raise ValueError(f"store {self.path} was written by another version of aimc: its results "
                              f"table lacks {', '.join(missing)}; use a new store file")
 
+    def _retry(self, step):
+        """Run ``step()``, retrying "database is locked" with short sleeps until ``timeout_s``:
+        switching a new file to WAL (and creating the schema in it) takes an exclusive lock that
+        ``busy_timeout`` does not wait for, so several processes opening a new store at once
+        would otherwise fail at once."""
+        deadline = time.monotonic() + self.timeout_s
+        delay = 0.005
+        while True:
+            try:
+                return step()
+            except sqlite3.OperationalError as err:
+                if "locked" not in str(err) and "busy" not in str(err) or time.monotonic() > deadline:
+                    raise
+            time.sleep(delay)
+            delay = min(2 * delay, 0.1)
+
     def _connect(self) -> sqlite3.Connection:
+        if self.read_only:
+            uri = self.path.resolve().as_uri() + "?mode=ro"
+            con = sqlite3.connect(uri, uri=True, timeout=self.timeout_s, isolation_level=None)
+            con.row_factory = sqlite3.Row
+            return con
         con = sqlite3.connect(self.path, timeout=self.timeout_s, isolation_level=None)
-        con.execute(f"PRAGMA busy_timeout = {int(self.timeout_s * 1000)}")
-        con.execute("PRAGMA journal_mode = WAL")  # readers and a writer at once; several writers queue
-        con.execute("PRAGMA synchronous = FULL")  # a committed cell survives power loss too
+        try:
+            con.execute(f"PRAGMA busy_timeout = {int(self.timeout_s * 1000)}")
+            # readers and a writer at once; several writers queue
+            self._retry(lambda: con.execute("PRAGMA journal_mode = WAL").fetchone())
+            con.execute("PRAGMA synchronous = FULL")  # a committed cell survives power loss too
+        except BaseException:
+            con.close()
+            raise
         con.row_factory = sqlite3.Row
         return con
 
@@ -133,7 +179,8 @@ class Store:
 
     def write_cell(self, sweep: str, cell: Cell, rows: list[dict]) -> bool:
         """Write one cell's rows in one transaction; ``False`` (nothing written) when the cell is
-        stored already (e.g. by a concurrent sweep that finished it first)."""
+        stored already (e.g. by a concurrent sweep that finished it first). A row's own
+        ``code_version`` (the worker's, set by the runner) wins over this process's."""
         common = {"sweep": sweep, "cell_key": cell.key, "chip": cell.chip, "model": cell.model,
                   "params": json.dumps(cell.params, sort_keys=True), "seed": cell.seed,
                   "repeats": cell.repeats, "chip_spec": json.dumps(cell.chip_spec, sort_keys=True),
@@ -155,9 +202,9 @@ class Store:
                 if pause and i == 0:
                     marker.write_text(cell.key)
                     time.sleep(pause)
-            con.execute("COMMIT")
-            if pause:
+            if pause:  # gone before COMMIT: while the marker exists, the cell is not committed
                 marker.unlink(missing_ok=True)
+            con.execute("COMMIT")
             return True
         except BaseException:
             if con.in_transaction:

@@ -3,7 +3,9 @@
 A workload is trained digitally once per (name, epochs, seed) by the process that drives the
 sweep; its weights travel to the workers as safetensors bytes (never pickle) and are cached on
 disk (``cache_dir``, default ``$AIMC_CACHE`` or ``~/.cache/aimc``, folder ``sweep-models``) so a
-second sweep does not train again.
+second sweep does not train again. Training runs torch on one thread (as
+:mod:`aimc.evaluation.workloads` does): the reductions of several threads add in another order, so
+the weights, and every number after them, would depend on the driver machine's core count.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from safetensors.torch import save as save_bytes
 from torch import nn
 
 from .. import __version__
+from .._threads import torch_threads
 from ..data import Split, digits
 from ..evaluation.workloads import WORKLOADS as STANDARD
 from ..evaluation.workloads import load_data
@@ -74,11 +77,12 @@ def trained_state(name: str, epochs: int, train_seed: int, cache_dir: str | Path
     from ..training.digital import train_digital
 
     folder = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    path = folder / f"{name}-e{epochs}-s{train_seed}-aimc{__version__}.safetensors"
+    # "t1": trained on one torch thread (files from before that pinning are not reused)
+    path = folder / f"{name}-e{epochs}-s{train_seed}-t1-aimc{__version__}.safetensors"
     if path.is_file():
         return path.read_bytes()
     split = data(name, train_seed)
-    with torch.random.fork_rng():
+    with torch.random.fork_rng(), torch_threads(1):  # one thread: the same weights on any machine
         torch.manual_seed(train_seed)
         model = BUILDERS[name]()
         train_digital(model, split, epochs=epochs, seed=train_seed)

@@ -19,6 +19,13 @@ from aimc.sweep import GridError, load_grid, parse_grid
     ({"chips": ["no-such-chip"]}, "no-such-chip"),                  # unknown preset
     ({"repeats": 0}, "repeats"),
     ({"times": [1, -5]}, "times"),
+    ({"times": [1, float("inf")]}, "times"),                       # not finite
+    ({"chips": ["neurram", "neurram"]}, "chips"),                   # the same cell twice
+    ({"models": ["digits-mlp", "digits-mlp"]}, "models"),
+    ({"params": {"adc.bits": [4, 4]}}, "params.adc.bits"),
+    ({"params": {"adc.bits": [4, 4.0]}}, "params.adc.bits"),        # the same setting once validated
+    ({"params": {"adc.bits": [True]}}, "params.adc.bits"),          # pydantic would make it 1
+    ({"params": {"adc.bits": [6], "adc": [{"bits": 4}]}}, "adc.bits"),  # overlapping paths
 ])
 def test_errors_name_the_bad_key(changes, named):
     with pytest.raises(GridError, match=named.replace(".", r"\.")):

@@ -80,3 +80,72 @@ def test_a_console_error_would_be_seen(tmp_path):
     page = tmp_path / "broken.html"
     page.write_text("<!DOCTYPE html><html><body><p>x</p><script>undefinedFunction();</script></body></html>")
     assert _console(_chromium("--dump-dom", page.as_uri()).stderr)
+
+
+def _fake_rows(cell, accuracy: float) -> list[dict]:
+    """Rows as the runner writes them, with made-up numbers (no training: the report only)."""
+    return [{"time_s": t, "compensate": True, "accuracy_mean": accuracy, "accuracy_std": 0.01, "n": 3,
+             "ci_low": accuracy - 0.02, "ci_high": accuracy + 0.02, "accuracies": "[]",
+             "digital_accuracy": 0.95, "energy_j": 1e-9, "energy_low_j": 0.9e-9, "energy_high_j": 1.1e-9,
+             "latency_s": 1e-6, "energy_breakdown": '{"adc": 5e-10, "dac": 5e-10}'} for t in cell.times]
+
+
+def _grid(**changes):
+    from aimc.sweep import parse_grid
+
+    return parse_grid({"name": "a", "chips": ["neurram"], "models": ["digits-mlp"], "times": [1, 3600],
+                       "params": {"adc.bits": [4, 8], "array.rows": [32, 64]}, "repeats": 3, **changes})
+
+
+def test_two_versions_of_a_grid_are_not_mixed(tmp_path, capsys):
+    """The same grid name run with 3 and then 5 instances: each configuration has two cells; the
+    report draws them as separate, labelled lines, warns (page and stderr), and its heat map
+    shows the latest version only (never the mean of the two)."""
+    from aimc.sweep.report import render
+
+    store = Store(tmp_path / "s.db")
+    for cell in _grid().cells():
+        store.write_cell("a", cell, _fake_rows(cell, 0.50))
+    for cell in _grid(repeats=5).cells():
+        store.write_cell("a", cell, _fake_rows(cell, 0.90))
+    write_report(store, tmp_path / "r.html")
+    page = (tmp_path / "r.html").read_text()
+    assert page.count('class="warn"') == 4  # one per configuration (2 x 2)
+    assert "stored in 2 versions" in capsys.readouterr().err
+    legend = page[page.index('id="accuracy"'):page.index('id="heatmaps"')]
+    assert legend.count("adc.bits=4, array.rows=32 [version 1 of 2: 3 instances") == 1  # one line each
+    assert legend.count("adc.bits=4, array.rows=32 [version 2 of 2: 5 instances") == 1
+    heat = page[page.index('id="heatmaps"'):page.index('id="energy"')]
+    assert heat.count(">90.0<") == 4 and ">50.0<" not in heat and ">70.0<" not in heat
+    # two sweeps in one page: heat maps per sweep, lines labelled with their sweep
+    for cell in _grid(name="b").cells():
+        store.write_cell("b", cell, _fake_rows(cell, 0.30))
+    page = render(store)
+    assert page.count('class="fig heatmap"') == 2 and "b: adc.bits=4, array.rows=32" in page
+    assert page.count('class="warn"') == 4  # sweep b has one version of each configuration
+
+
+def test_report_opens_the_store_read_only_and_takes_any_text(tmp_path):
+    """A '$' in a parameter value is text, not mathtext; a heat map with an empty cell renders;
+    the report writes nothing to the store (no WAL switch, no schema)."""
+    import sqlite3
+
+    from aimc.sweep import parse_grid
+
+    store = Store(tmp_path / "s.db")
+    grid = parse_grid({"name": "m", "chips": ["neurram"], "models": ["digits-mlp"], "times": [1],
+                       "params": {"name": ["a$\\frac{$b", "c"], "adc.bits": [4, 8]}, "repeats": 3})
+    for i, cell in enumerate(grid.cells()[:3]):  # the 4th cell missing: a NaN in the heat map
+        store.write_cell("m", cell, _fake_rows(cell, 0.5 + 0.1 * i))
+    con = sqlite3.connect(tmp_path / "s.db")
+    con.execute("PRAGMA journal_mode = DELETE")  # as if written by another tool: not WAL
+    con.close()
+    before = (tmp_path / "s.db").read_bytes()
+    write_report(tmp_path / "s.db", tmp_path / "r.html")
+    page = (tmp_path / "r.html").read_text()
+    assert "a$\\frac{$b" in page and page.count('class="fig heatmap"') == 1
+    assert (tmp_path / "s.db").read_bytes() == before and not (tmp_path / "s.db-wal").exists()
+    other = tmp_path / "other.db"
+    sqlite3.connect(other).execute("CREATE TABLE t (x)").connection.close()
+    with pytest.raises(ValueError, match="not an aimc results store"):
+        write_report(other, tmp_path / "o.html")

@@ -1,13 +1,18 @@
 """The results store: a cell is written all or nothing, a killed sweep resumes without
 recomputing or duplicating, and two sweeps writing to one store at once do not corrupt it."""
 
+import multiprocessing
+import os
+import re
 import signal
 import sqlite3
+import subprocess
+import sys
 import time
 
 import pytest
 import yaml
-from sweep_helpers import TINY, aimc_cli, tiny_grid
+from sweep_helpers import ROOT, TINY, aimc_cli, tiny_grid
 
 from aimc.sweep import Store, run_sweep
 from aimc.sweep.store import PAUSE_ENV
@@ -58,6 +63,8 @@ def test_sigkill_mid_write_then_resume(tmp_path, model_cache):
     assert child.poll() is None, child.stdout.read()
     child.send_signal(signal.SIGKILL)  # inside a cell's transaction: one row of it is written
     child.wait()
+    # the marker is removed before COMMIT: still there, its cell was killed before committing
+    assert marker.exists()
     partial = marker.read_text()
     before = _stored(db)
     assert 2 <= len(before) < 8 and partial not in before  # the half-written cell left no row
@@ -105,3 +112,131 @@ def test_a_store_of_another_schema_is_refused(tmp_path):
     con.close()
     with pytest.raises(ValueError, match="lacks time_s"):
         Store(db)
+
+
+def _open_store(path, barrier, results) -> None:
+    barrier.wait()  # all processes open the new store at the same moment
+    try:
+        Store(path)
+        results.put("ok")
+    except Exception as err:  # noqa: BLE001 - reported to the test
+        results.put(f"{type(err).__name__}: {err}")
+
+
+def test_processes_creating_a_new_store_at_once_all_succeed(tmp_path):
+    """Switching a new file to WAL takes a lock that busy_timeout does not wait for: the store
+    retries, so several processes opening (creating) the same missing store together all succeed
+    (without the retry, about one run of this test in two failed with "database is locked")."""
+    ctx = multiprocessing.get_context("fork")  # aimc already imported: the children start at once
+    failures = []
+    for trial in range(30):
+        barrier, results = ctx.Barrier(4), ctx.Queue()
+        children = [ctx.Process(target=_open_store, args=(tmp_path / f"new{trial}.db", barrier, results))
+                    for _ in range(4)]
+        for c in children:
+            c.start()
+        outcome = [results.get(timeout=120) for _ in children]
+        for c in children:
+            c.join()
+        failures += [o for o in outcome if o != "ok"]
+    assert failures == []
+
+
+def test_cli_names_a_store_that_is_not_a_database(tmp_path, model_cache):
+    grid = _write_grid(tmp_path / "grid.yaml")
+    bad = tmp_path / "notes.db"
+    bad.write_text("these are my notes, not a database\n" * 20)
+    for args in (("sweep", str(grid), "--store", str(bad), "--cache-dir", str(model_cache)),
+                 ("report", str(bad), "-o", str(tmp_path / "r.html"))):
+        child = aimc_cli(*args)
+        out = child.communicate(timeout=120)[0]
+        assert child.returncode == 2, out
+        assert "not a database" in out and "Traceback" not in out, out
+        assert len(out.strip().splitlines()) == 1, out
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (a zombie waiting to be reaped counts as ended)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def _workers_of(pid: int) -> list[int]:
+    """Pids of the spawned multiprocessing workers whose parent is ``pid``."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                parent = int(f.read().rsplit(")", 1)[1].split()[1])
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                command = f.read()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        if parent == pid and b"spawn_main" in command:
+            found.append(int(entry))
+    return found
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="reads /proc (Linux)")
+def test_processes_workers_end_when_the_driver_is_killed(tmp_path, model_cache):
+    grid = _write_grid(tmp_path / "grid.yaml", params={"adc.bits": [2, 3, 4, 5, 6, 7, 8]})  # 14 cells
+    db = tmp_path / "results.db"
+    # each write pauses 1 s: the driver is still running when its two workers have both worked
+    child = aimc_cli("sweep", str(grid), "--store", str(db), "--cache-dir", str(model_cache),
+                     "--executor", "processes", "--workers", "2", env={PAUSE_ENV: "1"})
+    deadline = time.monotonic() + 180
+    workers: list[int] = []
+    while time.monotonic() < deadline and child.poll() is None:
+        workers = _workers_of(child.pid)
+        if len(workers) == 2 and len(_stored(db)) >= 2:
+            break
+        time.sleep(0.1)
+    assert child.poll() is None and len(workers) == 2 and all(map(_alive, workers)), child.stdout.read()
+    child.send_signal(signal.SIGKILL)  # the driver cannot shut its pool down
+    child.wait()
+    deadline = time.monotonic() + 30  # a bound on liveness, not a speed figure (about 0.1 s here)
+    while time.monotonic() < deadline and any(map(_alive, workers)):
+        time.sleep(0.1)
+    assert not any(map(_alive, workers)), [w for w in workers if _alive(w)]
+
+
+def test_rows_keep_the_code_version_of_the_worker_that_ran_them(tmp_path):
+    store = Store(tmp_path / "s.db")
+    cell = tiny_grid().cells()[0]
+    store.write_cell("tiny", cell, [{"time_s": 1.0, "compensate": True, "code_version": "aimc 9.9 (worker)"}])
+    assert store.rows()[0]["code_version"] == "aimc 9.9 (worker)"
+
+
+def _version_of_copy(package_parent) -> str:
+    import shutil
+
+    shutil.copytree(ROOT / "aimc", package_parent / "aimc", ignore=shutil.ignore_patterns("__pycache__"))
+    script = "from aimc.sweep.store import code_version; print(code_version())"
+    out = subprocess.run([sys.executable, "-c", script], cwd=package_parent, capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": str(package_parent)}, timeout=120)
+    assert out.returncode == 0, out.stderr
+    return out.stdout.strip()
+
+
+def test_code_version_asks_git_only_at_the_top_of_a_checkout(tmp_path):
+    import aimc
+
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-c", "init.defaultBranch=main"]
+    repo = tmp_path / "repo"
+    (repo / "vendored").mkdir(parents=True)
+    subprocess.run([*git, "init", "-q", str(repo)], check=True)
+    subprocess.run([*git, "-C", str(repo), "commit", "-q", "--allow-empty", "-m", "x"], check=True)
+    # aimc copied into a subfolder of another project's repository: that repository's commit is
+    # not aimc's, so the package version only
+    assert _version_of_copy(repo / "vendored") == f"aimc {aimc.__version__}"
+    # aimc at the top of its own checkout: the version and git describe
+    top = tmp_path / "top"
+    top.mkdir()
+    subprocess.run([*git, "init", "-q", str(top)], check=True)
+    subprocess.run([*git, "-C", str(top), "commit", "-q", "--allow-empty", "-m", "x"], check=True)
+    assert re.fullmatch(rf"aimc {re.escape(aimc.__version__)} \([0-9a-f]+(-dirty)?\)", _version_of_copy(top))
