@@ -121,6 +121,12 @@ def _accuracy_figure(rows: list[dict], title: str, salt: str, many_sweeps: bool)
         ax.axhline(100 * max(set(digital), key=digital.count), color="k", linestyle="--", linewidth=1,
                    label="digital")
     ax.set_xscale("log")
+    # plain tick labels: the figures are drawn with mathtext off (user strings may hold '$'),
+    # and the log axis's default labels are mathtext
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("time after programming (s)")
     ax.set_ylabel("test accuracy (%)")
     ax.set_title(title, fontsize=10)

@@ -45,6 +45,7 @@ def test_report_is_self_contained(report):
     assert not re.search(r"""(src|href)=["']?(https?:)?//""", text)  # nothing fetched from a network
     assert text.count("<svg") == 2 + 2 + 2  # accuracy, heat map, energy: one each per chip
     assert "adc.bits × array.rows" in text and text.count('class="result"') == len(store.rows()) == 16
+    assert "mathdefault" not in text and "$" not in text  # tick labels are plain text, not raw mathtext
 
 
 def test_report_without_rows_says_why(tmp_path):
