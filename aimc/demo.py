@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 
 import torch
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import Progress
 from rich.table import Table
 from torch import nn
 
@@ -39,7 +39,7 @@ from .calibration import GlobalDriftCompensation
 from .chips import DEFAULT_CHIP, ChipSpec, load_chip
 from .data import Split, digits
 from .evaluation import accuracy, evaluate_settings, plot_accuracy_over_time
-from .evaluation.over_time import DAY, TIMES  # noqa: F401  (aimc.demo.DAY/TIMES: used by scripts)
+from .evaluation.over_time import DAY, TIMES, progress_columns  # noqa: F401  (aimc.demo.DAY/TIMES: used by scripts)
 from .models import digits_cnn
 from .nn import convert
 from .training.digital import train_digital
@@ -121,8 +121,7 @@ def _run_demo(out_dir: str | Path, chip: str, repeats: int, epochs: int, seed: i
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     data = digits(seed=seed)
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=console, transient=True) as progress:
+    with Progress(*progress_columns(eta=False), console=console, transient=True) as progress:
         model = train_demo_model(data, epochs=epochs, seed=seed, progress=progress)
         test = (data.x_test, data.y_test)
         digital = accuracy(model, test)

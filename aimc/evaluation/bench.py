@@ -39,14 +39,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
+from rich.progress import Progress
 from rich.table import Table
 from scipy import stats
 
@@ -56,7 +49,7 @@ from ..compiler import compile as compile_model
 from ..cost import estimate
 from ..nn import convert, drift, program
 from .enob import enob
-from .over_time import DAY, TIMES, accuracy, evaluate_settings
+from .over_time import DAY, TIMES, accuracy, evaluate_settings, progress_columns
 from .workloads import WORKLOADS, Trained, load_data, trained
 
 
@@ -182,10 +175,8 @@ def run_bench(workloads: Sequence[str] | None = None, chips: Sequence[str] | Non
         load_chip(name)  # a bad chip name fails before anything is trained
     data = {name: load_data(name) for name in workloads}  # so does a missing data set
     console = console or Console()
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-               TimeRemainingColumn())
     cells = []
-    with Progress(*columns, console=console, transient=True) as bar:
+    with Progress(*progress_columns(), console=console, transient=True) as bar:
         nets = {name: trained(name, seed=seed, cache_dir=cache_dir, progress=bar, data=data[name])
                 for name in workloads}
         suite = bar.add_task("benchmark suite (workload × chip)", total=len(workloads) * len(chips))

@@ -14,7 +14,15 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from rich.progress import Progress
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from torch import nn
 
 from ..nn import analog_tiles, drift, holding_state, program
@@ -22,6 +30,14 @@ from ..nn import analog_tiles, drift, holding_state, program
 Data = tuple[torch.Tensor, torch.Tensor] | Iterable[tuple[torch.Tensor, torch.Tensor]]
 
 DAY = 86400.0
+
+
+def progress_columns(eta: bool = True) -> tuple[ProgressColumn, ...]:
+    """The columns of aimc's progress bars: task, bar, done of total, elapsed and (with ``eta``)
+    the estimated time left."""
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    return columns + ((TextColumn("ETA"), TimeRemainingColumn()) if eta else ())
+
 #: the times after programming that the demo and the benchmark suite report (s)
 TIMES: dict[str, float] = {
     "1 s": 1.0,

@@ -26,15 +26,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 from rich.progress import Progress
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 from torch import nn
 
 from .._threads import torch_threads
@@ -42,6 +40,7 @@ from ..data import Split, digits, fashion_mnist, mnist_5k
 from ..data.recording import default_cache_dir
 from ..models import digits_cnn, kws_gru, mlp, mnist_cnn
 from ..training.digital import train_digital
+from ..training.trainer import save_atomic
 
 VERSION = 1  # bump when a recipe changes in a way its fields do not show
 
@@ -183,13 +182,6 @@ def trained(name: str, seed: int = 0, cache_dir: str | Path | None = None,
         train_digital(model, data, epochs=workload.epochs, seed=seed, progress=progress, lr=workload.lr,
                       batch_size=workload.batch_size)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=".tmp")
-    os.close(handle)
-    try:
-        save_file({k: v.contiguous() for k, v in model.state_dict().items()}, tmp,
-                  metadata={"recipe": json.dumps(workload.recipe()), "seed": str(seed)})
-        os.replace(tmp, path)  # whole or absent, also when two runs train at once (each its own tmp)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    save_atomic({k: v.contiguous() for k, v in model.state_dict().items()}, path,  # whole or absent
+                {"recipe": json.dumps(workload.recipe()), "seed": str(seed)})
     return Trained(workload, model.eval(), data, cached=False)

@@ -9,15 +9,9 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
+from rich.progress import Progress
 
+from ..evaluation.over_time import progress_columns
 from .executors import Executor, make_executor
 from .grid import Grid, load_grid
 from .store import Store
@@ -98,9 +92,7 @@ def run_sweep(
     tasks = [(c.to_dict(), states[(c.model, c.epochs, c.train_seed)]) for c in pending]
     own = not isinstance(executor, Executor)
     runner = make_executor(executor, workers, address) if own else executor
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-               TextColumn("ETA"), TimeRemainingColumn())
-    bar = Progress(*columns, console=console, transient=True, disable=not progress)
+    bar = Progress(*progress_columns(), console=console, transient=True, disable=not progress)
     try:
         with bar:
             task = bar.add_task(escape(f"sweep {grid.name} ({runner.describe()})"), total=len(pending))

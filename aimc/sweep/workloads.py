@@ -16,7 +16,6 @@ from pathlib import Path
 
 import torch
 from safetensors.torch import load as load_bytes
-from safetensors.torch import save as save_bytes
 from torch import nn
 
 from .. import __version__
@@ -75,6 +74,7 @@ def trained_state(name: str, epochs: int, train_seed: int, cache_dir: str | Path
     """Safetensors bytes of workload ``name`` trained for ``epochs`` from ``train_seed``: read
     from the cache when there, else trained (seeded: the same bytes every time) and cached."""
     from ..training.digital import train_digital
+    from ..training.trainer import save_atomic
 
     folder = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     # "t1": trained on one torch thread (files from before that pinning are not reused)
@@ -86,9 +86,7 @@ def trained_state(name: str, epochs: int, train_seed: int, cache_dir: str | Path
         torch.manual_seed(train_seed)
         model = BUILDERS[name]()
         train_digital(model, split, epochs=epochs, seed=train_seed)
-    blob = save_bytes({k: v.contiguous() for k, v in model.state_dict().items()})
     folder.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".tmp{os.getpid()}")
-    tmp.write_bytes(blob)
-    tmp.replace(path)  # atomic: a concurrent sweep reads either nothing or the whole file
-    return blob
+    # atomic: a concurrent sweep reads either nothing or the whole file
+    save_atomic({k: v.contiguous() for k, v in model.state_dict().items()}, path)
+    return path.read_bytes()

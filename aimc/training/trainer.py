@@ -40,6 +40,22 @@ from .hwa import clip_weights, sync_input_ranges
 FORMAT = "aimc-trainer-1"
 
 
+def save_atomic(tensors: dict[str, torch.Tensor], path: str | Path,
+                metadata: dict[str, str] | None = None) -> None:
+    """Write ``tensors`` to the safetensors file ``path`` atomically: a temporary file of its own
+    in the same folder, then ``os.replace``, so a reader (or a concurrent writer) sees the whole
+    old file or the whole new one, never a part."""
+    path = Path(path)
+    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(handle)
+    try:
+        save_file(tensors, tmp, metadata=metadata)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 class CheckpointError(ValueError):
     """A checkpoint that cannot be resumed from: unreadable, or from another model or run."""
 
@@ -213,14 +229,7 @@ class Trainer:
                     "fit": json.dumps(self._fit_config),
                     "param_groups": json.dumps(self.optimizer.state_dict()["param_groups"]),
                     "optim_scalars": json.dumps(meta_state)}
-        handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        os.close(handle)
-        try:
-            save_file(tensors, tmp, metadata=metadata)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        save_atomic(tensors, path, metadata)
 
     def _read(self, path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
         from safetensors import safe_open
