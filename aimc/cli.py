@@ -443,7 +443,7 @@ def chip_kind(spec) -> str:
 
 
 WORKLOAD_NAMES = ("digits-cnn", "mnist5k-mlp", "mnist5k-cnn", "fashion-cnn",
-                  "kws-gru")  # = aimc.evaluation.workloads
+                  "kws-gru", "fashion-vit")  # = aimc.evaluation.workloads
 
 
 @app.command()
@@ -457,13 +457,17 @@ def bench(
                                                               "every preset but 'ideal')"),
     instances: int = typer.Option(20, min=2, help="chip instances per workload and chip"),
     seed: int = typer.Option(0, help="seed of training and of the chip instances"),
+    seeds: int = typer.Option(1, min=1, help="trained networks per workload (training seeds SEED, SEED+1, "
+                                             "...); with 2 or more the intervals are over the networks' "
+                                             "means and cover training seeds and chip instances"),
     workers: int = typer.Option(None, min=1, help="threads reading chip instances (default: 2 if 2 cores "
                                                   "are free; same numbers)"),
     out: Path = typer.Option(Path("aimc-bench"), help="folder for bench.json and bench.md (created if "
                                                       "missing)"),
 ) -> None:
     """The benchmark suite: standard workloads on every chip preset, accuracy from 1 s to 1 year
-    with 95 % intervals over chip instances, effective bits, energy, latency and TOPS/W."""
+    with 95 % intervals over chip instances (and training seeds with --seeds), effective bits,
+    energy, latency and TOPS/W."""
     import os
     import time
 
@@ -487,7 +491,7 @@ def bench(
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
         workers = min(2, cores)
     start = time.perf_counter()
-    settings = {"quick": quick, "instances": instances, "seed": seed, "workers": workers,
+    settings = {"quick": quick, "instances": instances, "seed": seed, "seeds": seeds, "workers": workers,
                 "torch": torch.__version__, "aimc": __version__}
     done: list = []
     out.mkdir(exist_ok=True)
@@ -503,13 +507,16 @@ def bench(
 
     try:
         cells = run_bench(workload or None, chip or None, instances=instances, quick=quick, seed=seed,
-                          workers=workers, console=console, on_cell=save)
+                          seeds=seeds, workers=workers, console=console, on_cell=save)
     except MissingData as err:
         raise _fail("missing data", err) from err
     save()
     wall = time.perf_counter() - start
-    title = (f"aimc bench{' --quick' if quick else ''}: test accuracy (%), mean ± 95 % CI over {instances} "
-             f"chip instances; cost: nominal [90 % interval]")
+    over = (f"{instances} chip instances of one trained network" if seeds == 1 else
+            f"the means of {seeds} trained networks (training seeds {seed}–{seed + seeds - 1}), each on "
+            f"{instances} chip instances")
+    title = (f"aimc bench{' --quick' if quick else ''}: test accuracy (%), mean ± 95 % CI over {over}; cost: "
+             f"nominal [90 % interval]")
     console.print(rich_table(cells, title))
     console.print(f"wrote {out / 'bench.json'} and {out / 'bench.md'} in {wall:.0f} s")
 

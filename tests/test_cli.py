@@ -303,10 +303,12 @@ def test_bench_writes_its_table_and_json(tmp_path, monkeypatch):
     monkeypatch.setitem(workloads.WORKLOADS, "digits-cnn", one_epoch)
     monkeypatch.setenv("AIMC_CACHE", str(tmp_path / "cache"))
     result = runner.invoke(cli.app, ["bench", "-w", "digits-cnn", "-c", "ideal", "--instances", "2",
-                                     "--workers", "1", "--out", str(tmp_path / "b")])
+                                     "--seeds", "2", "--workers", "1", "--out", str(tmp_path / "b")])
     assert result.exit_code == 0, result.output
+    assert "2 trained networks (training seeds 0–1)" in " ".join(result.output.split())
     summary = json.loads((tmp_path / "b" / "bench.json").read_text())
     (cell,) = summary["cells"]
-    assert cell["workload"] == "digits-cnn" and cell["chip"] == "ideal" and len(cell["accuracy"]) == 2
-    assert cell["accuracy_ci95"]["1 year"]["mean"] == cell["digital_accuracy"]
+    assert summary["settings"]["seeds"] == 2 and cell["row_seeds"] == [0, 0, 1, 1]
+    assert cell["workload"] == "digits-cnn" and cell["chip"] == "ideal" and len(cell["accuracy"]) == 4
+    assert cell["accuracy_ci95"]["1 year"]["mean"] == pytest.approx(cell["digital_accuracy"])
     assert (tmp_path / "b" / "bench.md").read_text().startswith("| workload | chip | digital % |")

@@ -16,16 +16,23 @@ For each workload (:mod:`aimc.evaluation.workloads`) and chip preset the suite r
 
 Nothing is idealised: the chip presets are used as published (the ``ideal`` preset is left out
 unless asked for: it is a reference, not a chip). The interval of a mean is Student's t
-interval, ``mean ± t(0.975, n-1) · s / sqrt(n)`` with ``s`` the standard deviation over
-instances (the network is one trained network per workload and seed: the interval covers chip
-instances, not training seeds). Each workload × chip cell has its own seed, derived from the
-suite's seed and the cell's names, so a cell's numbers do not depend on which other cells run.
+interval, ``mean ± t(0.975, n-1) · s / sqrt(n)``. With one trained network per workload (the
+default, ``seeds=1``), ``s`` is the standard deviation over chip instances and the interval covers
+chip instances only. With ``seeds=N`` the suite trains N networks per workload (training seeds
+``seed``, ..., ``seed + N - 1``: initialisation and data order), reads each on ``instances`` chip
+instances, and the interval is taken over the N per-network means (``n = N``): their spread holds
+the training-seed variance and the chip-instance variance over ``instances``, so the interval
+covers both sources. Each workload × chip × training seed has its own chip seed, derived from the
+training seed and the cell's names, so a cell's numbers do not depend on which other cells run,
+and the first training seed's instances are those of a one-seed run.
 
-``quick`` keeps every workload, chip, time and the 20 instances but evaluates on the first
-``quick_test`` test images of the larger test sets (500 for MNIST 5k, 1,000 for Fashion-MNIST).
+``quick`` keeps every time and the 20 instances but evaluates on the first ``quick_test`` test
+images of the larger test sets (500 for MNIST 5k, 1,000 for Fashion-MNIST).
 
-The keyword spotter (a GRU on synthetic speech) is in the full suite only; the ViT and the
-character model are not in the suite yet (their scripts in ``benchmarks/`` train for an hour).
+The keyword spotter (a GRU on synthetic speech) and the ViT on Fashion-MNIST (read on its first
+2,000 test images) are in the full suite only (the clips take minutes to generate the first time;
+the ViT's reads cost about 30 times a CNN's); ``-w`` adds either to a quick run. The character
+language model is not in the suite (its script in ``benchmarks/`` trains for an hour).
 """
 
 from __future__ import annotations
@@ -81,7 +88,8 @@ def mean_ci(values: Sequence[float], level: float = 0.95) -> tuple[float, float]
 
 
 def cell_seed(seed: int, workload: str, chip: str) -> int:
-    """The seed of one workload × chip cell: a hash of the suite's seed and the two names."""
+    """The chip seed of one workload × chip cell for the network trained from ``seed``: a hash of
+    that training seed and the two names."""
     digest = hashlib.sha256(f"{seed}/{workload}/{chip}".encode()).digest()
     return int.from_bytes(digest[:4], "little")
 
@@ -96,18 +104,33 @@ class BenchCell:
     test_images: int
     digital_accuracy: float
     times: dict[str, float]
-    accuracy: list[list[float]]  # [instances][times]
+    accuracy: list[list[float]]  # [training seeds x instances][times], seed-major
     enob: dict[str, float]  # layer -> effective bits at 1 day (mean over enob instances)
     cost: dict = field(default_factory=dict)  # nominal figures and 90 % intervals
+    row_seeds: list[int] = field(default_factory=list)  # training seed of each accuracy row
+    digital_by_seed: dict[int, float] = field(default_factory=dict)
+
+    @property
+    def training_seeds(self) -> list[int]:
+        return list(dict.fromkeys(self.row_seeds)) or [0]
 
     @property
     def instances(self) -> int:
-        return len(self.accuracy)
+        """Chip instances per trained network."""
+        return len(self.accuracy) // len(self.training_seeds)
 
     def at(self, label: str) -> tuple[float, float]:
-        """Mean accuracy and 95 % half-width at the time called ``label``."""
+        """Mean accuracy and 95 % half-width at the time called ``label``: over the chip
+        instances of one network, or over the per-network means of several training seeds."""
         k = list(self.times).index(label)
-        return mean_ci([row[k] for row in self.accuracy])
+        if len(self.training_seeds) == 1:
+            return mean_ci([row[k] for row in self.accuracy])
+        return mean_ci([np.mean([row[k] for row, s in zip(self.accuracy, self.row_seeds, strict=True)
+                                 if s == seed]) for seed in self.training_seeds])
+
+    def digital(self) -> tuple[float, float]:
+        """Digital accuracy: mean and 95 % half-width over the training seeds (0 for one)."""
+        return mean_ci(list(self.digital_by_seed.values()) or [self.digital_accuracy])
 
     def to_dict(self) -> dict:
         out = asdict(self)
@@ -126,36 +149,48 @@ def cost_figures(model: torch.nn.Module, chip, example: torch.Tensor) -> dict:
             "digital_baseline": report.digital}
 
 
-def run_cell(work: Trained, chip_name: str, *, times: dict[str, float] = TIMES, instances: int = 20,
-             seed: int = 0, quick: bool = False, workers: int = 1, enob_instances: int = 3,
+def run_cell(work: Trained | Sequence[Trained], chip_name: str, *, times: dict[str, float] = TIMES,
+             instances: int = 20, quick: bool = False, workers: int = 1, enob_instances: int = 3,
              progress: Progress | None = None) -> BenchCell:
-    """Evaluate one trained workload on one chip preset (see the module docstring)."""
+    """Evaluate one trained workload (or several networks of it, one per training seed) on one
+    chip preset (see the module docstring). The cost figures are those of the first network."""
     if instances < 2:
         raise ValueError(f"instances must be >= 2 for a confidence interval, got {instances}")
+    nets = [work] if isinstance(work, Trained) else list(work)
+    if not nets or len({n.workload.name for n in nets}) != 1 or len({n.seed for n in nets}) != len(nets):
+        raise ValueError("run_cell needs networks of one workload with distinct training seeds")
     chip = load_chip(chip_name)
-    x, y = work.test_set(quick)
-    analog, _ = convert(work.model, chip)
-    s = cell_seed(seed, work.workload.name, chip_name)
-    res = evaluate_settings(analog, (x, y), list(times.values()), repeats=instances, seed=s,
-                            compensate=(True,), progress=progress if progress is not None else False,
-                            workers=workers)[True]
+    x, y = nets[0].test_set(quick)
+    name = nets[0].workload.name
+    rows: list[list[float]] = []
+    row_seeds: list[int] = []
     bits: dict[str, list[float]] = {}
-    for instance_seed in res.seeds[:enob_instances]:
-        program(analog, seed=instance_seed)
-        drift(analog, DAY)
-        for layer in enob(analog, x[:256]):
-            bits.setdefault(layer.name, []).append(layer.enob)
-    example = torch.zeros(work.workload.example_shape)
-    return BenchCell(work.workload.name, chip_name, s, len(y), accuracy(work.model, (x, y)), dict(times),
-                     res.accuracies.tolist(), {k: float(np.mean(v)) for k, v in bits.items()},
-                     cost_figures(work.model, chip, example))
+    for net in nets:
+        analog, _ = convert(net.model, chip)
+        res = evaluate_settings(analog, (x, y), list(times.values()), repeats=instances,
+                                seed=cell_seed(net.seed, name, chip_name), compensate=(True,),
+                                progress=progress if progress is not None else False, workers=workers)[True]
+        rows += res.accuracies.tolist()
+        row_seeds += [net.seed] * instances
+        for instance_seed in res.seeds[:enob_instances]:
+            program(analog, seed=instance_seed)
+            drift(analog, DAY)
+            for layer in enob(analog, x[:256]):
+                bits.setdefault(layer.name, []).append(layer.enob)
+    example = torch.zeros(nets[0].workload.example_shape)
+    digital = {net.seed: accuracy(net.model, (x, y)) for net in nets}
+    return BenchCell(name, chip_name, cell_seed(nets[0].seed, name, chip_name), len(y),
+                     float(np.mean(list(digital.values()))), dict(times), rows,
+                     {k: float(np.mean(v)) for k, v in bits.items()},
+                     cost_figures(nets[0].model, chip, example), row_seeds, digital)
 
 
 def run_bench(workloads: Sequence[str] | None = None, chips: Sequence[str] | None = None, *,
-              instances: int = 20, quick: bool = False, seed: int = 0, workers: int = 1,
+              instances: int = 20, quick: bool = False, seed: int = 0, seeds: int = 1, workers: int = 1,
               cache_dir: str | Path | None = None, console: Console | None = None,
               on_cell: Callable[[BenchCell], None] | None = None) -> list[BenchCell]:
-    """The suite: every workload on every chip (defaults: all workloads, :func:`default_chips`).
+    """The suite: every workload on every chip (defaults: all workloads, :func:`default_chips`),
+    ``seeds`` trained networks per workload (training seeds ``seed`` to ``seed + seeds - 1``).
     Chip names and every workload's data are checked before anything is trained (a missing
     data set raises :class:`aimc.evaluation.workloads.MissingData` at once); the networks are
     trained (or loaded) first, then each cell is evaluated
@@ -167,6 +202,8 @@ def run_bench(workloads: Sequence[str] | None = None, chips: Sequence[str] | Non
         >>> cells[0].at("1 day")                                                 # doctest: +SKIP
     """
     workloads = suite_workloads(quick) if workloads is None else list(workloads)
+    if seeds < 1:
+        raise ValueError(f"seeds must be >= 1, got {seeds}")
     chips = default_chips() if chips is None else list(chips)
     unknown = [w for w in workloads if w not in WORKLOADS]
     if unknown:
@@ -177,14 +214,14 @@ def run_bench(workloads: Sequence[str] | None = None, chips: Sequence[str] | Non
     console = console or Console()
     cells = []
     with Progress(*progress_columns(), console=console, transient=True) as bar:
-        nets = {name: trained(name, seed=seed, cache_dir=cache_dir, progress=bar, data=data[name])
-                for name in workloads}
+        nets = {name: [trained(name, seed=s, cache_dir=cache_dir, progress=bar, data=data[name])
+                       for s in range(seed, seed + seeds)] for name in workloads}
         suite = bar.add_task("benchmark suite (workload × chip)", total=len(workloads) * len(chips))
         for name in workloads:
             for chip in chips:
-                task = bar.add_task(f"{name} on {chip}", total=instances * len(TIMES))
+                task = bar.add_task(f"{name} on {chip}", total=seeds * instances * len(TIMES))
                 with torch_threads(1):
-                    cell = run_cell(nets[name], chip, instances=instances, seed=seed, quick=quick,
+                    cell = run_cell(nets[name], chip, instances=instances, quick=quick,
                                     workers=workers, progress=_Sub(bar, task))
                 cells.append(cell)
                 if on_cell is not None:
@@ -222,7 +259,9 @@ def table_rows(cells: Sequence[BenchCell]) -> tuple[list[str], list[list[str]]]:
     rows = []
     for c in cells:
         acc = [f"{100 * m:.2f} ± {100 * h:.2f}" for m, h in (c.at(t) for t in labels)]
-        rows.append([c.workload, c.chip, f"{100 * c.digital_accuracy:.2f}", *acc,
+        dm, dh = c.digital()
+        digital = f"{100 * dm:.2f}" + (f" ± {100 * dh:.2f}" if len(c.training_seeds) > 1 else "")
+        rows.append([c.workload, c.chip, digital, *acc,
                      " · ".join(f"{b:.1f}" for b in c.enob.values()) or "–",
                      _interval(c.cost["energy_j"], 1e6), _interval(c.cost["latency_s"], 1e6),
                      _interval(c.cost["tops_per_w"], 1.0)])

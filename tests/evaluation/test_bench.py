@@ -118,8 +118,50 @@ def test_bad_names_fail_before_anything_is_trained(tmp_path, monkeypatch):
     assert not (tmp_path / "workloads").exists()
 
 
-def test_the_quick_suite_leaves_out_the_keyword_spotter():
+def test_several_training_seeds_give_intervals_over_the_networks_means(tiny):
+    """``seeds=2``: two networks (seeds 0 and 1), each on its own chip instances; the first
+    network's rows are those of a one-seed run, the interval is Student's t over the two
+    per-network means (1 degree of freedom), and the digital accuracy is their mean."""
+    one = bench.run_bench([TINY.name], ["ibm-hermes-pcm"], instances=2, quick=True)[0]
+    (two,) = bench.run_bench([TINY.name], ["ibm-hermes-pcm"], instances=2, quick=True, seeds=2)
+    assert two.training_seeds == [0, 1] and two.instances == 2 and two.row_seeds == [0, 0, 1, 1]
+    assert two.accuracy[:2] == one.accuracy and two.accuracy[2:] != one.accuracy
+    assert two.seed == one.seed and bench.cell_seed(1, TINY.name, "ibm-hermes-pcm") != one.seed
+    second = workloads.trained(TINY.name, seed=1)
+    assert second.cached and second.seed == 1  # trained by the suite, under its own seed
+    for k, label in enumerate(bench.TIMES):
+        means = [sum(r[k] for r in two.accuracy[:2]) / 2, sum(r[k] for r in two.accuracy[2:]) / 2]
+        assert two.at(label) == pytest.approx(bench.mean_ci(means))
+    assert two.digital_by_seed[0] == one.digital_accuracy
+    assert two.digital() == pytest.approx(bench.mean_ci(list(two.digital_by_seed.values())))
+    header, rows = bench.table_rows([two])
+    assert " ± " in rows[0][2]  # the digital accuracy carries its interval over seeds
+    with pytest.raises(ValueError, match="distinct training seeds"):
+        bench.run_cell([tiny, tiny], "ideal", instances=2)
+    with pytest.raises(ValueError, match="seeds"):
+        bench.run_bench([TINY.name], ["ideal"], seeds=0)
+
+
+def test_the_ideal_chip_with_several_seeds_gives_each_networks_digital_accuracy(tiny):
+    (cell,) = bench.run_bench([TINY.name], ["ideal"], instances=2, quick=True, seeds=2)
+    for label in bench.TIMES:
+        assert cell.at(label) == pytest.approx(cell.digital())
+
+
+def test_a_workload_can_cap_its_full_test_set(monkeypatch, tmp_path):
+    capped = workloads.Workload(**{**TINY.__dict__, "name": "tiny-capped", "full_test": 50})
+    monkeypatch.setitem(workloads.WORKLOADS, capped.name, capped)
+    split = digits()
+    net = workloads.Trained(capped, digits_cnn(), split, cached=False)
+    assert len(net.test_set()[1]) == 50 and len(net.test_set(quick=True)[1]) == 100
+
+
+def test_the_quick_suite_leaves_out_the_keyword_spotter_and_the_vit():
     assert "kws-gru" in bench.suite_workloads() and "kws-gru" not in bench.suite_workloads(quick=True)
+    assert "fashion-vit" in bench.suite_workloads() and "fashion-vit" not in bench.suite_workloads(quick=True)
+    vit = workloads.WORKLOADS["fashion-vit"]
+    assert (vit.epochs, vit.lr, vit.batch_size, vit.full_test) == (3, 4e-3, 128, 2000)
+    assert sum(p.numel() for p in vit.build().parameters()) == pytest.approx(105e3, rel=0.05)
     assert bench.suite_workloads(quick=True) == ["digits-cnn", "mnist5k-mlp", "mnist5k-cnn", "fashion-cnn"]
 
 
