@@ -455,8 +455,8 @@ def bench(
                                                                      f"{', '.join(WORKLOAD_NAMES)})"),
     chip: list[str] = typer.Option(None, "--chip", "-c", help="chip preset or YAML (repeatable; default "
                                                               "every preset but 'ideal')"),
-    instances: int = typer.Option(20, min=2, help="chip instances per workload and chip"),
-    seed: int = typer.Option(0, help="seed of training and of the chip instances"),
+    instances: int = typer.Option(20, min=2, help="chip instances per trained network and chip"),
+    seed: int = typer.Option(0, help="(first) training seed; the chip instances' seeds derive from it"),
     seeds: int = typer.Option(1, min=1, help="trained networks per workload (training seeds SEED, SEED+1, "
                                              "...); with 2 or more the intervals are over the networks' "
                                              "means and cover training seeds and chip instances"),
@@ -495,6 +495,11 @@ def bench(
                 "torch": torch.__version__, "aimc": __version__}
     done: list = []
     out.mkdir(exist_ok=True)
+    over = (f"{instances} chip instances of one trained network" if seeds == 1 else
+            f"the means of {seeds} trained networks (training seeds {seed}–{seed + seeds - 1}), each on "
+            f"{instances} chip instances")
+    caption = (f"aimc bench{' --quick' if quick else ''}: test accuracy (%), mean ± 95 % CI over {over}; "
+               f"cost: nominal [90 % interval] of the first network")
 
     def save(cell=None) -> None:  # after every cell: a late failure loses nothing finished
         if cell is not None:
@@ -503,7 +508,7 @@ def bench(
             "settings": settings, "wall_time_s": time.perf_counter() - start, "complete": cell is None,
             "cells": [c.to_dict() for c in done]}, indent=1))
         if done:
-            (out / "bench.md").write_text(markdown_table(done) + "\n")
+            (out / "bench.md").write_text(f"{markdown_table(done)}\n\n{caption}\n")
 
     try:
         cells = run_bench(workload or None, chip or None, instances=instances, quick=quick, seed=seed,
@@ -512,12 +517,7 @@ def bench(
         raise _fail("missing data", err) from err
     save()
     wall = time.perf_counter() - start
-    over = (f"{instances} chip instances of one trained network" if seeds == 1 else
-            f"the means of {seeds} trained networks (training seeds {seed}–{seed + seeds - 1}), each on "
-            f"{instances} chip instances")
-    title = (f"aimc bench{' --quick' if quick else ''}: test accuracy (%), mean ± 95 % CI over {over}; cost: "
-             f"nominal [90 % interval]")
-    console.print(rich_table(cells, title))
+    console.print(rich_table(cells, caption))
     console.print(f"wrote {out / 'bench.json'} and {out / 'bench.md'} in {wall:.0f} s")
 
 

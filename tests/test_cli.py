@@ -312,3 +312,8 @@ def test_bench_writes_its_table_and_json(tmp_path, monkeypatch):
     assert cell["workload"] == "digits-cnn" and cell["chip"] == "ideal" and len(cell["accuracy"]) == 4
     assert cell["accuracy_ci95"]["1 year"]["mean"] == pytest.approx(cell["digital_accuracy"])
     assert (tmp_path / "b" / "bench.md").read_text().startswith("| workload | chip | digital % |")
+    assert "2 trained networks" in (tmp_path / "b" / "bench.md").read_text()  # its caption says what ± covers
+    result = runner.invoke(cli.app, ["bench", "-w", "digits-cnn", "-c", "ideal", "--instances", "2",
+                                     "--workers", "1", "--out", str(tmp_path / "one")])
+    assert result.exit_code == 0, result.output
+    assert "2 chip instances of one trained network" in (tmp_path / "one" / "bench.md").read_text()

@@ -31,7 +31,8 @@ images of the larger test sets (500 for MNIST 5k, 1,000 for Fashion-MNIST).
 
 The keyword spotter (a GRU on synthetic speech) and the ViT on Fashion-MNIST (read on its first
 2,000 test images) are in the full suite only (the clips take minutes to generate the first time;
-the ViT's reads cost about 30 times a CNN's); ``-w`` adds either to a quick run. The character
+the ViT's training would take the quick suite close to its 10 minutes); ``-w`` adds either to a
+quick run. The character
 language model is not in the suite (its script in ``benchmarks/`` trains for an hour).
 """
 
@@ -100,15 +101,15 @@ class BenchCell:
 
     workload: str
     chip: str
-    seed: int
+    seed: int  # chip seed of the first network's instances
     test_images: int
     digital_accuracy: float
     times: dict[str, float]
     accuracy: list[list[float]]  # [training seeds x instances][times], seed-major
-    enob: dict[str, float]  # layer -> effective bits at 1 day (mean over enob instances)
+    enob: dict[str, float]  # layer -> effective bits at 1 day (mean over each network's first instances)
     cost: dict = field(default_factory=dict)  # nominal figures and 90 % intervals
     row_seeds: list[int] = field(default_factory=list)  # training seed of each accuracy row
-    digital_by_seed: dict[int, float] = field(default_factory=dict)
+    digital_by_seed: list[float] = field(default_factory=list)  # per training seed, in their order
 
     @property
     def training_seeds(self) -> list[int]:
@@ -130,7 +131,7 @@ class BenchCell:
 
     def digital(self) -> tuple[float, float]:
         """Digital accuracy: mean and 95 % half-width over the training seeds (0 for one)."""
-        return mean_ci(list(self.digital_by_seed.values()) or [self.digital_accuracy])
+        return mean_ci(self.digital_by_seed or [self.digital_accuracy])
 
     def to_dict(self) -> dict:
         out = asdict(self)
@@ -178,9 +179,9 @@ def run_cell(work: Trained | Sequence[Trained], chip_name: str, *, times: dict[s
             for layer in enob(analog, x[:256]):
                 bits.setdefault(layer.name, []).append(layer.enob)
     example = torch.zeros(nets[0].workload.example_shape)
-    digital = {net.seed: accuracy(net.model, (x, y)) for net in nets}
+    digital = [accuracy(net.model, (x, y)) for net in nets]
     return BenchCell(name, chip_name, cell_seed(nets[0].seed, name, chip_name), len(y),
-                     float(np.mean(list(digital.values()))), dict(times), rows,
+                     float(np.mean(digital)), dict(times), rows,
                      {k: float(np.mean(v)) for k, v in bits.items()},
                      cost_figures(nets[0].model, chip, example), row_seeds, digital)
 

@@ -13,11 +13,12 @@ cached, for the benchmark suite (``aimc bench``) and sweeps.
 The keyword spotter's learning rate is the one ``benchmarks/kws.py --select`` chose on its
 validation voices; it is left out of the suite's quick version (its clips take minutes to
 generate the first time). The ViT (:func:`aimc.models.vit.vit`, 105 k parameters, 20 matrices
-on tiles) takes the learning rate, batch and epochs that ``benchmarks/vit_fashion.py --select``
-chose for its conventional arm on a validation split carved from the training images (there with
-20,000 training images; here all 60,000, one-cycle schedule); the suite reads it on the first
-2,000 test images (1,000 in the quick version, which leaves it out unless asked for with
-``-w fashion-vit``): 17 tokens through 20 matrices make an image cost about 30 times a CNN's.
+on tiles) takes the learning rate and epochs that ``benchmarks/vit_fashion.py --select`` chose
+for its conventional arm on a validation split carved from the training images (there with
+20,000 training images; here all 60,000, one-cycle schedule) and that script's batch of 128; the
+suite reads it on the first 2,000 test images, those of that script (1,000 in the quick version,
+which leaves it out unless asked for with ``-w fashion-vit``: its training would take the quick
+suite close to its 10 minutes).
 
 Every recipe is :func:`aimc.training.train_digital` (Adam, one-cycle learning rate 2e-3,
 batch 64) with the workload's epochs, on one torch thread (a reduction split over threads adds
