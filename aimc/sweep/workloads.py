@@ -85,7 +85,8 @@ def trained_state(name: str, epochs: int, train_seed: int, cache_dir: str | Path
     with torch.random.fork_rng(), torch_threads(1):  # one thread: the same weights on any machine
         torch.manual_seed(train_seed)
         model = BUILDERS[name]()
-        train_digital(model, split, epochs=epochs, seed=train_seed)
+        recipe = {} if name in _DIGITS else {"lr": STANDARD[name].lr, "batch_size": STANDARD[name].batch_size}
+        train_digital(model, split, epochs=epochs, seed=train_seed, **recipe)
     folder.mkdir(parents=True, exist_ok=True)
     # atomic: a concurrent sweep reads either nothing or the whole file
     save_atomic({k: v.contiguous() for k, v in model.state_dict().items()}, path)

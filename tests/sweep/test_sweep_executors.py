@@ -114,3 +114,36 @@ def test_trained_weights_do_not_depend_on_the_drivers_threads(tmp_path):
     finally:
         torch.set_num_threads(before)
     assert blobs[0] == blobs[1]
+
+
+def test_a_sweep_programs_the_benchmark_suites_network(tmp_path, monkeypatch):
+    """A grid without ``epochs`` trains each workload with its own recipe (the suite's for the
+    suite's workloads), and the weights are those ``aimc bench`` trains from the same seed, so
+    that a sweep and the suite read the same network."""
+    import torch
+    from safetensors.torch import load as load_bytes
+    from sweep_helpers import TINY
+
+    from aimc.evaluation import workloads
+    from aimc.sweep import grid as grid_module
+    from aimc.sweep import parse_grid
+    from aimc.sweep.workloads import trained_state
+
+    assert set(grid_module.RECIPE_EPOCHS) == set(grid_module.WORKLOADS)
+    for name, epochs in grid_module.RECIPE_EPOCHS.items():  # the recipes agree
+        assert epochs == (30 if name in ("digits-cnn", "digits-mlp") else workloads.WORKLOADS[name].epochs)
+    unset = {k: v for k, v in TINY.items() if k != "epochs"}
+    grid = parse_grid({**unset, "models": ["digits-cnn", "mnist5k-mlp"], "chips": ["ideal"], "params": {}})
+    cells = grid.cells()
+    assert {c.model: c.epochs for c in cells} == {"digits-cnn": 30, "mnist5k-mlp": 15}
+    assert {c.epochs for c in tiny_grid(models=["mnist5k-mlp"], epochs=2).cells()} == {2}
+    # a grid without epochs runs: each workload trained with its own (digits-mlp: 30)
+    small = parse_grid({**unset, "chips": ["ideal"], "params": {}, "repeats": 2})
+    summary = run_sweep(small, Store(tmp_path / "s.db"), cache_dir=tmp_path / "sw", progress=False)
+    assert len(summary.computed) == 1 and list((tmp_path / "sw").glob("digits-mlp-e30-s0-*"))
+    short = workloads.Workload(**{**workloads.WORKLOADS["mnist5k-mlp"].__dict__, "epochs": 1})
+    monkeypatch.setitem(workloads.WORKLOADS, "mnist5k-mlp", short)
+    bench_net = workloads.trained("mnist5k-mlp", seed=0, cache_dir=tmp_path / "bench").model
+    swept = load_bytes(trained_state("mnist5k-mlp", 1, 0, tmp_path / "sweep"))
+    assert swept.keys() == bench_net.state_dict().keys()
+    assert all(torch.equal(swept[k], v) for k, v in bench_net.state_dict().items())
