@@ -12,11 +12,12 @@ the demo digits CNN batch 256 (8×8 inputs), Conv2d 64→64 3×3 on 64×64×16×
 Contestants, all at 1 day after programming:
 - aimc, ``ibm-hermes-pcm`` preset (GDC on): read noise all fresh at every read
   (``read_window=None``); the same with the noise variance computed in bfloat16
-  (``aimc.nn.set_noise_precision``); the same with the counter-based normal sampler
-  (``aimc.nn.set_noise_sampler(model, "counter")``); banded 1/f noise with a read window of 1 ms
-  (the band below 1 kHz frozen per evaluation, the rest fresh at every read); all frozen
-  (``read_window = 2 t_read``, aihwkit's behaviour); the preset's own read window (only when the
-  preset sets one); and read noise off (``read_noise_scale=0``; programming noise and drift stay).
+  (``aimc.nn.set_noise_precision``); all fresh with the counter-based normal sampler
+  (``aimc.nn.set_noise_sampler(model, "counter")``) and float32 variances; both opt-ins; banded
+  1/f noise with a read window of 1 ms (the band below 1 kHz frozen per evaluation, the rest
+  fresh at every read); all frozen (``read_window = 2 t_read``, aihwkit's behaviour); the
+  preset's own read window (only when the preset sets one); and read noise off
+  (``read_noise_scale=0``; programming noise and drift stay).
 - aihwkit, its PCM inference setup (``PCMLikeNoiseModel(g_max=25)``, global drift compensation,
   default forward I/O): the tile in PyTorch (``TorchInferenceRPUConfig``) and the C++ tile
   (``InferenceRPUConfig``), each with the default mapping and with ``weight_scaling_omega=1``.
@@ -90,13 +91,14 @@ BANDED_WINDOW = 1e-3
 
 def aimc_copy(model: nn.Module, noise: str) -> nn.Module:
     """``noise``: "fresh" (all fresh), "fresh bf16" (all fresh, noise variance in bfloat16),
-    "fresh fast" (as "fresh bf16", normal numbers from the counter-based sampler),
+    "fresh counter" (all fresh, float32 variances, normal numbers from the counter-based
+    sampler), "fresh fast" (as "fresh bf16", normal numbers from the counter-based sampler),
     "banded" (``read_window = BANDED_WINDOW``), "frozen" (``read_window = 2 t_read``), "preset"
     (the preset's read window), "off" (read noise off)."""
     chip = aimc.load_chip()
     dev = chip.device
-    window = {"fresh": None, "fresh bf16": None, "fresh fast": None, "banded": BANDED_WINDOW,
-              "frozen": 2 * dev.t_read}
+    window = {"fresh": None, "fresh bf16": None, "fresh counter": None, "fresh fast": None,
+              "banded": BANDED_WINDOW, "frozen": 2 * dev.t_read}
     if noise in window:
         dev = dev.model_copy(update={"read_window": window[noise]})
     elif noise == "off":
@@ -105,7 +107,7 @@ def aimc_copy(model: nn.Module, noise: str) -> nn.Module:
     analog, _ = aimc.convert(model, chip)
     if noise in ("fresh bf16", "fresh fast"):
         aimc.nn.set_noise_precision(analog, torch.bfloat16)
-    if noise == "fresh fast":
+    if noise in ("fresh counter", "fresh fast"):
         aimc.nn.set_noise_sampler(analog, "counter")
     aimc.program(analog, seed=0)
     aimc.drift(analog, DAY)
@@ -131,6 +133,7 @@ def aihwkit_copy(model: nn.Module, compiled: bool, omega: float | None) -> nn.Mo
 def contestants(model: nn.Module, with_aihwkit: bool) -> dict[str, Callable]:
     out: dict[str, Callable] = {"PyTorch": model, "aimc fresh": aimc_copy(model, "fresh"),
                                 "aimc fresh, bf16 variance": aimc_copy(model, "fresh bf16"),
+                                "aimc fresh, counter sampler": aimc_copy(model, "fresh counter"),
                                 "aimc fresh, bf16 variance, counter sampler": aimc_copy(model, "fresh fast")}
     if aimc.load_chip().device.read_window is not None:  # banded 1/f noise: the preset's window
         out["aimc preset window"] = aimc_copy(model, "preset")
