@@ -464,6 +464,9 @@ def bench(
                                                   "are free; same numbers)"),
     out: Path = typer.Option(Path("aimc-bench"), help="folder for bench.json and bench.md (created if "
                                                       "missing)"),
+    store: Path = typer.Option(None, help="also write every cell to this results store (SQLite, as "
+                                          "`aimc sweep`), as sweep 'bench' or 'bench-quick', for "
+                                          "`aimc report`"),
 ) -> None:
     """The benchmark suite: standard workloads on every chip preset, accuracy from 1 s to 1 year
     with 95 % intervals over chip instances (and training seeds with --seeds), effective bits,
@@ -501,9 +504,25 @@ def bench(
     caption = (f"aimc bench{' --quick' if quick else ''}: test accuracy (%), mean ± 95 % CI over {over}; "
                f"cost: nominal [90 % interval] of the first network")
 
+    results = None
+    if store is not None:
+        import sqlite3
+
+        from .sweep import Store
+        from .sweep.runner import suite_rows
+
+        try:
+            writable_folder(store.parent if str(store.parent) else Path("."), "--store")
+            results = Store(store)
+        except (UsageError, OSError, sqlite3.Error) as err:
+            raise _fail("cannot write results", f"--store {store}: {err}") from err
+    identity = {k: settings[k] for k in ("quick", "instances", "seed", "seeds")}
+
     def save(cell=None) -> None:  # after every cell: a late failure loses nothing finished
         if cell is not None:
             done.append(cell)
+            if results is not None:
+                results.write_cell("bench-quick" if quick else "bench", *suite_rows(cell, identity))
         (out / "bench.json").write_text(json.dumps({
             "settings": settings, "wall_time_s": time.perf_counter() - start, "complete": cell is None,
             "cells": [c.to_dict() for c in done]}, indent=1))
@@ -518,7 +537,8 @@ def bench(
     save()
     wall = time.perf_counter() - start
     console.print(rich_table(cells, caption))
-    console.print(f"wrote {out / 'bench.json'} and {out / 'bench.md'} in {wall:.0f} s")
+    stored = f", and {len(done)} cells to {store} (`aimc report {store}`)" if results is not None else ""
+    console.print(f"wrote {out / 'bench.json'} and {out / 'bench.md'}{stored} in {wall:.0f} s")
 
 
 # --- sweeps and reports (aimc.sweep) -------------------------------------------------------------

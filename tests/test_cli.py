@@ -317,3 +317,35 @@ def test_bench_writes_its_table_and_json(tmp_path, monkeypatch):
                                      "--workers", "1", "--out", str(tmp_path / "one")])
     assert result.exit_code == 0, result.output
     assert "2 chip instances of one trained network" in (tmp_path / "one" / "bench.md").read_text()
+
+
+def test_bench_cells_go_to_a_results_store_for_the_report(tmp_path, monkeypatch):
+    """``aimc bench --store``: one row per time in the sweep store (the interval of the suite),
+    stored once however often the same run is repeated; ``aimc report`` draws it."""
+    from aimc.evaluation import workloads
+    from aimc.sweep import Store
+
+    one_epoch = workloads.Workload(**{**workloads.WORKLOADS["digits-cnn"].__dict__, "epochs": 1})
+    monkeypatch.setitem(workloads.WORKLOADS, "digits-cnn", one_epoch)
+    monkeypatch.setenv("AIMC_CACHE", str(tmp_path / "cache"))
+    args = ["bench", "-w", "digits-cnn", "-c", "neurram", "--instances", "3", "--quick", "--workers", "1",
+            "--out", str(tmp_path / "b"), "--store", str(tmp_path / "r.db")]
+    for _ in range(2):
+        result = runner.invoke(cli.app, args)
+        assert result.exit_code == 0, result.output
+    rows = Store(tmp_path / "r.db").rows()
+    assert len(rows) == 5 and {r["sweep"] for r in rows} == {"bench-quick"}
+    assert {r["model"] for r in rows} == {"digits-cnn"} and all(r["n"] == 3 for r in rows)
+    import json
+
+    cell = json.loads((tmp_path / "b" / "bench.json").read_text())["cells"][0]
+    day = next(r for r in rows if r["time_s"] == 86400.0)
+    assert day["accuracy_mean"] == pytest.approx(cell["accuracy_ci95"]["1 day"]["mean"])
+    half = cell["accuracy_ci95"]["1 day"]["half_width"]
+    assert day["ci_high"] - day["accuracy_mean"] == pytest.approx(half) and half > 0
+    assert day["energy_j"] == cell["cost"]["energy_j"]["nominal"] > 0
+    result = runner.invoke(cli.app, ["report", str(tmp_path / "r.db"), "-o", str(tmp_path / "r.html")])
+    assert result.exit_code == 0, result.output
+    assert "digits-cnn on neurram" in (tmp_path / "r.html").read_text()
+    (tmp_path / "junk.db").write_text("not a database")
+    one_line_error([*args[:-1], str(tmp_path / "junk.db")], "cannot write results", "junk.db")

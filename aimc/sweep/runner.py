@@ -8,14 +8,19 @@ executors run it anywhere (in-process, a worker process, a Ray node) with the sa
 
 Confidence interval of the mean accuracy: Student's t, ``mean ± t(0.975, n-1) · s / sqrt(n)``
 over the ``n`` chip instances (the instances are independent draws; with n = 1 there is none).
+
+:func:`suite_rows` turns a cell of the benchmark suite (``aimc bench``) into rows of the same
+form, so that ``aimc bench --store`` and ``aimc report`` put the suite in the same store and page.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import socket
 import time
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -46,7 +51,11 @@ def cost_figures(model: torch.nn.Module, spec, name: str) -> dict:
     component (:func:`aimc.evaluation.bench.cost_figures`, flattened into store columns)."""
     from ..evaluation.bench import cost_figures as figures
 
-    f = figures(model, spec, torch.zeros(INPUT_SHAPE[name]))
+    return cost_columns(figures(model, spec, torch.zeros(INPUT_SHAPE[name])))
+
+
+def cost_columns(f: dict) -> dict:
+    """:func:`aimc.evaluation.bench.cost_figures` as the store's columns."""
     e, lat, eff = f["energy_j"], f["latency_s"], f["tops_per_w"]
     return {
         "tops_per_w": eff["nominal"], "tops_per_w_low": eff["low"], "tops_per_w_high": eff["high"],
@@ -54,6 +63,47 @@ def cost_figures(model: torch.nn.Module, spec, name: str) -> dict:
         "latency_s": lat["nominal"], "latency_low_s": lat["low"], "latency_high_s": lat["high"],
         "energy_breakdown": json.dumps(f["energy_breakdown_j"]),
     }
+
+
+@dataclass(frozen=True)
+class SuiteCell:
+    """A benchmark-suite cell as the store files it (the fields :meth:`Store.write_cell` reads)."""
+
+    key: str
+    chip: str
+    model: str
+    seed: int
+    repeats: int
+    chip_spec: dict
+    params: dict = field(default_factory=dict)
+
+
+def suite_rows(cell, settings: dict) -> tuple[SuiteCell, list[dict]]:
+    """A cell of the benchmark suite (:class:`aimc.evaluation.bench.BenchCell`) as a store cell
+    and its rows, one per time, compensation on (the suite reads with the chip's own): the mean
+    and 95 % interval of :meth:`BenchCell.at` (over chip instances, or over the networks' means
+    with several training seeds), the standard deviation and every reading over all rows, the
+    cost model's figures. The key hashes the suite's ``settings`` (quick, instances, seeds, ...),
+    the cell's names, seeds and test images: the same run stored twice is stored once."""
+    from ..chips import load_chip
+
+    spec = load_chip(cell.chip).model_dump(mode="json")
+    identity = {"suite": settings, "workload": cell.workload, "chip": cell.chip, "seed": cell.seed,
+                "training_seeds": cell.training_seeds, "test_images": cell.test_images, "spec": spec}
+    key = hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()
+    store_cell = SuiteCell(key, cell.chip, cell.workload, cell.seed, len(cell.accuracy), spec)
+    acc = np.asarray(cell.accuracy, dtype=np.float64)
+    rows = []
+    for k, (label, t) in enumerate(cell.times.items()):
+        mean, half = cell.at(label)
+        rows.append({
+            "time_s": float(t), "compensate": True, "accuracy_mean": mean,
+            "accuracy_std": float(acc[:, k].std(ddof=1)) if len(acc) > 1 else 0.0, "n": len(acc),
+            "ci_low": mean - half, "ci_high": mean + half, "accuracies": json.dumps(acc[:, k].tolist()),
+            "digital_accuracy": cell.digital_accuracy, **cost_columns(cell.cost),
+            "worker": f"{socket.gethostname()}:{os.getpid()}",
+        })
+    return store_cell, rows
 
 
 def run_cell(cell: Cell | dict, state: bytes) -> list[dict]:
