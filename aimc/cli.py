@@ -44,6 +44,9 @@ def main(
                                  help="print the version and exit"),
 ) -> None:
     """aimc: analog in-memory computing for neural networks."""
+    from ._allocator import keep_freed_memory
+
+    keep_freed_memory()  # this process is aimc's own: reuse freed tensors' memory (speed only)
 
 
 def writable_folder(folder: Path, what: str) -> None:

@@ -95,9 +95,9 @@ print(before, after_import, matplotlib.get_backend(), len(plt.get_fignums()), pn
 
 
 # The package order of the README's Layout section; imports point down it, never up.
-ORDER = ["_lazy", "_jit", "_threads", "data", "devices", "periphery", "array", "encoding", "tile",
-         "calibration", "chips", "nn", "models", "training", "compiler", "cost", "evaluation", "stream",
-         "sweep", ("demo", "cli")]
+ORDER = ["_lazy", "_jit", "_threads", "_allocator", "data", "devices", "periphery", "array", "encoding",
+         "tile", "calibration", "chips", "nn", "models", "training", "compiler", "cost", "evaluation",
+         "stream", "sweep", ("demo", "cli")]
 RANK = {name: rank for rank, group in enumerate(ORDER)
         for name in ((group,) if isinstance(group, str) else group)}
 

@@ -29,6 +29,8 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
 
+from .._allocator import keep_freed_memory
+
 Task = tuple[dict, bytes]
 Result = tuple[str, list[dict]]
 THREAD_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
@@ -83,6 +85,7 @@ def _exit_with_parent() -> None:
 
 def _init_worker() -> None:
     os.environ.update(THREAD_ENV)
+    keep_freed_memory()
     import threading
 
     import torch
@@ -132,6 +135,7 @@ def _import_ray():
 def _ray_warm() -> int:
     import torch
 
+    keep_freed_memory()
     from . import runner  # noqa: F401 - imported for its side effect: the worker is ready
 
     torch.set_num_threads(1)
@@ -141,6 +145,7 @@ def _ray_warm() -> int:
 def _ray_cell(cell: dict, state: bytes) -> Result:
     from .runner import run_task
 
+    keep_freed_memory()  # once per worker would do; it is a few microseconds
     return run_task((cell, state))
 
 
