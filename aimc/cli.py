@@ -468,8 +468,8 @@ def bench(
     out: Path = typer.Option(Path("aimc-bench"), help="folder for bench.json and bench.md (created if "
                                                       "missing)"),
     store: Path = typer.Option(None, help="also write every cell to this results store (SQLite, as "
-                                          "`aimc sweep`), as sweep 'bench' or 'bench-quick', for "
-                                          "`aimc report`"),
+                                          "`aimc sweep`), as sweep 'bench', 'bench-quick' (and '-seedsN'), "
+                                          "for `aimc report`"),
 ) -> None:
     """The benchmark suite: standard workloads on every chip preset, accuracy from 1 s to 1 year
     with 95 % intervals over chip instances (and training seeds with --seeds), effective bits,
@@ -517,20 +517,26 @@ def bench(
         try:
             writable_folder(store.parent if str(store.parent) else Path("."), "--store")
             results = Store(store)
-        except (UsageError, OSError, sqlite3.Error) as err:
+        except (UsageError, OSError, ValueError, sqlite3.Error) as err:
             raise _fail("cannot write results", f"--store {store}: {err}") from err
     identity = {k: settings[k] for k in ("quick", "instances", "seed", "seeds")}
+    suite_name = f"bench{'-quick' if quick else ''}" + (f"-seeds{seeds}" if seeds > 1 else "")
+    stored: list[bool] = []
 
     def save(cell=None) -> None:  # after every cell: a late failure loses nothing finished
         if cell is not None:
             done.append(cell)
-            if results is not None:
-                results.write_cell("bench-quick" if quick else "bench", *suite_rows(cell, identity))
         (out / "bench.json").write_text(json.dumps({
             "settings": settings, "wall_time_s": time.perf_counter() - start, "complete": cell is None,
             "cells": [c.to_dict() for c in done]}, indent=1))
         if done:
             (out / "bench.md").write_text(f"{markdown_table(done)}\n\n{caption}\n")
+        if cell is not None and results is not None:  # after the files: they keep the cell anyway
+            try:
+                stored.append(results.write_cell(suite_name, *suite_rows(cell, identity)))
+            except sqlite3.Error as err:
+                console.print(f"[yellow]warning:[/] cell {cell.workload} on {cell.chip} not stored in "
+                              f"{store} ({err}); it is in {out / 'bench.json'}")
 
     try:
         cells = run_bench(workload or None, chip or None, instances=instances, quick=quick, seed=seed,
@@ -540,8 +546,9 @@ def bench(
     save()
     wall = time.perf_counter() - start
     console.print(rich_table(cells, caption))
-    stored = f", and {len(done)} cells to {store} (`aimc report {store}`)" if results is not None else ""
-    console.print(f"wrote {out / 'bench.json'} and {out / 'bench.md'}{stored} in {wall:.0f} s")
+    to_store = (f", and {sum(stored)} cells to {store} as sweep {suite_name!r} ({len(stored) - sum(stored)} "
+                f"stored before; `aimc report {store}`)" if results is not None else "")
+    console.print(f"wrote {out / 'bench.json'} and {out / 'bench.md'}{to_store} in {wall:.0f} s")
 
 
 # --- sweeps and reports (aimc.sweep) -------------------------------------------------------------

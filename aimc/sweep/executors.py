@@ -145,7 +145,7 @@ def _ray_warm() -> int:
 def _ray_cell(cell: dict, state: bytes) -> Result:
     from .runner import run_task
 
-    keep_freed_memory()  # once per worker would do; it is a few microseconds
+    keep_freed_memory()  # once per worker process (cached)
     return run_task((cell, state))
 
 

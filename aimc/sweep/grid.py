@@ -49,7 +49,8 @@ WORKLOADS = {
 }
 # each workload's own training epochs, used when a grid does not set ``epochs``: the demo's 30 for
 # the digits workloads, the suite's recipes for the others (= aimc.evaluation.workloads, tested),
-# so that a sweep and ``aimc bench`` program the same trained network
+# so that for the suite's workloads a sweep and ``aimc bench`` program the same trained network
+# (the digits workloads split their data by the grid's train_seed, the suite by seed 0)
 RECIPE_EPOCHS = {"digits-cnn": 30, "digits-mlp": 30, "mnist5k-mlp": 15, "mnist5k-cnn": 15, "fashion-cnn": 4}
 
 

@@ -81,24 +81,30 @@ class SuiteCell:
 def suite_rows(cell, settings: dict) -> tuple[SuiteCell, list[dict]]:
     """A cell of the benchmark suite (:class:`aimc.evaluation.bench.BenchCell`) as a store cell
     and its rows, one per time, compensation on (the suite reads with the chip's own): the mean
-    and 95 % interval of :meth:`BenchCell.at` (over chip instances, or over the networks' means
-    with several training seeds), the standard deviation and every reading over all rows, the
-    cost model's figures. The key hashes the suite's ``settings`` (quick, instances, seeds, ...),
-    the cell's names, seeds and test images: the same run stored twice is stored once."""
+    and 95 % interval of :meth:`BenchCell.at`, with ``n`` the number of samples that interval is
+    over (chip instances, or trained networks with several training seeds) and ``repeats`` the
+    chip instances per network; the standard deviation and ``accuracies`` over every reading; the
+    cost model's figures. The key hashes the suite's ``settings`` (JSON values: quick, instances,
+    seeds, ...), the workload's training recipe, the chip's spec, the cell's seeds, times and test
+    images: the same run stored twice is stored once, a changed recipe is a new cell."""
     from ..chips import load_chip
+    from ..evaluation.workloads import WORKLOADS as SUITE
 
     spec = load_chip(cell.chip).model_dump(mode="json")
-    identity = {"suite": settings, "workload": cell.workload, "chip": cell.chip, "seed": cell.seed,
-                "training_seeds": cell.training_seeds, "test_images": cell.test_images, "spec": spec}
-    key = hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()
-    store_cell = SuiteCell(key, cell.chip, cell.workload, cell.seed, len(cell.accuracy), spec)
+    identity = {"suite": settings, "workload": cell.workload, "recipe": SUITE[cell.workload].recipe(),
+                "chip": cell.chip, "spec": spec, "seed": cell.seed, "training_seeds": cell.training_seeds,
+                "times": cell.times, "test_images": cell.test_images}
+    key = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
+    store_cell = SuiteCell(key, cell.chip, cell.workload, cell.seed, cell.instances, spec)
     acc = np.asarray(cell.accuracy, dtype=np.float64)
+    networks = len(cell.training_seeds)
     rows = []
     for k, (label, t) in enumerate(cell.times.items()):
         mean, half = cell.at(label)
         rows.append({
             "time_s": float(t), "compensate": True, "accuracy_mean": mean,
-            "accuracy_std": float(acc[:, k].std(ddof=1)) if len(acc) > 1 else 0.0, "n": len(acc),
+            "accuracy_std": float(acc[:, k].std(ddof=1)) if len(acc) > 1 else 0.0,
+            "n": networks if networks > 1 else len(acc),
             "ci_low": mean - half, "ci_high": mean + half, "accuracies": json.dumps(acc[:, k].tolist()),
             "digital_accuracy": cell.digital_accuracy, **cost_columns(cell.cost),
             "worker": f"{socket.gethostname()}:{os.getpid()}",

@@ -77,15 +77,17 @@ def trained_state(name: str, epochs: int, train_seed: int, cache_dir: str | Path
     from ..training.trainer import save_atomic
 
     folder = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    # "t1": trained on one torch thread (files from before that pinning are not reused)
-    path = folder / f"{name}-e{epochs}-s{train_seed}-t1-aimc{__version__}.safetensors"
+    recipe = {} if name in _DIGITS else {"lr": STANDARD[name].lr, "batch_size": STANDARD[name].batch_size}
+    # "t1": trained on one torch thread (files from before that pinning are not reused); the
+    # suite's workloads also name their learning rate and batch
+    extra = f"-lr{recipe['lr']:g}-b{recipe['batch_size']}" if recipe else ""
+    path = folder / f"{name}-e{epochs}-s{train_seed}{extra}-t1-aimc{__version__}.safetensors"
     if path.is_file():
         return path.read_bytes()
     split = data(name, train_seed)
     with torch.random.fork_rng(), torch_threads(1):  # one thread: the same weights on any machine
         torch.manual_seed(train_seed)
         model = BUILDERS[name]()
-        recipe = {} if name in _DIGITS else {"lr": STANDARD[name].lr, "batch_size": STANDARD[name].batch_size}
         train_digital(model, split, epochs=epochs, seed=train_seed, **recipe)
     folder.mkdir(parents=True, exist_ok=True)
     # atomic: a concurrent sweep reads either nothing or the whole file
