@@ -3,9 +3,10 @@
 Cells: the demo CNN on scikit-learn's digits, 2 chips (ibm-hermes-pcm, neurram) x ADC bits
 (4, 6, 8, 10) x array rows (128, 256), 8 chip instances read at 3 times each. Each run starts a
 local Ray with 1 or 2 CPUs (torch pinned to one thread per worker) and writes a store of its own.
-Two wall times per run: the sweep on a running Ray whose workers have imported torch and aimc
-(as on a cluster started beforehand and used with --address), and the whole command (Ray start
-and worker start-up included, as `aimc sweep --executor ray` without --address). The workload is
+Two wall times per run: the sweep on a running Ray whose workers have started up (imported
+torch and aimc and loaded its compiled kernels, `aimc.sweep.runner.warm_up`: about 1.8 s once
+per worker, as long as a cell here), and the whole command (Ray start and worker start-up
+included, as `aimc sweep --executor ray`). The workload is
 trained before the clocks start (cached). Prints the wall times, the ratios (goal >= 1.7 for the
 sweep) and the machine's load average before and after each run (another process on a 2-core
 machine slows the 2-worker run).

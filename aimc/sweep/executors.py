@@ -136,9 +136,10 @@ def _ray_warm() -> int:
     import torch
 
     keep_freed_memory()
-    from . import runner  # noqa: F401 - imported for its side effect: the worker is ready
+    from .runner import warm_up
 
     torch.set_num_threads(1)
+    warm_up()  # modules and compiled kernels loaded: the worker is ready
     return os.getpid()
 
 
@@ -171,7 +172,8 @@ class Ray(Executor):
 
     def start(self, warm: bool = False) -> None:
         """Start (or join) Ray now rather than at the first cell; ``warm``: also have one task
-        per worker import torch and aimc, so that timing the sweep leaves out worker start-up."""
+        per worker import torch and aimc and load its compiled kernels (:func:`runner.warm_up
+        <aimc.sweep.runner.warm_up>`), so that timing the sweep leaves out worker start-up."""
         self._start()
         if warm:
             warm_up = self.ray.remote(num_cpus=1)(_ray_warm)
@@ -204,15 +206,20 @@ class Ray(Executor):
         states: dict[int, object] = {}  # one object-store copy of each workload's weights
         queue, in_flight = list(tasks), []
         queue.reverse()
-        while queue or in_flight:
+
+        def submit() -> None:
             while queue and len(in_flight) < limit:
                 cell, state = queue.pop()
                 if id(state) not in states:  # the bytes objects live as long as the queue
                     states[id(state)] = ray.put(state)
                 in_flight.append(remote.remote(cell, states[id(state)]))
+
+        submit()
+        while in_flight:
             done, in_flight = ray.wait(in_flight, num_returns=1)
-            for ref in done:
-                yield ray.get(ref)
+            results = ray.get(done)
+            submit()  # the freed worker starts its next cell while the caller stores these rows
+            yield from results
 
     def close(self) -> None:
         if self._started and self.ray.is_initialized():

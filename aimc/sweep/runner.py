@@ -153,6 +153,33 @@ def run_cell(cell: Cell | dict, state: bytes) -> list[dict]:
     return rows
 
 
+def warm_up() -> None:
+    """Load in this process what a cell's first read would load otherwise: aimc's evaluation
+    and cost modules, the data loaders' libraries and aimc's compiled read kernels (numba's
+    disk cache): about 1.8 s once per process on the development machine, as long as a whole
+    cell of ``benchmarks/bench_sweep_ray.py``. Reads a small digits CNN on ``ibm-hermes-pcm``
+    once, on one torch thread; leaves torch's global random state as it was (cells seed their
+    own chips anyway)."""
+    from ..chips import load_chip
+    from ..evaluation import evaluate_settings
+    from ..nn import convert
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with torch.random.fork_rng():  # the untrained network's initialisation draws from it
+            name, chip = "digits-cnn", load_chip("ibm-hermes-pcm")
+            model = build(name)
+        data(name, 0)  # the data loaders' libraries (scikit-learn)
+        x = torch.rand(8, *INPUT_SHAPE[name][1:], generator=torch.Generator().manual_seed(0))
+        analog, _ = convert(model, chip)
+        evaluate_settings(analog, (x, torch.zeros(8, dtype=torch.long)), [1.0], repeats=1, seed=0,
+                          compensate=(True,), progress=False)
+        cost_figures(model, chip, name)
+    finally:
+        torch.set_num_threads(before)
+
+
 def run_task(task: tuple[dict, bytes]) -> tuple[str, list[dict]]:
     """Executor entry point: ``(cell dict, state bytes)`` → ``(cell key, rows)``, with torch on
     one thread (the executors run one cell per core); each row carries this worker's

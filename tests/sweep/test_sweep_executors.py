@@ -54,12 +54,34 @@ def test_processes_give_the_same_rows(reference, model_cache, tmp_path):
     assert by_cell(rows) == reference
 
 
+def test_a_warmed_up_process_gives_the_same_rows(reference, model_cache, tmp_path):
+    import torch
+
+    from aimc.sweep.runner import warm_up
+
+    rng, threads = torch.random.get_rng_state(), torch.get_num_threads()
+    warm_up()
+    assert torch.equal(torch.random.get_rng_state(), rng) and torch.get_num_threads() == threads
+    store = Store(tmp_path / "warm.db")
+    run_sweep(tiny_grid(), store, "inprocess", cache_dir=model_cache, progress=False)
+    assert by_cell(store.rows()) == reference
+
+
 @pytest.mark.skipif(not HAS_RAY, reason="ray is not installed (pip install 'aimc[ray]')")
 def test_ray_gives_the_same_rows(reference, model_cache, tmp_path):
+    from aimc.sweep import Ray
+
     store = Store(tmp_path / "ray.db")
-    summary = run_sweep(tiny_grid(), store, "ray", workers=2, cache_dir=model_cache, progress=False)
+    executor = Ray(2)
+    executor.start(warm=True)  # workers warmed up as bench_sweep_ray.py has them
+    try:
+        summary = run_sweep(tiny_grid(), store, executor, cache_dir=model_cache, shuffle=1, progress=False)
+    finally:
+        executor.close()
     assert len(summary.computed) == 4
-    assert by_cell(store.rows()) == reference
+    rows = store.rows()
+    assert len({r["worker"] for r in rows}) == 2  # both workers ran cells
+    assert by_cell(rows) == reference
 
 
 def test_ray_missing_names_the_extra(monkeypatch):
