@@ -159,3 +159,38 @@ def scale_rows(codes, col_scale, step, bias, add_bias):
         else:
             for i in range(row.size):
                 row[i] = row[i] * col_scale[i] * s
+
+
+@njit(**_OPTS)
+def adc_sum_scale(currents, gain, offset, quantize, max_code, col_scale, step, bias, add_bias, out):
+    """A noise-free linear read-out in one pass: the column currents of ``A`` arrays
+    ``currents [A, B, M]`` (ADC codes, contiguous) through the ideal noiseless ADC of
+    :meth:`ADC.digitize` (``· gain + offset`` when either differs from 1 and 0, rounded when
+    ``quantize``, clipped to ``±max_code`` when ``max_code > 0``), added over the arrays in
+    array order, then the digital end of :func:`scale_rows` (``· col_scale [M] · step [b]``,
+    plus ``bias [M]`` when ``add_bias``) into ``out [B, M]``: the float32 operations, in the
+    order, of :func:`aimc.tile.readout.read_codes` followed by
+    :func:`aimc.tile.readout.to_weight_units` (the tests compare them bit for bit)."""
+    gain, offset, max_code = _F(gain), _F(offset), _F(max_code)
+    scale = gain != _F(1.0) or offset != _F(0.0)
+    zero = _F(0.0)
+    A, B, M = currents.shape
+    for b in range(B):
+        dst, s = out[b], step[b]
+        for a in range(A):
+            cur = currents[a, b]
+            for m in range(M):
+                c = cur[m]
+                if scale:
+                    c = c * gain + offset
+                if quantize:
+                    c = np.rint(c)
+                if max_code > zero:
+                    c = min(max(c, -max_code), max_code)
+                dst[m] = dst[m] + c if a > 0 else c
+        if add_bias:
+            for m in range(M):
+                dst[m] = dst[m] * col_scale[m] * s + bias[m]
+        else:
+            for m in range(M):
+                dst[m] = dst[m] * col_scale[m] * s

@@ -572,7 +572,8 @@ class Tile(nn.Module):
             raise ValueError(f"expected inputs with {self.in_features} features, got {x.shape[-1]}")
         lead = x.shape[:-1]
         x2 = x.reshape(-1, self.in_features).to(torch.float32)
-        if x2.device.type == "cpu" and not x2.requires_grad:
+        compiled = x2.device.type == "cpu" and not x2.requires_grad
+        if compiled:
             levels, step = self._dac_compiled(x2)
         else:
             check_finite(x2)
@@ -583,7 +584,17 @@ class Tile(nn.Module):
         # in the output's dtype, after the cast, as a layer adds it to a float32 tile's output
         fold = bias is not None and bias.dtype == torch.float32 and (
             x.dtype == torch.float32 or not x.is_floating_point())
-        y = readout.to_weight_units(self.read_codes(levels), self.output_scale, step, bias if fold else None)
+        y, folded = None, bias if fold else None
+        if compiled:  # without noise: products into a reused buffer, then one compiled pass
+            matrices = self.matrices(_output_major, key="linear", bias_layout=_output_major_bias)
+            scale = self.output_scale
+            if (readout.exact_fast(matrices, self.adc, self.reference_column, len(self.beta))
+                    and scale.dtype == torch.float32 and scale.device.type == "cpu"
+                    and not (torch.is_grad_enabled() and (scale.requires_grad
+                                                          or (fold and bias.requires_grad)))):
+                y = readout.read_linear_noise_free(levels, matrices, self.adc, scale, step, folded)
+        if y is None:
+            y = readout.to_weight_units(self.read_codes(levels), self.output_scale, step, folded)
         y = y.view(*lead, self.out_features)
         y = y.to(x.dtype) if x.is_floating_point() else y  # float32 input: the same tensor
         return y if bias is None or fold else y + bias

@@ -242,6 +242,47 @@ def read_codes(levels: torch.Tensor, matrices: ReadMatrices, read_out: ReadOut,
     return combine(total, beta)
 
 
+def exact_fast(matrices: ReadMatrices, adc: ADC, reference_column: bool, groups: int) -> bool:
+    """Whether a linear read with ``matrices`` can take :func:`read_linear_noise_free`: no read,
+    thermal or shot noise, an ideal noiseless ADC, no reference column, one ADC group, CPU
+    float32 matrices (the caller checks the inputs: CPU float32, no gradient)."""
+    return (matrices.var is None and matrices.bias is None and matrices.shot is None
+            and matrices.w.device.type == "cpu" and matrices.w.dtype == torch.float32
+            and adc.kind == "ideal" and adc.noise == 0.0 and not reference_column and groups == 1)
+
+
+def read_linear_noise_free(levels: torch.Tensor, matrices: ReadMatrices, adc: ADC, col_scale: torch.Tensor,
+                           step: torch.Tensor | float, bias: torch.Tensor | None = None) -> torch.Tensor:
+    """:func:`read_codes` followed by :func:`to_weight_units` for a read without noise
+    (:func:`exact_fast`: read noise off or all frozen into the read matrices, no thermal or
+    shot noise, ideal noiseless ADC): one product per array into a reused buffer, then one
+    compiled pass for the ADCs, the digital sum over arrays, the rescale and the bias
+    (:func:`aimc.periphery.kernels.adc_sum_scale`), the same numbers bit for bit. ``levels``:
+    ``[B, arrays*rows]`` float32 on the CPU (the zero levels of unused rows included)."""
+    from ..periphery.kernels import adc_sum_scale  # numba: imported at the first read
+
+    row_arrays, columns, rows = matrices.w.shape
+    batch = levels.shape[0]
+    currents = scratch(1, row_arrays * batch * columns).view(row_arrays, batch, columns)
+    for a in range(row_arrays):
+        v = levels[:, a * rows:(a + 1) * rows] if row_arrays > 1 else levels
+        torch.mm(v, matrices.w[a].t(), out=currents[a])
+    steps = _row_steps(step, batch)
+    out = torch.empty(batch, columns, dtype=torch.float32)
+    adc_sum_scale(currents.numpy(), 1.0 + adc.gain_error, adc.offset, adc.levels is not None,
+                  adc.max_code or 0.0, col_scale.contiguous().numpy(), steps.numpy(),
+                  (steps if bias is None else bias.detach().contiguous()).numpy(), bias is not None,
+                  out.numpy())
+    return out
+
+
+def _row_steps(step: torch.Tensor | float, batch: int) -> torch.Tensor:
+    """The DAC's value of one level for each of ``batch`` input rows, float32 ``[batch]``."""
+    rows = step.reshape(-1).contiguous() if isinstance(step, torch.Tensor) \
+        else torch.full((batch,), float(step), dtype=torch.float32)
+    return rows.expand(batch).contiguous() if rows.numel() == 1 and batch != 1 else rows
+
+
 _scratch = threading.local()
 
 #: the largest buffer (float32 elements, 64 MiB) that :func:`scratch` keeps between reads
@@ -308,10 +349,7 @@ def to_weight_units(codes: torch.Tensor, col_scale: torch.Tensor, step: torch.Te
             and not (torch.is_grad_enabled() and any(t.requires_grad for t in tensors))):
         from ..periphery.kernels import scale_rows  # numba: imported at the first read
 
-        rows = step.reshape(-1).contiguous() if isinstance(step, torch.Tensor) \
-            else torch.full((codes.shape[0],), float(step), dtype=torch.float32)
-        if rows.numel() == 1 and codes.shape[0] != 1:
-            rows = rows.expand(codes.shape[0]).contiguous()
+        rows = _row_steps(step, codes.shape[0])
         codes = codes.contiguous()
         scale_rows(codes.numpy(), col_scale.contiguous().numpy(), rows.numpy(),
                    (rows if bias is None else bias.detach().contiguous()).numpy(), bias is not None)
