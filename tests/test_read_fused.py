@@ -88,6 +88,8 @@ def _twins(monkeypatch, module, chip, seed=11, t=DAY):
     ``t``: the first reads through the fused path, the second through the tensor path (patched
     before programming, so that drift compensation's calibration reads take it too)."""
     fused, tensor = (aimc.convert(copy.deepcopy(module), chip)[0] for _ in range(2))
+    for tile in _tiles(fused) + _tiles(tensor):  # Linear forwards through Tile.read_out (not
+        tile.fast_linear_reads = False  # readout.read_linear_fast: tests/test_read_linear_fast.py)
     log = []
     for tile in _tiles(fused):
         tile.fuse_matrix_reads = True  # the compiled pass for Linear reads too

@@ -194,3 +194,29 @@ def adc_sum_scale(currents, gain, offset, quantize, max_code, col_scale, step, b
         else:
             for m in range(M):
                 dst[m] = dst[m] * col_scale[m] * s
+
+
+@njit(**_OPTS)
+def noisy_adc_rows(currents, std, z, out, accumulate, gain, offset, quantize, max_code):
+    """One array's noisy read-out added into ``out [B, M]`` (onto its contents when
+    ``accumulate``): ``currents [B, M]`` (ADC codes) plus read noise ``std · z`` (``std``
+    taken by the caller with torch), then the ideal noiseless ADC of :meth:`ADC.digitize`
+    (``· gain + offset`` when either differs from 1 and 0, rounded when ``quantize``, clipped
+    to ``±max_code`` when ``max_code > 0``): the float32 operations, in the order, of
+    :func:`aimc.array.add_noise`, :meth:`ADC.digitize` and the digital sum of
+    :func:`aimc.tile.readout.read_codes` (the tests compare them bit for bit)."""
+    gain, offset, max_code = _F(gain), _F(offset), _F(max_code)
+    scale = gain != _F(1.0) or offset != _F(0.0)
+    zero = _F(0.0)
+    B, M = currents.shape
+    for b in range(B):
+        cur, s, n, dst = currents[b], std[b], z[b], out[b]
+        for m in range(M):
+            c = cur[m] + s[m] * n[m]
+            if scale:
+                c = c * gain + offset
+            if quantize:
+                c = np.rint(c)
+            if max_code > zero:
+                c = min(max(c, -max_code), max_code)
+            dst[m] = dst[m] + c if accumulate else c

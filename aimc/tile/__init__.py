@@ -224,6 +224,7 @@ class Tile(nn.Module):
         self.time: float | None = None
         self.normals = NormalSource()
         self.fuse_matrix_reads = False  # compiled read-out for [batch, columns] reads too (_fused)
+        self.fast_linear_reads = True  # forward's reads through readout.read_linear_fast (tests: False)
         self.noise_precision = torch.float32  # dtype of the noise-variance products (set_noise_precision)
         self._scratch = [np.empty(0, dtype=np.float32)] * 2  # read-out: normal numbers, transposed
         self._layouts: dict[str, tuple[torch.Tensor, torch.Tensor | None]] = {}
@@ -585,14 +586,14 @@ class Tile(nn.Module):
         fold = bias is not None and bias.dtype == torch.float32 and (
             x.dtype == torch.float32 or not x.is_floating_point())
         y, folded = None, bias if fold else None
-        if compiled:  # without noise: products into a reused buffer, then one compiled pass
+        if compiled and self.fast_linear_reads:  # products into reused buffers, compiled passes
             matrices = self.matrices(_output_major, key="linear", bias_layout=_output_major_bias)
             scale = self.output_scale
-            if (readout.exact_fast(matrices, self.adc, self.reference_column, len(self.beta))
+            if (readout.fast_linear(matrices, self.adc, self.reference_column, len(self.beta))
                     and scale.dtype == torch.float32 and scale.device.type == "cpu"
                     and not (torch.is_grad_enabled() and (scale.requires_grad
                                                           or (fold and bias.requires_grad)))):
-                y = readout.read_linear_noise_free(levels, matrices, self.adc, scale, step, folded)
+                y = readout.read_linear_fast(levels, matrices, self.adc, self.normals, scale, step, folded)
         if y is None:
             y = readout.to_weight_units(self.read_codes(levels), self.output_scale, step, folded)
         y = y.view(*lead, self.out_features)

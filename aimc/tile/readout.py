@@ -242,37 +242,66 @@ def read_codes(levels: torch.Tensor, matrices: ReadMatrices, read_out: ReadOut,
     return combine(total, beta)
 
 
-def exact_fast(matrices: ReadMatrices, adc: ADC, reference_column: bool, groups: int) -> bool:
-    """Whether a linear read with ``matrices`` can take :func:`read_linear_noise_free`: no read,
-    thermal or shot noise, an ideal noiseless ADC, no reference column, one ADC group, CPU
-    float32 matrices (the caller checks the inputs: CPU float32, no gradient)."""
-    return (matrices.var is None and matrices.bias is None and matrices.shot is None
-            and matrices.w.device.type == "cpu" and matrices.w.dtype == torch.float32
+def fast_linear(matrices: ReadMatrices, adc: ADC, reference_column: bool, groups: int) -> bool:
+    """Whether a linear read with ``matrices`` can take :func:`read_linear_fast`: an ideal
+    noiseless ADC, no reference column, one ADC group, CPU float32 conductances (the caller
+    checks the inputs: CPU float32, no gradient). Read, thermal and shot noise may be on."""
+    return (matrices.w.device.type == "cpu" and matrices.w.dtype == torch.float32
             and adc.kind == "ideal" and adc.noise == 0.0 and not reference_column and groups == 1)
 
 
-def read_linear_noise_free(levels: torch.Tensor, matrices: ReadMatrices, adc: ADC, col_scale: torch.Tensor,
-                           step: torch.Tensor | float, bias: torch.Tensor | None = None) -> torch.Tensor:
-    """:func:`read_codes` followed by :func:`to_weight_units` for a read without noise
-    (:func:`exact_fast`: read noise off or all frozen into the read matrices, no thermal or
-    shot noise, ideal noiseless ADC): one product per array into a reused buffer, then one
-    compiled pass for the ADCs, the digital sum over arrays, the rescale and the bias
-    (:func:`aimc.periphery.kernels.adc_sum_scale`), the same numbers bit for bit. ``levels``:
-    ``[B, arrays*rows]`` float32 on the CPU (the zero levels of unused rows included)."""
-    from ..periphery.kernels import adc_sum_scale  # numba: imported at the first read
+def read_linear_fast(levels: torch.Tensor, matrices: ReadMatrices, adc: ADC, normals: NormalSource,
+                     col_scale: torch.Tensor, step: torch.Tensor | float,
+                     bias: torch.Tensor | None = None) -> torch.Tensor:
+    """:func:`read_codes` followed by :func:`to_weight_units` for the reads of
+    :func:`fast_linear`, bit for bit, with fewer passes over memory: the products of each
+    array go into a reused buffer, and compiled loops do the rest
+    (:mod:`aimc.periphery.kernels`).
+
+    Without noise (read noise off or all frozen into the read matrices, no thermal or shot
+    noise): one pass for the ADCs, the digital sum over arrays, the rescale and the bias
+    (:func:`~aimc.periphery.kernels.adc_sum_scale`). With noise, per array: the variance
+    product (:func:`aimc.array.column_variance`), its square root by torch, the array's normal
+    numbers (drawn as the general path draws them, array by array), then one pass for noise,
+    ADC and the digital sum (:func:`~aimc.periphery.kernels.noisy_adc_rows`); one last pass
+    rescales (:func:`~aimc.periphery.kernels.scale_rows`). ``levels``: ``[B, arrays*rows]``
+    float32 on the CPU (the zero levels of unused rows included)."""
+    from ..periphery import kernels  # numba: imported at the first read
 
     row_arrays, columns, rows = matrices.w.shape
     batch = levels.shape[0]
-    currents = scratch(1, row_arrays * batch * columns).view(row_arrays, batch, columns)
-    for a in range(row_arrays):
-        v = levels[:, a * rows:(a + 1) * rows] if row_arrays > 1 else levels
-        torch.mm(v, matrices.w[a].t(), out=currents[a])
     steps = _row_steps(step, batch)
+    bias_np = (steps if bias is None else bias.detach().contiguous()).numpy()
+    scale_np = col_scale.contiguous().numpy()
+    gain, quantize, max_code = 1.0 + adc.gain_error, adc.levels is not None, adc.max_code or 0.0
     out = torch.empty(batch, columns, dtype=torch.float32)
-    adc_sum_scale(currents.numpy(), 1.0 + adc.gain_error, adc.offset, adc.levels is not None,
-                  adc.max_code or 0.0, col_scale.contiguous().numpy(), steps.numpy(),
-                  (steps if bias is None else bias.detach().contiguous()).numpy(), bias is not None,
-                  out.numpy())
+    if matrices.var is None and matrices.bias is None and matrices.shot is None:
+        currents = scratch(1, row_arrays * batch * columns).view(row_arrays, batch, columns)
+        for a in range(row_arrays):
+            v = levels[:, a * rows:(a + 1) * rows] if row_arrays > 1 else levels
+            torch.mm(v, matrices.w[a].t(), out=currents[a])
+        kernels.adc_sum_scale(currents.numpy(), gain, adc.offset, quantize, max_code, scale_np, steps.numpy(),
+                              bias_np, bias is not None, out.numpy())
+        return out
+    squares = None if matrices.var is None else \
+        torch.mul(levels, levels, out=scratch(2, levels.numel()).view_as(levels))  # once for every array
+    currents = scratch(1, batch * columns).view(batch, columns)
+    plain = matrices.bias is None and matrices.shot is None and matrices.var is not None \
+        and matrices.var.dtype == torch.float32  # the variance is one product
+    for a in range(row_arrays):
+        m = matrices.array(a)
+        v = levels[:, a * rows:(a + 1) * rows] if row_arrays > 1 else levels
+        torch.mm(v, m.w.t(), out=currents)
+        sq = squares if squares is None or row_arrays == 1 else squares[:, a * rows:(a + 1) * rows]
+        if plain:  # column_variance's product, into a reused buffer
+            std = torch.mm(sq, m.var.t(), out=scratch(3, batch * columns).view(batch, columns))
+        else:
+            std = column_variance(v, currents, m.var, nn.functional.linear, m.bias, m.shot, squares=sq)
+        std = std.clamp_(min=0.0).sqrt_()  # torch's square root, as the general path takes it
+        z = normals.draw(currents.shape)
+        kernels.noisy_adc_rows(currents.numpy(), std.numpy(), z.numpy(), out.numpy(), a > 0, gain,
+                               adc.offset, quantize, max_code)
+    kernels.scale_rows(out.numpy(), scale_np, steps.numpy(), bias_np, bias is not None)
     return out
 
 
