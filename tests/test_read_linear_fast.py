@@ -20,7 +20,7 @@ from torch import nn
 import aimc
 from aimc.array import CircuitNoise
 from aimc.chips import load_chip
-from aimc.encoding import Offset
+from aimc.encoding import BitSliced, Offset
 from aimc.periphery import ADC, DAC
 from aimc.tile import readout
 
@@ -59,6 +59,7 @@ GENERAL = {  # these keep the general path
     "adc_noise": HERMES.model_copy(update={"adc": ADC(bits=8, full_scale=12.0, noise=0.7)}),
     "sar_adc": HERMES.model_copy(update={"adc": ADC(kind="sar", bits=8, full_scale=12.0, cap_mismatch=0.03)}),
     "offset_encoding": HERMES.model_copy(update={"encoding": Offset()}),
+    "bit_sliced": HERMES.model_copy(update={"encoding": BitSliced()}),  # two ADC groups
 }
 LAYERS = [pytest.param(nn.Linear(n, 24, bias=bias), n, id=f"{n}in-{'bias' if bias else 'nobias'}")
           for n, bias in ((100, True), (300, False), (600, True), (513, True))]
@@ -111,14 +112,40 @@ def test_fast_read_equals_the_general_path(monkeypatch, name, module, n):
 
 
 @pytest.mark.parametrize("name", ["read_noise", "everything_but_adc_noise"])
-def test_fast_read_equals_the_general_path_at_programming_time_and_after_redrift(name):
+def test_fast_read_equals_the_general_path_at_programming_time_and_after_redrift(monkeypatch, name):
     fast, general = _twins(nn.Linear(300, 24), FAST[name], seed=3, t=0.0)
+    calls = _calls(monkeypatch)
     x = torch.randn(4, 300)
     with torch.no_grad():
         assert torch.equal(fast(x), general(x))
         for model in (fast, general):
             aimc.drift(model, 3600.0)
         assert torch.equal(fast(x), general(x))
+    assert len(calls) == 2
+
+
+@pytest.mark.parametrize("name", ["read_noise", "read_noise_off"])
+def test_fast_read_in_inference_mode_and_on_an_empty_batch(monkeypatch, name):
+    """Programmed and drifted inside inference mode, read inside and outside it: the numbers of
+    a twin that never saw inference mode; an empty batch gives an empty output."""
+    module = nn.Linear(600, 24)
+    fast = aimc.convert(copy.deepcopy(module), FAST[name])[0]
+    general = aimc.convert(copy.deepcopy(module), FAST[name])[0]
+    general.tile.fast_linear_reads = False
+    with torch.inference_mode():
+        aimc.program(fast, seed=5)
+        aimc.drift(fast, DAY)
+    aimc.program(general, seed=5)
+    aimc.drift(general, DAY)
+    calls = _calls(monkeypatch)
+    x = torch.randn(6, 600)
+    with torch.inference_mode():
+        y = fast(x)
+    with torch.no_grad():
+        assert torch.equal(y, general(x))
+        assert torch.equal(fast(x), general(x))  # outside inference mode, the stream in step
+        assert fast(torch.randn(0, 600)).shape == (0, 24)
+    assert len(calls) == 3
 
 
 def test_bfloat16_noise_variances_and_the_counter_sampler_take_the_fast_path_too(monkeypatch):
@@ -159,7 +186,7 @@ def test_a_bias_that_needs_its_gradient_takes_the_general_path(monkeypatch):
     assert len(calls) == 1
 
 
-def test_an_ideal_chip_reads_the_digital_result():
+def test_an_ideal_chip_reads_the_digital_result(monkeypatch):
     """No noise, no drift, no converter rounding on the ideal chip: over three arrays the fast
     path gives the digital product up to float32 rounding of the sums (a relative 1e-5 of the
     sum of |terms|; a misplaced array or a lost bias is off by far more)."""
@@ -168,7 +195,9 @@ def test_an_ideal_chip_reads_the_digital_result():
     model = aimc.convert(copy.deepcopy(layer), "ideal")[0]
     aimc.program(model, seed=0)
     assert model.tile.row_arrays == 3
+    calls = _calls(monkeypatch)
     with torch.no_grad():
         y, ref = model(x), layer(x)
         magnitude = x.abs() @ layer.weight.abs().T + layer.bias.abs()
+    assert len(calls) == 1
     assert ((y - ref).abs() <= 1e-5 * magnitude).all(), (y - ref).abs().max()

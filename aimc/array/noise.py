@@ -70,8 +70,9 @@ class NormalSource:
         n = 1
         for s in shape:
             n *= s
-        if self._buffer.numel() < n:
-            self._buffer = torch.empty(n, dtype=torch.float32)
+        if self._buffer.numel() < n or self._buffer.is_inference():
+            with torch.inference_mode(False):  # writable by later draws outside inference mode too
+                self._buffer = torch.empty(n, dtype=torch.float32)
         if self.method == "counter":
             from .counter_normals import fill  # numba: imported at the first draw
 

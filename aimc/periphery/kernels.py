@@ -162,17 +162,16 @@ def scale_rows(codes, col_scale, step, bias, add_bias):
 
 
 @njit(**_OPTS)
-def adc_sum_scale(currents, gain, offset, quantize, max_code, col_scale, step, bias, add_bias, out):
+def adc_sum_scale(currents, scale, gain, offset, quantize, max_code, col_scale, step, bias, add_bias, out):
     """A noise-free linear read-out in one pass: the column currents of ``A`` arrays
     ``currents [A, B, M]`` (ADC codes, contiguous) through the ideal noiseless ADC of
-    :meth:`ADC.digitize` (``· gain + offset`` when either differs from 1 and 0, rounded when
+    :meth:`ADC.digitize` (``· gain + offset`` when ``scale``, rounded when
     ``quantize``, clipped to ``±max_code`` when ``max_code > 0``), added over the arrays in
     array order, then the digital end of :func:`scale_rows` (``· col_scale [M] · step [b]``,
     plus ``bias [M]`` when ``add_bias``) into ``out [B, M]``: the float32 operations, in the
     order, of :func:`aimc.tile.readout.read_codes` followed by
     :func:`aimc.tile.readout.to_weight_units` (the tests compare them bit for bit)."""
     gain, offset, max_code = _F(gain), _F(offset), _F(max_code)
-    scale = gain != _F(1.0) or offset != _F(0.0)
     zero = _F(0.0)
     A, B, M = currents.shape
     for b in range(B):
@@ -197,16 +196,15 @@ def adc_sum_scale(currents, gain, offset, quantize, max_code, col_scale, step, b
 
 
 @njit(**_OPTS)
-def noisy_adc_rows(currents, std, z, out, accumulate, gain, offset, quantize, max_code):
+def noisy_adc_rows(currents, std, z, out, accumulate, scale, gain, offset, quantize, max_code):
     """One array's noisy read-out added into ``out [B, M]`` (onto its contents when
     ``accumulate``): ``currents [B, M]`` (ADC codes) plus read noise ``std · z`` (``std``
     taken by the caller with torch), then the ideal noiseless ADC of :meth:`ADC.digitize`
-    (``· gain + offset`` when either differs from 1 and 0, rounded when ``quantize``, clipped
+    (``· gain + offset`` when ``scale``, rounded when ``quantize``, clipped
     to ``±max_code`` when ``max_code > 0``): the float32 operations, in the order, of
     :func:`aimc.array.add_noise`, :meth:`ADC.digitize` and the digital sum of
     :func:`aimc.tile.readout.read_codes` (the tests compare them bit for bit)."""
     gain, offset, max_code = _F(gain), _F(offset), _F(max_code)
-    scale = gain != _F(1.0) or offset != _F(0.0)
     zero = _F(0.0)
     B, M = currents.shape
     for b in range(B):

@@ -218,7 +218,11 @@ class Ray(Executor):
         while in_flight:
             done, in_flight = ray.wait(in_flight, num_returns=1)
             results = ray.get(done)
-            submit()  # the freed worker starts its next cell while the caller stores these rows
+            try:
+                submit()  # the freed worker starts its next cell while the caller stores these rows
+            except BaseException:
+                yield from results  # finished cells are stored before the error ends the sweep
+                raise
             yield from results
 
     def close(self) -> None:

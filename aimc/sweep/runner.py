@@ -158,8 +158,8 @@ def warm_up() -> None:
     and cost modules, the data loaders' libraries and aimc's compiled read kernels (numba's
     disk cache): about 1.8 s once per process on the development machine, as long as a whole
     cell of ``benchmarks/bench_sweep_ray.py``. Reads a small digits CNN on ``ibm-hermes-pcm``
-    once, on one torch thread; leaves torch's global random state as it was (cells seed their
-    own chips anyway)."""
+    once with read noise and once without, on one torch thread; leaves torch's global random
+    state as it was (cells seed their own chips anyway)."""
     from ..chips import load_chip
     from ..evaluation import evaluate_settings
     from ..nn import convert
@@ -167,14 +167,16 @@ def warm_up() -> None:
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        with torch.random.fork_rng():  # the untrained network's initialisation draws from it
+        with torch.random.fork_rng(devices=[]):  # the untrained network's initialisation draws from it
             name, chip = "digits-cnn", load_chip("ibm-hermes-pcm")
             model = build(name)
         data(name, 0)  # the data loaders' libraries (scikit-learn)
         x = torch.rand(8, *INPUT_SHAPE[name][1:], generator=torch.Generator().manual_seed(0))
-        analog, _ = convert(model, chip)
-        evaluate_settings(analog, (x, torch.zeros(8, dtype=torch.long)), [1.0], repeats=1, seed=0,
-                          compensate=(True,), progress=False)
+        quiet = chip.model_copy(update={"device": chip.device.model_copy(update={"read_noise_scale": 0.0})})
+        for spec in (chip, quiet):  # reads with noise and without (their kernels differ)
+            analog, _ = convert(model, spec)
+            evaluate_settings(analog, (x, torch.zeros(8, dtype=torch.long)), [1.0], repeats=1, seed=0,
+                              compensate=(True,), progress=False)
         cost_figures(model, chip, name)
     finally:
         torch.set_num_threads(before)

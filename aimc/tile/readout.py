@@ -274,14 +274,15 @@ def read_linear_fast(levels: torch.Tensor, matrices: ReadMatrices, adc: ADC, nor
     bias_np = (steps if bias is None else bias.detach().contiguous()).numpy()
     scale_np = col_scale.contiguous().numpy()
     gain, quantize, max_code = 1.0 + adc.gain_error, adc.levels is not None, adc.max_code or 0.0
+    scaled = bool(adc.gain_error or adc.offset)  # decided as ADC.digitize decides it
     out = torch.empty(batch, columns, dtype=torch.float32)
     if matrices.var is None and matrices.bias is None and matrices.shot is None:
         currents = scratch(1, row_arrays * batch * columns).view(row_arrays, batch, columns)
         for a in range(row_arrays):
             v = levels[:, a * rows:(a + 1) * rows] if row_arrays > 1 else levels
             torch.mm(v, matrices.w[a].t(), out=currents[a])
-        kernels.adc_sum_scale(currents.numpy(), gain, adc.offset, quantize, max_code, scale_np, steps.numpy(),
-                              bias_np, bias is not None, out.numpy())
+        kernels.adc_sum_scale(currents.numpy(), scaled, gain, adc.offset, quantize, max_code, scale_np,
+                              steps.numpy(), bias_np, bias is not None, out.numpy())
         return out
     squares = None if matrices.var is None else \
         torch.mul(levels, levels, out=scratch(2, levels.numel()).view_as(levels))  # once for every array
@@ -299,7 +300,7 @@ def read_linear_fast(levels: torch.Tensor, matrices: ReadMatrices, adc: ADC, nor
             std = column_variance(v, currents, m.var, nn.functional.linear, m.bias, m.shot, squares=sq)
         std = std.clamp_(min=0.0).sqrt_()  # torch's square root, as the general path takes it
         z = normals.draw(currents.shape)
-        kernels.noisy_adc_rows(currents.numpy(), std.numpy(), z.numpy(), out.numpy(), a > 0, gain,
+        kernels.noisy_adc_rows(currents.numpy(), std.numpy(), z.numpy(), out.numpy(), a > 0, scaled, gain,
                                adc.offset, quantize, max_code)
     kernels.scale_rows(out.numpy(), scale_np, steps.numpy(), bias_np, bias is not None)
     return out
@@ -325,7 +326,11 @@ def scratch(slot: int, numel: int) -> torch.Tensor:
     (as much as the pass that fills them); a reused one does not. Larger requests than
     :data:`SCRATCH_LIMIT` get a fresh tensor that is not kept. Valid until the next read on
     the same thread asks for the same slot: never return it to the caller. Made outside
-    inference mode (an inference tensor could not be written by later reads outside it)."""
+    inference mode (an inference tensor could not be written by later reads outside it).
+    Slots: 0 the DAC levels, 1-3 :func:`read_linear_fast`'s currents, input squares and
+    variances; as each keeps at most :data:`SCRATCH_LIMIT`, a thread that reads holds at most
+    256 MiB between reads (as much as the largest read's temporaries; small reads, small
+    buffers)."""
     buffers = getattr(_scratch, "buffers", None)
     if buffers is None:
         buffers = _scratch.buffers = {}
