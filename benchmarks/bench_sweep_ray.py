@@ -4,7 +4,7 @@ Cells: the demo CNN on scikit-learn's digits, 2 chips (ibm-hermes-pcm, neurram) 
 (4, 6, 8, 10) x array rows (128, 256), 8 chip instances read at 3 times each. Each run starts a
 local Ray with 1 or 2 CPUs (torch pinned to one thread per worker) and writes a store of its own.
 Two wall times per run: the sweep on a running Ray whose workers have started up (imported
-torch and aimc and loaded its compiled kernels, `aimc.sweep.runner.warm_up`: about 1.8 s once
+torch and aimc and loaded its compiled kernels, `aimc.sweep.runner.warm_up`: about 1.7 s once
 per worker, as long as a cell here), and the whole command (Ray start and worker start-up
 included, as `aimc sweep --executor ray`). The workload is
 trained before the clocks start (cached). Prints the wall times, the ratios (goal >= 1.7 for the

@@ -156,7 +156,7 @@ def run_cell(cell: Cell | dict, state: bytes) -> list[dict]:
 def warm_up() -> None:
     """Load in this process what a cell's first read would load otherwise: aimc's evaluation
     and cost modules, the data loaders' libraries and aimc's compiled read kernels (numba's
-    disk cache): about 1.8 s once per process on the development machine, as long as a whole
+    disk cache): about 1.7 s once per process on the development machine, as long as a whole
     cell of ``benchmarks/bench_sweep_ray.py``. Reads a small digits CNN on ``ibm-hermes-pcm``
     once with read noise and once without, on one torch thread; leaves torch's global random
     state as it was (cells seed their own chips anyway)."""
