@@ -166,7 +166,8 @@ def test_fallbacks_take_the_tensor_path_and_are_reproducible(monkeypatch, chip, 
 def test_sar_without_mismatch_agrees_with_the_fused_ideal_adc(module, shape, arrays):
     """A SAR converter with matched capacitors decides like ideal rounding (apart from exact
     half-LSB ties, which read noise makes improbable), so the tensor path of a SAR chip and the
-    fused path of the same chip with an ideal ADC give the same outputs."""
+    compiled path of the same chip with an ideal ADC (the fused read-out; for Linear reads
+    ``readout.read_linear_fast``) give the same outputs."""
     sar = HERMES.model_copy(update={"adc": ADC(kind="sar", bits=8, full_scale=12.0)})
     ideal, matched = (aimc.convert(copy.deepcopy(module), c)[0] for c in (HERMES, sar))
     for model in (ideal, matched):
@@ -342,7 +343,8 @@ def test_fused_conv_read_is_independent_of_input_memory_format(module, shape, ar
         assert torch.equal(contiguous(x), channels_last(wide[..., ::2]))
 
 
-def test_fused_linear_read_is_independent_of_input_layout():
+def test_compiled_linear_read_is_independent_of_input_layout():
+    """A column-major input reads as its contiguous copy (``readout.read_linear_fast``)."""
     module, shape, _ = LINEARS[2]
     a, b = (aimc.convert(copy.deepcopy(module), HERMES)[0] for _ in range(2))
     for model in (a, b):
