@@ -1,4 +1,5 @@
-"""How much a bfloat16 noise-variance product (``aimc.nn.set_noise_precision``) changes the read.
+"""How much a bfloat16 noise-variance product (``aimc.nn.set_noise_precision``) changes the read,
+and how the accuracy moves with it and with the counter-based normal sampler.
 
     python benchmarks/study_noise_precision.py [--repeats 10]
 
@@ -7,8 +8,12 @@
    noise, ``sqrt(op(V*V, sigma^2))``, computed in float32 and in bfloat16; printed: the relative
    error of the bfloat16 std, its mean (bias) and its largest magnitude.
 2. The accuracy: the demo CNN on digits (``aimc demo``'s network and test split), 10 chip
-   instances at the demo's five times with GDC, float32 against bfloat16 on the same instances
-   and seeds (paired): mean accuracy of each and the paired difference with its standard error.
+   instances at the demo's five times with GDC, the default (float32 variances, PyTorch's
+   sampler) against bfloat16 variances, the counter-based sampler
+   (``aimc.nn.set_noise_sampler(model, "counter")``) and both, on the same chip instances and
+   seeds (paired over instances: the same programmed devices; the counter sampler draws other
+   read-noise numbers): mean accuracy of each and the paired difference to the default with its
+   standard error over the instances.
 torch threads pinned to 1.
 """
 
@@ -26,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import aimc  # noqa: E402
 from aimc.array.crossbar import column_variance  # noqa: E402
-from aimc.nn import analog_tiles, set_noise_precision  # noqa: E402
+from aimc.nn import analog_tiles, set_noise_precision, set_noise_sampler  # noqa: E402
 
 
 def std_error(model: torch.nn.Module, x: torch.Tensor) -> list[float]:
@@ -83,21 +88,26 @@ def main() -> None:
 
     model, test = trained_demo()
     analog, _ = aimc.convert(model, with_gdc(aimc.load_chip()))
+    settings = {"default": (torch.float32, "torch"), "bfloat16 variances": (torch.bfloat16, "torch"),
+                "counter sampler": (torch.float32, "counter"), "both": (torch.bfloat16, "counter")}
     acc = {}
-    for dtype in (torch.float32, torch.bfloat16):
+    for label, (dtype, sampler) in settings.items():
         set_noise_precision(analog, dtype)
-        acc[dtype] = evaluate_over_time(analog, test, list(TIMES.values()), repeats=args.repeats,
+        set_noise_sampler(analog, sampler)
+        acc[label] = evaluate_over_time(analog, test, list(TIMES.values()), repeats=args.repeats,
                                         seed=0, compensate=True, progress=False).accuracies * 100
-    diff = acc[torch.bfloat16] - acc[torch.float32]
-    print(f"\nDemo CNN, GDC, {args.repeats} chip instances (paired), test accuracy (%):")
-    print("| time | float32 | bfloat16 | difference ± s.e. |")
-    print("|---|---|---|---|")
+    others = [k for k in settings if k != "default"]
+    print(f"\nDemo CNN, GDC, {args.repeats} chip instances (paired), test accuracy (%), difference to "
+          f"the default ± its standard error over the instances:")
+    print("| time | default | " + " | ".join(others) + " |")
+    print("|---|---|" + "---|" * len(others))
     for k, label in enumerate(TIMES):
-        d = diff[:, k]
-        se = d.std(ddof=1) / np.sqrt(len(d)) if len(d) > 1 else float("nan")
-        print(f"| {label} | {acc[torch.float32][:, k].mean():.2f} | {acc[torch.bfloat16][:, k].mean():.2f} "
-              f"| {d.mean():+.3f} ± {se:.3f} |")
-
+        cells = []
+        for other in others:
+            d = acc[other][:, k] - acc["default"][:, k]
+            se = d.std(ddof=1) / np.sqrt(len(d)) if len(d) > 1 else float("nan")
+            cells.append(f"{acc[other][:, k].mean():.2f} ({d.mean():+.3f} ± {se:.3f})")
+        print(f"| {label} | {acc['default'][:, k].mean():.2f} | " + " | ".join(cells) + " |")
 
 if __name__ == "__main__":
     main()
