@@ -152,13 +152,31 @@ def scale_rows(codes, col_scale, step, bias, add_bias):
     layer's ``bias [m]`` when ``add_bias``: the float32 operations, in the order, of
     ``codes.mul_(col_scale).mul_(step[:, None]) + bias`` (one pass instead of three)."""
     for b in range(codes.shape[0]):
-        row, s = codes[b], step[b]
-        if add_bias:
-            for i in range(row.size):
-                row[i] = row[i] * col_scale[i] * s + bias[i]
-        else:
-            for i in range(row.size):
-                row[i] = row[i] * col_scale[i] * s
+        _rescale_row(codes[b], col_scale, step[b], bias, add_bias)
+
+
+@njit(inline="always", **_OPTS)
+def _rescale_row(row, col_scale, s, bias, add_bias):
+    """One row of :func:`scale_rows`, in place."""
+    if add_bias:
+        for i in range(row.size):
+            row[i] = row[i] * col_scale[i] * s + bias[i]
+    else:
+        for i in range(row.size):
+            row[i] = row[i] * col_scale[i] * s
+
+
+@njit(inline="always", **_OPTS)
+def _ideal_adc(c, scale, gain, offset, quantize, max_code):
+    """The ideal noiseless ADC of :meth:`ADC.digitize` on one float32 value: ``· gain + offset``
+    when ``scale``, rounded when ``quantize``, clipped to ``±max_code`` when ``max_code > 0``."""
+    if scale:
+        c = c * gain + offset
+    if quantize:
+        c = np.rint(c)
+    if max_code > _F(0.0):
+        c = min(max(c, -max_code), max_code)
+    return c
 
 
 @njit(**_OPTS)
@@ -172,27 +190,15 @@ def adc_sum_scale(currents, scale, gain, offset, quantize, max_code, col_scale, 
     order, of :func:`aimc.tile.readout.read_codes` followed by
     :func:`aimc.tile.readout.to_weight_units` (the tests compare them bit for bit)."""
     gain, offset, max_code = _F(gain), _F(offset), _F(max_code)
-    zero = _F(0.0)
     A, B, M = currents.shape
     for b in range(B):
-        dst, s = out[b], step[b]
+        dst = out[b]
         for a in range(A):
             cur = currents[a, b]
             for m in range(M):
-                c = cur[m]
-                if scale:
-                    c = c * gain + offset
-                if quantize:
-                    c = np.rint(c)
-                if max_code > zero:
-                    c = min(max(c, -max_code), max_code)
+                c = _ideal_adc(cur[m], scale, gain, offset, quantize, max_code)
                 dst[m] = dst[m] + c if a > 0 else c
-        if add_bias:
-            for m in range(M):
-                dst[m] = dst[m] * col_scale[m] * s + bias[m]
-        else:
-            for m in range(M):
-                dst[m] = dst[m] * col_scale[m] * s
+        _rescale_row(dst, col_scale, step[b], bias, add_bias)
 
 
 @njit(**_OPTS)
@@ -205,16 +211,9 @@ def noisy_adc_rows(currents, std, z, out, accumulate, scale, gain, offset, quant
     :func:`aimc.array.add_noise`, :meth:`ADC.digitize` and the digital sum of
     :func:`aimc.tile.readout.read_codes` (the tests compare them bit for bit)."""
     gain, offset, max_code = _F(gain), _F(offset), _F(max_code)
-    zero = _F(0.0)
     B, M = currents.shape
     for b in range(B):
         cur, s, n, dst = currents[b], std[b], z[b], out[b]
         for m in range(M):
-            c = cur[m] + s[m] * n[m]
-            if scale:
-                c = c * gain + offset
-            if quantize:
-                c = np.rint(c)
-            if max_code > zero:
-                c = min(max(c, -max_code), max_code)
+            c = _ideal_adc(cur[m] + s[m] * n[m], scale, gain, offset, quantize, max_code)
             dst[m] = dst[m] + c if accumulate else c

@@ -234,9 +234,9 @@ def read_codes(levels: torch.Tensor, matrices: ReadMatrices, read_out: ReadOut,
     total = None
     for a in range(row_arrays):
         m = matrices.array(a)
-        v = levels[:, a * rows:(a + 1) * rows] if row_arrays > 1 else levels
+        v = _array_rows(levels, a, rows, row_arrays)
         currents = nn.functional.linear(v, m.w)
-        sq = squares if squares is None or row_arrays == 1 else squares[:, a * rows:(a + 1) * rows]
+        sq = _array_rows(squares, a, rows, row_arrays)
         var = column_variance(v, currents, m.var, nn.functional.linear, m.bias, m.shot, squares=sq)
         total = read_out([currents], [var], out=total)
     return combine(total, beta)
@@ -279,7 +279,7 @@ def read_linear_fast(levels: torch.Tensor, matrices: ReadMatrices, adc: ADC, nor
     if matrices.var is None and matrices.bias is None and matrices.shot is None:
         currents = scratch(1, row_arrays * batch * columns).view(row_arrays, batch, columns)
         for a in range(row_arrays):
-            v = levels[:, a * rows:(a + 1) * rows] if row_arrays > 1 else levels
+            v = _array_rows(levels, a, rows, row_arrays)
             torch.mm(v, matrices.w[a].t(), out=currents[a])
         kernels.adc_sum_scale(currents.numpy(), scaled, gain, adc.offset, quantize, max_code, scale_np,
                               steps.numpy(), bias_np, bias is not None, out.numpy())
@@ -291,9 +291,9 @@ def read_linear_fast(levels: torch.Tensor, matrices: ReadMatrices, adc: ADC, nor
         and matrices.var.dtype == torch.float32  # the variance is one product
     for a in range(row_arrays):
         m = matrices.array(a)
-        v = levels[:, a * rows:(a + 1) * rows] if row_arrays > 1 else levels
+        v = _array_rows(levels, a, rows, row_arrays)
         torch.mm(v, m.w.t(), out=currents)
-        sq = squares if squares is None or row_arrays == 1 else squares[:, a * rows:(a + 1) * rows]
+        sq = _array_rows(squares, a, rows, row_arrays)
         if plain:  # column_variance's product, into a reused buffer
             std = torch.mm(sq, m.var.t(), out=scratch(3, batch * columns).view(batch, columns))
         else:
@@ -311,6 +311,11 @@ def _row_steps(step: torch.Tensor | float, batch: int) -> torch.Tensor:
     rows = step.reshape(-1).contiguous() if isinstance(step, torch.Tensor) \
         else torch.full((batch,), float(step), dtype=torch.float32)
     return rows.expand(batch).contiguous() if rows.numel() == 1 and batch != 1 else rows
+
+
+def _array_rows(t: torch.Tensor | None, a: int, rows: int, arrays: int) -> torch.Tensor | None:
+    """The columns of ``t [B, arrays*rows]`` (levels or their squares) that array ``a`` reads."""
+    return t if t is None or arrays == 1 else t[:, a * rows:(a + 1) * rows]
 
 
 _scratch = threading.local()
