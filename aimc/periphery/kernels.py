@@ -21,13 +21,35 @@ _F = np.float32
 _OPTS = dict(cache=True, error_model="numpy", boundscheck=False, nogil=True)
 
 
-def row_peaks(x):
-    """Abs-max of each row of ``x [B, n]`` (a torch tensor), NaN or infinite where the row holds
-    NaN or infinity: torch's vectorised reductions (a loop-carried maximum does not vectorise
-    in the compiled loops, and was most of the DAC's time), as the larger of the row's maximum
-    and its negated minimum (exactly the abs-max, without a temporary the size of ``x``).
-    Feeds :func:`dac_rows`."""
-    return torch.maximum(x.amax(dim=1), x.amin(dim=1).neg_())
+_MAGNITUDE = np.int32(0x7FFFFFFF)  # the bits of a float32 without its sign
+_INFINITY = np.int32(0x7F800000)  # the bits of +inf; a NaN's magnitude bits are larger
+
+
+@njit(**_OPTS)
+def row_peak_bits(bits, peak):
+    """Abs-max of each row of a float32 array ``[B, n]`` given as its ``int32`` bits: the
+    largest magnitude of a non-negative float32 has the largest bits, so the peak is an integer
+    maximum over the bits without their sign (a reduction the compiled loop vectorises, unlike
+    a loop-carried float maximum), exactly the abs-max. Writes the peaks' bits into ``peak
+    [B]`` (int32; view them as float32) and returns whether every row is finite (no NaN, no
+    infinity: bits below those of infinity). Feeds :func:`dac_rows`."""
+    finite = True
+    for b in range(bits.shape[0]):
+        row = bits[b]
+        top = np.int32(0)
+        for i in range(row.size):
+            top = max(top, row[i] & _MAGNITUDE)
+        peak[b] = top
+        finite = finite and top < _INFINITY
+    return finite
+
+
+def row_peaks(x: np.ndarray) -> tuple[np.ndarray, bool]:
+    """Abs-max of each row of the float32 array ``x [B, n]`` (:func:`row_peak_bits`) and
+    whether every row is finite."""
+    peak = np.empty(x.shape[0], dtype=np.int32)
+    finite = row_peak_bits(np.ascontiguousarray(x).view(np.int32), peak)
+    return peak.view(np.float32), finite
 
 
 @njit(**_OPTS)
@@ -61,11 +83,12 @@ def dac_levels(x, top: float, input_range: float, quantize: bool, levels: np.nda
     """:func:`dac_rows` of a float32 CPU tensor ``x [B, n]`` into the array ``levels [B, n]``,
     peaks by :func:`row_peaks`; returns the digital value of one level of each row (a tensor
     ``[B]``). Refuses NaN and infinity (``ValueError``)."""
-    peak = row_peaks(x)
-    if not bool(torch.isfinite(peak).all()):
+    x = x.numpy()
+    peak, finite = row_peaks(x)
+    if not finite:
         raise ValueError("analog layer input contains NaN or infinite values")
     step = torch.empty(x.shape[0], dtype=torch.float32)
-    dac_rows(x.numpy(), peak.numpy(), top, input_range, quantize, levels, step.numpy())
+    dac_rows(x, peak, top, input_range, quantize, levels, step.numpy())
     return step
 
 
@@ -180,40 +203,32 @@ def _ideal_adc(c, scale, gain, offset, quantize, max_code):
 
 
 @njit(**_OPTS)
-def adc_sum_scale(currents, scale, gain, offset, quantize, max_code, col_scale, step, bias, add_bias, out):
-    """A noise-free linear read-out in one pass: the column currents of ``A`` arrays
-    ``currents [A, B, M]`` (ADC codes, contiguous) through the ideal noiseless ADC of
-    :meth:`ADC.digitize` (``· gain + offset`` when ``scale``, rounded when
-    ``quantize``, clipped to ``±max_code`` when ``max_code > 0``), added over the arrays in
-    array order, then the digital end of :func:`scale_rows` (``· col_scale [M] · step [b]``,
-    plus ``bias [M]`` when ``add_bias``) into ``out [B, M]``: the float32 operations, in the
-    order, of :func:`aimc.tile.readout.read_codes` followed by
-    :func:`aimc.tile.readout.to_weight_units` (the tests compare them bit for bit)."""
-    gain, offset, max_code = _F(gain), _F(offset), _F(max_code)
-    A, B, M = currents.shape
-    for b in range(B):
-        dst = out[b]
-        for a in range(A):
-            cur = currents[a, b]
-            for m in range(M):
-                c = _ideal_adc(cur[m], scale, gain, offset, quantize, max_code)
-                dst[m] = dst[m] + c if a > 0 else c
-        _rescale_row(dst, col_scale, step[b], bias, add_bias)
-
-
-@njit(**_OPTS)
-def noisy_adc_rows(currents, std, z, out, accumulate, scale, gain, offset, quantize, max_code):
-    """One array's noisy read-out added into ``out [B, M]`` (onto its contents when
-    ``accumulate``): ``currents [B, M]`` (ADC codes) plus read noise ``std · z`` (``std``
-    taken by the caller with torch), then the ideal noiseless ADC of :meth:`ADC.digitize`
-    (``· gain + offset`` when ``scale``, rounded when ``quantize``, clipped
-    to ``±max_code`` when ``max_code > 0``): the float32 operations, in the order, of
-    :func:`aimc.array.add_noise`, :meth:`ADC.digitize` and the digital sum of
-    :func:`aimc.tile.readout.read_codes` (the tests compare them bit for bit)."""
+def adc_rows_add(currents, std, z, out, accumulate, noisy, scale, gain, offset, quantize, max_code,
+                 finish, col_scale, step, bias, add_bias):
+    """One array's read-out of a linear read, added into ``out [B, M]`` (onto its contents when
+    ``accumulate``): the column currents ``currents [B, M]`` (ADC codes), plus read noise
+    ``std · z`` when ``noisy`` (``std`` taken by the caller with torch), through the ideal
+    noiseless ADC of :meth:`ADC.digitize` (``· gain + offset`` when ``scale``, rounded when
+    ``quantize``, clipped to ``±max_code`` when ``max_code > 0``); with ``finish`` (the last
+    array) each row then gets the digital end of :func:`scale_rows` (``· col_scale [M] · step
+    [b]``, plus ``bias [M]`` when ``add_bias``) while it is still in cache. The float32
+    operations, in the order, of :func:`aimc.array.add_noise`, :meth:`ADC.digitize`, the
+    digital sum over arrays of :func:`aimc.tile.readout.read_codes` and
+    :func:`aimc.tile.readout.to_weight_units` (the tests compare them bit for bit). Array by
+    array, so that one array's currents (a quarter of a megabyte for 128 x 512) stay in the
+    core's cache between the product that writes them and this pass."""
     gain, offset, max_code = _F(gain), _F(offset), _F(max_code)
     B, M = currents.shape
     for b in range(B):
-        cur, s, n, dst = currents[b], std[b], z[b], out[b]
-        for m in range(M):
-            c = _ideal_adc(cur[m] + s[m] * n[m], scale, gain, offset, quantize, max_code)
-            dst[m] = dst[m] + c if accumulate else c
+        cur, dst = currents[b], out[b]
+        if noisy:
+            s, n = std[b], z[b]
+            for m in range(M):
+                c = _ideal_adc(cur[m] + s[m] * n[m], scale, gain, offset, quantize, max_code)
+                dst[m] = dst[m] + c if accumulate else c
+        else:
+            for m in range(M):
+                c = _ideal_adc(cur[m], scale, gain, offset, quantize, max_code)
+                dst[m] = dst[m] + c if accumulate else c
+        if finish:
+            _rescale_row(dst, col_scale, step[b], bias, add_bias)

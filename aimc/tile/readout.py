@@ -254,55 +254,51 @@ def read_linear_fast(levels: torch.Tensor, matrices: ReadMatrices, adc: ADC, nor
                      col_scale: torch.Tensor, step: torch.Tensor | float,
                      bias: torch.Tensor | None = None) -> torch.Tensor:
     """:func:`read_codes` followed by :func:`to_weight_units` for the reads of
-    :func:`fast_linear`, bit for bit, with fewer passes over memory: the products of each
-    array go into a reused buffer, and compiled loops do the rest
-    (:mod:`aimc.periphery.kernels`).
-
-    Without noise (read noise off or all frozen into the read matrices, no thermal or shot
-    noise): one pass for the ADCs, the digital sum over arrays, the rescale and the bias
-    (:func:`~aimc.periphery.kernels.adc_sum_scale`). With noise, per array: the variance
-    product (:func:`aimc.array.column_variance`), its square root by torch, the array's normal
-    numbers (drawn as the general path draws them, array by array), then one pass for noise,
-    ADC and the digital sum (:func:`~aimc.periphery.kernels.noisy_adc_rows`); one last pass
-    rescales (:func:`~aimc.periphery.kernels.scale_rows`). ``levels``: ``[B, arrays*rows]``
+    :func:`fast_linear`, bit for bit, with fewer passes over memory: array by array, the
+    products go into reused buffers and one compiled loop adds the noise, digitises and adds
+    the codes to those of the arrays before
+    (:func:`~aimc.periphery.kernels.adc_rows_add`); the last array's loop rescales each row
+    and adds the bias too. Per array with noise: the variance product
+    (:func:`aimc.array.column_variance`), its square root by torch and the array's normal
+    numbers (drawn as the general path draws them, array by array). One array's buffers at a
+    time keep a read's working set in the core's cache. ``levels``: ``[B, arrays*rows]``
     float32 on the CPU (the zero levels of unused rows included)."""
     from ..periphery import kernels  # numba: imported at the first read
 
     row_arrays, columns, rows = matrices.w.shape
     batch = levels.shape[0]
-    steps = _row_steps(step, batch)
-    bias_np = (steps if bias is None else bias.detach().contiguous()).numpy()
+    steps = _row_steps(step, batch).numpy()
+    bias_np = steps if bias is None else bias.detach().contiguous().numpy()
     scale_np = col_scale.contiguous().numpy()
     gain, quantize, max_code = 1.0 + adc.gain_error, adc.levels is not None, adc.max_code or 0.0
     scaled = bool(adc.gain_error or adc.offset)  # decided as ADC.digitize decides it
     out = torch.empty(batch, columns, dtype=torch.float32)
-    if matrices.var is None and matrices.bias is None and matrices.shot is None:
-        currents = scratch(1, row_arrays * batch * columns).view(row_arrays, batch, columns)
-        for a in range(row_arrays):
-            v = _array_rows(levels, a, rows, row_arrays)
-            torch.mm(v, matrices.w[a].t(), out=currents[a])
-        kernels.adc_sum_scale(currents.numpy(), scaled, gain, adc.offset, quantize, max_code, scale_np,
-                              steps.numpy(), bias_np, bias is not None, out.numpy())
-        return out
+    out_np = out.numpy()
+    noisy = not (matrices.var is None and matrices.bias is None and matrices.shot is None)
     squares = None if matrices.var is None else \
         torch.mul(levels, levels, out=scratch(2, levels.numel()).view_as(levels))  # once for every array
     currents = scratch(1, batch * columns).view(batch, columns)
+    cur_np = currents.numpy()
+    # the variance is one product of non-negative numbers (no clamp needed before the root)
     plain = matrices.bias is None and matrices.shot is None and matrices.var is not None \
-        and matrices.var.dtype == torch.float32  # the variance is one product
+        and matrices.var.dtype == torch.float32
+    std_np = z_np = cur_np  # unread without noise
     for a in range(row_arrays):
-        m = matrices.array(a)
         v = _array_rows(levels, a, rows, row_arrays)
-        torch.mm(v, m.w.t(), out=currents)
-        sq = _array_rows(squares, a, rows, row_arrays)
-        if plain:  # column_variance's product, into a reused buffer
-            std = torch.mm(sq, m.var.t(), out=scratch(3, batch * columns).view(batch, columns))
-        else:
-            std = column_variance(v, currents, m.var, nn.functional.linear, m.bias, m.shot, squares=sq)
-        std = std.clamp_(min=0.0).sqrt_()  # torch's square root, as the general path takes it
-        z = normals.draw(currents.shape)
-        kernels.noisy_adc_rows(currents.numpy(), std.numpy(), z.numpy(), out.numpy(), a > 0, scaled, gain,
-                               adc.offset, quantize, max_code)
-    kernels.scale_rows(out.numpy(), scale_np, steps.numpy(), bias_np, bias is not None)
+        w = matrices.w[a]
+        torch.mm(v, w.t(), out=currents)
+        if noisy:
+            sq = _array_rows(squares, a, rows, row_arrays)
+            if plain:  # column_variance's product, into a reused buffer
+                std = torch.mm(sq, matrices.var[a].t(), out=scratch(3, batch * columns).view(batch, columns))
+            else:
+                m = matrices.array(a)
+                std = column_variance(v, currents, m.var, nn.functional.linear, m.bias, m.shot,
+                                      squares=sq).clamp_(min=0.0)
+            std_np = std.sqrt_().numpy()  # torch's square root, as the general path takes it
+            z_np = normals.draw(currents.shape).numpy()
+        kernels.adc_rows_add(cur_np, std_np, z_np, out_np, a > 0, noisy, scaled, gain, adc.offset, quantize,
+                             max_code, a == row_arrays - 1, scale_np, steps, bias_np, bias is not None)
     return out
 
 

@@ -4,6 +4,7 @@ converters, noise stream and buffers."""
 
 import functools
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -114,16 +115,24 @@ def test_dac_compiled_equals_the_dacs_tensor_code():
             ro.dac_compiled(x_bad, DAC())
 
 
-def test_row_peaks_are_the_abs_max_and_carry_nan_and_infinity():
+def test_row_peaks_are_the_abs_max_and_refuse_nan_and_infinity():
     from aimc.periphery.kernels import row_peaks
 
     x = torch.randn(7, 33, generator=torch.Generator().manual_seed(2))
     x[3, 5] = -9.0  # the peak of a row is a negative number
-    assert torch.equal(row_peaks(x), x.abs().amax(dim=1))
-    x[1, 0], x[2, 32], x[4, 8] = float("nan"), -float("inf"), float("inf")
-    peaks = row_peaks(x)
-    assert peaks[1].isnan() and peaks[2] == float("inf") and peaks[4] == float("inf")
-    assert torch.isfinite(peaks[[0, 3, 5, 6]]).all()
+    x[5] = 0.0
+    x[5, 4] = -0.0
+    x[6, 30] = -1e-40  # a subnormal peak
+    x[6, :30] = 0.0
+    x[6, 31:] = 0.0
+    peaks, finite = row_peaks(x.numpy())
+    assert finite and torch.equal(torch.from_numpy(peaks), x.abs().amax(dim=1))
+    for row, bad in ((1, float("nan")), (2, -float("inf")), (4, float("inf"))):
+        y = x.clone()
+        y[row, 8] = bad
+        peaks, finite = row_peaks(y.numpy())
+        assert not finite and not np.isfinite(peaks[row]) and np.isfinite(np.delete(peaks, row)).all()
+    assert row_peaks(np.full((2, 3), np.float32(3.4e38)))[1]  # the largest floats are finite
 
 
 def test_dac_levels_of_consecutive_reads_do_not_leak_between_layer_sizes():
