@@ -19,7 +19,7 @@ class NormalSource:
 
     ``method``: ``"torch"`` (default) draws from a seeded ``torch.Generator`` (PyTorch's Mersenne
     Twister and Box–Muller; every figure of the README); ``"counter"`` from the counter-based
-    SplitMix64 + Box–Muller source of :mod:`aimc.array.counter_normals` (2x faster on the CPU,
+    SplitMix64 + Box–Muller source of :mod:`aimc.array.counter_normals` (4x faster on the CPU,
     other numbers for the same seed).
 
     Example:

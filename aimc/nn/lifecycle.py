@@ -245,8 +245,8 @@ def set_noise_sampler(model: nn.Module, method: str = "torch") -> nn.Module:
     """Draw every tile's fresh read noise from ``method``'s normal numbers
     (:class:`aimc.array.NormalSource`): ``"torch"`` (default: PyTorch's sampler, the numbers of
     every figure in the README) or ``"counter"`` (counter-based SplitMix64 + Box–Muller,
-    :mod:`aimc.array.counter_normals`: 2.0–2.3 ns per number instead of 3.5–5 on the development
-    machine; the same distribution, other numbers for the same seed). Takes effect from the
+    :mod:`aimc.array.counter_normals`: 0.9–1.0 ns per number instead of 3.6–4.2 on the
+    development machine; the same distribution, other numbers for the same seed). Takes effect from the
     next read; seeds and :func:`drift` work as before.
 
     Example:
