@@ -13,7 +13,7 @@ its first counter (:func:`fill`): no state beyond the counter.
 Why: PyTorch's CPU sampler (Mersenne Twister and Box–Muller) takes 3.5–5 ns per float32 number
 on the development machine, a fifth of an analog forward with fresh read noise. Here hash and
 transform are one compiled loop that the compiler vectorises: the logarithm and the sine and
-cosine are float32 polynomials (no library calls), about 0.85 ns per number on that machine.
+cosine are float32 polynomials (no library calls), 0.9–1.0 ns per number on that machine.
 
 The transform, in float32: ``ln u1 = (e - 24) ln 2 + ln m`` with ``2a + 1 = m·2^e`` split by
 its float bits (``m ∈ [√½, √2)``, exact) and ``ln m = 2 atanh((m - 1)/(m + 1))`` by its series
