@@ -1,7 +1,8 @@
 """Standard normal numbers for read noise, reproducible and without per-read allocation.
 
-Read noise needs one fresh normal number per partial sum and read, which on a CPU costs about as
-much as the matrix product it accompanies. :class:`NormalSource` draws them from one seeded
+Read noise needs one fresh normal number per partial sum and read; with PyTorch's sampler that
+cost a fifth of an analog forward on a CPU. :class:`NormalSource` draws them from a seeded
+counter-based stream (:mod:`aimc.array.counter_normals`, four times as fast) or from a seeded
 ``torch.Generator`` (PyTorch's Mersenne Twister + Box-Muller sampler) into a buffer it reuses, so
 a read does not pay for a fresh multi-megabyte allocation (page faults) every time.
 """
@@ -17,10 +18,11 @@ _COUNTER_TAG = 0x4E524D4C43545231  # marks a counter-method state ("NRMLCTR1")
 class NormalSource:
     """Reproducible N(0, 1) numbers from a seeded generator and a reused buffer.
 
-    ``method``: ``"torch"`` (default) draws from a seeded ``torch.Generator`` (PyTorch's Mersenne
-    Twister and Box–Muller; every figure of the README); ``"counter"`` from the counter-based
-    SplitMix64 + Box–Muller source of :mod:`aimc.array.counter_normals` (4x faster on the CPU,
-    other numbers for the same seed).
+    ``method``: ``"counter"`` (default; every figure of the README) draws from the counter-based
+    SplitMix64 + Box–Muller source of :mod:`aimc.array.counter_normals` (four times as fast as
+    PyTorch's sampler on the CPU, and the same numbers on every machine); ``"torch"`` from a
+    seeded ``torch.Generator`` (PyTorch's Mersenne Twister and Box–Muller; the default until the
+    counter sampler replaced it; other numbers for the same seed).
 
     Example:
         >>> src = NormalSource(seed=0)
@@ -30,7 +32,7 @@ class NormalSource:
     The returned tensor is a view into the buffer: use it before the next :meth:`draw`.
     """
 
-    def __init__(self, seed: int = 0, method: str = "torch") -> None:
+    def __init__(self, seed: int = 0, method: str = "counter") -> None:
         if method not in ("torch", "counter"):
             raise ValueError(f"normal-number method must be 'torch' or 'counter', got {method!r}")
         self.method = method

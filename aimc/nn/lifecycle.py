@@ -241,16 +241,16 @@ def holding_state(model: nn.Module, fraction: float = 0.25) -> Iterator[bool]:
                 tile._held_state = None
 
 
-def set_noise_sampler(model: nn.Module, method: str = "torch") -> nn.Module:
+def set_noise_sampler(model: nn.Module, method: str = "counter") -> nn.Module:
     """Draw every tile's fresh read noise from ``method``'s normal numbers
-    (:class:`aimc.array.NormalSource`): ``"torch"`` (default: PyTorch's sampler, the numbers of
-    every figure in the README) or ``"counter"`` (counter-based SplitMix64 + Box–Muller,
-    :mod:`aimc.array.counter_normals`: 0.9–1.0 ns per number instead of 3.6–4.2 on the
-    development machine; the same distribution, other numbers for the same seed). Takes effect from the
-    next read; seeds and :func:`drift` work as before.
+    (:class:`aimc.array.NormalSource`): ``"counter"`` (default: counter-based SplitMix64 +
+    Box–Muller, :mod:`aimc.array.counter_normals`, the numbers of every figure in the README;
+    0.9–1.0 ns per number on the development machine) or ``"torch"`` (PyTorch's sampler, 3.6–4.2
+    ns per number there; the same distribution, other numbers for the same seed). Takes effect
+    from the next read; seeds and :func:`drift` work as before.
 
     Example:
-        >>> set_noise_sampler(analog, "counter")  # doctest: +SKIP
+        >>> set_noise_sampler(analog, "torch")  # doctest: +SKIP
     """
     if method not in ("torch", "counter"):
         raise ValueError(f"noise sampler must be 'torch' or 'counter', got {method!r}")
