@@ -128,10 +128,10 @@ def test_empty_draws_and_states_that_carry_their_method():
     state = src.get_state()
     assert state.shape == NormalSource(seed=1).get_state().shape  # checkpoints keep their layout
     first = src.draw((5,)).clone()
-    other = NormalSource(seed=9)  # torch method: the state switches it to the counter stream
+    other = NormalSource(seed=9, method="torch")  # the state switches it to the counter stream
     other.set_state(state)
     assert other.method == "counter" and torch.equal(other.draw((5,)), first)
-    plain = NormalSource(seed=2)
+    plain = NormalSource(seed=2, method="torch")
     saved = plain.get_state()
     src.set_state(saved)
     assert src.method == "torch" and torch.equal(src.draw((3,)), plain.draw((3,)))
