@@ -1,5 +1,6 @@
 """How much a bfloat16 noise-variance product (``aimc.nn.set_noise_precision``) changes the read,
-and how the accuracy moves with it and with the counter-based normal sampler.
+and how the accuracy moves with it and with PyTorch's normal sampler instead of the default
+counter-based one.
 
     python benchmarks/study_noise_precision.py [--repeats 10]
 
@@ -8,10 +9,10 @@ and how the accuracy moves with it and with the counter-based normal sampler.
    noise, ``sqrt(op(V*V, sigma^2))``, computed in float32 and in bfloat16; printed: the relative
    error of the bfloat16 std, its mean (bias) and its largest magnitude.
 2. The accuracy: the demo CNN on digits (``aimc demo``'s network and test split), 10 chip
-   instances at the demo's five times with GDC, the default (float32 variances, PyTorch's
-   sampler) against bfloat16 variances, the counter-based sampler
-   (``aimc.nn.set_noise_sampler(model, "counter")``) and both, on the same chip instances and
-   seeds (paired over instances: the same programmed devices; the counter sampler draws other
+   instances at the demo's five times with GDC, the default (float32 variances, the
+   counter-based sampler) against bfloat16 variances and against PyTorch's sampler
+   (``aimc.nn.set_noise_sampler(model, "torch")``), on the same chip instances and seeds
+   (paired over instances: the same programmed devices; PyTorch's sampler draws other
    read-noise numbers): mean accuracy of each and the paired difference to the default with its
    standard error over the instances.
 torch threads pinned to 1.
@@ -88,8 +89,8 @@ def main() -> None:
 
     model, test = trained_demo()
     analog, _ = aimc.convert(model, with_gdc(aimc.load_chip()))
-    settings = {"default": (torch.float32, "torch"), "bfloat16 variances": (torch.bfloat16, "torch"),
-                "counter sampler": (torch.float32, "counter"), "both": (torch.bfloat16, "counter")}
+    settings = {"default": (torch.float32, "counter"), "bfloat16 variances": (torch.bfloat16, "counter"),
+                "PyTorch's sampler": (torch.float32, "torch")}
     acc = {}
     for label, (dtype, sampler) in settings.items():
         set_noise_precision(analog, dtype)

@@ -11,9 +11,9 @@ the demo digits CNN batch 256 (8×8 inputs), Conv2d 64→64 3×3 on 64×64×16×
 
 Contestants, all at 1 day after programming:
 - aimc, ``ibm-hermes-pcm`` preset (GDC on): read noise all fresh at every read
-  (``read_window=None``); the same with the noise variance computed in bfloat16
-  (``aimc.nn.set_noise_precision``); all fresh with the counter-based normal sampler
-  (``aimc.nn.set_noise_sampler(model, "counter")``) and float32 variances; both opt-ins; banded
+  (``read_window=None``; normal numbers from the default counter-based sampler); the same with
+  the noise variance computed in bfloat16 (``aimc.nn.set_noise_precision``); all fresh with
+  PyTorch's normal sampler (``aimc.nn.set_noise_sampler(model, "torch")``); banded
   1/f noise with a read window of 1 ms (the band below 1 kHz frozen per evaluation, the rest
   fresh at every read); all frozen (``read_window = 2 t_read``, aihwkit's behaviour); the
   preset's own read window (only when the preset sets one); and read noise off
@@ -91,13 +91,12 @@ BANDED_WINDOW = 1e-3
 
 def aimc_copy(model: nn.Module, noise: str) -> nn.Module:
     """``noise``: "fresh" (all fresh), "fresh bf16" (all fresh, noise variance in bfloat16),
-    "fresh counter" (all fresh, float32 variances, normal numbers from the counter-based
-    sampler), "fresh fast" (as "fresh bf16", normal numbers from the counter-based sampler),
+    "fresh torch" (all fresh, float32 variances, normal numbers from PyTorch's sampler),
     "banded" (``read_window = BANDED_WINDOW``), "frozen" (``read_window = 2 t_read``), "preset"
     (the preset's read window), "off" (read noise off)."""
     chip = aimc.load_chip()
     dev = chip.device
-    window = {"fresh": None, "fresh bf16": None, "fresh counter": None, "fresh fast": None,
+    window = {"fresh": None, "fresh bf16": None, "fresh torch": None,
               "banded": BANDED_WINDOW, "frozen": 2 * dev.t_read}
     if noise in window:
         dev = dev.model_copy(update={"read_window": window[noise]})
@@ -105,10 +104,10 @@ def aimc_copy(model: nn.Module, noise: str) -> nn.Module:
         dev = dev.model_copy(update={"read_noise_scale": 0.0})
     chip = chip.model_copy(update={"device": dev})
     analog, _ = aimc.convert(model, chip)
-    if noise in ("fresh bf16", "fresh fast"):
+    if noise == "fresh bf16":
         aimc.nn.set_noise_precision(analog, torch.bfloat16)
-    if noise in ("fresh counter", "fresh fast"):
-        aimc.nn.set_noise_sampler(analog, "counter")
+    if noise == "fresh torch":
+        aimc.nn.set_noise_sampler(analog, "torch")
     aimc.program(analog, seed=0)
     aimc.drift(analog, DAY)
     return analog.eval()
@@ -133,8 +132,7 @@ def aihwkit_copy(model: nn.Module, compiled: bool, omega: float | None) -> nn.Mo
 def contestants(model: nn.Module, with_aihwkit: bool) -> dict[str, Callable]:
     out: dict[str, Callable] = {"PyTorch": model, "aimc fresh": aimc_copy(model, "fresh"),
                                 "aimc fresh, bf16 variance": aimc_copy(model, "fresh bf16"),
-                                "aimc fresh, counter sampler": aimc_copy(model, "fresh counter"),
-                                "aimc fresh, bf16 variance, counter sampler": aimc_copy(model, "fresh fast")}
+                                "aimc fresh, PyTorch sampler": aimc_copy(model, "fresh torch")}
     if aimc.load_chip().device.read_window is not None:  # banded 1/f noise: the preset's window
         out["aimc preset window"] = aimc_copy(model, "preset")
     out[f"aimc banded (T_w = {BANDED_WINDOW * 1e3:g} ms)"] = aimc_copy(model, "banded")
