@@ -585,17 +585,16 @@ class Tile(nn.Module):
         # in the output's dtype, after the cast, as a layer adds it to a float32 tile's output
         fold = bias is not None and bias.dtype == torch.float32 and (
             x.dtype == torch.float32 or not x.is_floating_point())
-        y, folded = None, bias if fold else None
+        y, folded, scale = None, bias if fold else None, self.output_scale
         if compiled and self.fast_linear_reads:  # products into reused buffers, compiled passes
             matrices = self.matrices(_output_major, key="linear", bias_layout=_output_major_bias)
-            scale = self.output_scale
             if (readout.fast_linear(matrices, self.adc, self.reference_column, len(self.beta))
                     and scale.dtype == torch.float32 and scale.device.type == "cpu"
                     and not (torch.is_grad_enabled() and (scale.requires_grad
                                                           or (fold and bias.requires_grad)))):
                 y = readout.read_linear_fast(levels, matrices, self.adc, self.normals, scale, step, folded)
         if y is None:
-            y = readout.to_weight_units(self.read_codes(levels), self.output_scale, step, folded)
+            y = readout.to_weight_units(self.read_codes(levels), scale, step, folded)
         y = y.view(*lead, self.out_features)
         y = y.to(x.dtype) if x.is_floating_point() else y  # float32 input: the same tensor
         return y if bias is None or fold else y + bias
