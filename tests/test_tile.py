@@ -175,3 +175,26 @@ def test_loads_a_state_dict_that_holds_conductance_planes():
     fresh = Tile(torch.randn(6, 300), device=PCM(), dac=DAC(), adc=ADC())
     fresh.load_state_dict(old)
     torch.testing.assert_close(fresh.target_weight, w, rtol=1e-5, atol=1e-6)
+
+
+def test_output_scale_follows_its_inputs():
+    """The tile keeps its output scale between reads; a new drift compensation factor, new
+    weights per siemens (a loaded state, in place) or another DAC must still change it."""
+    w = torch.randn(16, 40) * 0.1
+    tile = pcm_tile(w)
+    tile.program(seed=2)
+    tile.drift_to(DAY)
+
+    def fresh():
+        per_level = tile._unit_current() * tile.dac.full_scale_levels / tile.dac.v_read
+        return tile.weight_per_siemens * (per_level * tile.gdc_scale)
+
+    first = tile.output_scale
+    assert tile.output_scale is first and torch.equal(first, fresh())
+    tile.gdc_scale = tile.gdc_scale * 1.25
+    assert torch.equal(tile.output_scale, fresh()) and not torch.equal(tile.output_scale, first)
+    with torch.no_grad():
+        tile.weight_per_siemens.mul_(2.0)  # in place: the same tensor, a new version
+    assert torch.equal(tile.output_scale, fresh())
+    tile.dac = DAC(bits=6)
+    assert torch.equal(tile.output_scale, fresh())

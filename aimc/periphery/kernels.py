@@ -26,69 +26,66 @@ _INFINITY = np.int32(0x7F800000)  # the bits of +inf; a NaN's magnitude bits are
 
 
 @njit(**_OPTS)
-def row_peak_bits(bits, peak):
-    """Abs-max of each row of a float32 array ``[B, n]`` given as its ``int32`` bits: the
-    largest magnitude of a non-negative float32 has the largest bits, so the peak is an integer
-    maximum over the bits without their sign (a reduction the compiled loop vectorises, unlike
-    a loop-carried float maximum), exactly the abs-max. Writes the peaks' bits into ``peak
-    [B]`` (int32; view them as float32) and returns whether every row is finite (no NaN, no
-    infinity: bits below those of infinity). Feeds :func:`dac_rows`."""
-    finite = True
-    for b in range(bits.shape[0]):
-        row = bits[b]
-        top = np.int32(0)
-        for i in range(row.size):
-            top = max(top, row[i] & _MAGNITUDE)
-        peak[b] = top
-        finite = finite and top < _INFINITY
-    return finite
-
-
-def row_peaks(x: np.ndarray) -> tuple[np.ndarray, bool]:
-    """Abs-max of each row of the float32 array ``x [B, n]`` (:func:`row_peak_bits`) and
-    whether every row is finite."""
-    peak = np.empty(x.shape[0], dtype=np.int32)
-    finite = row_peak_bits(np.ascontiguousarray(x).view(np.int32), peak)
-    return peak.view(np.float32), finite
+def _row_peak_bits(bits):
+    """Abs-max of a float32 row given as its ``int32`` bits, as bits: the largest magnitude of
+    a non-negative float32 has the largest bits, so the peak is an integer maximum over the
+    bits without their sign (a reduction the compiled loop vectorises, unlike a loop-carried
+    float maximum), exactly the abs-max. Bits at or above those of infinity: the row holds
+    NaN or infinity."""
+    top = np.int32(0)
+    for i in range(bits.size):
+        top = max(top, bits[i] & _MAGNITUDE)
+    return top
 
 
 @njit(**_OPTS)
-def dac_rows(x, peak, top, input_range, quantize, levels, step):
+def dac_rows(x, bits, top, input_range, quantize, levels, step):
     """DAC levels of the rows of ``x [B, n]`` into ``levels``, the digital value of one level
     of each row into ``step [B]`` (:meth:`DAC.to_levels` with ``dims=-1``): abs-max scaling
-    by ``peak [B]`` (:func:`row_peaks`) when ``input_range <= 0``, else a fixed range with
-    clipping; rounded when ``quantize``. The caller refuses rows whose peak is not finite
-    (NaN or infinity in the row)."""
+    by each row's peak when ``input_range <= 0``, else a fixed range with clipping; rounded
+    when ``quantize``. ``bits``: ``x`` viewed as ``int32`` (the same memory), from which each
+    row's peak comes (:func:`_row_peak_bits`) while the row is in the core's L1 cache, so
+    that ``x`` is read from memory once. Returns whether every row is finite; the caller
+    refuses the levels of a read that is not (NaN or infinity in a row)."""
     top = _F(top)
     tiny = _F(np.finfo(np.float32).tiny) * top
+    peak_bits = np.empty(1, dtype=np.int32)
+    peak = peak_bits.view(np.float32)  # the peak's bits as a float32 number
+    finite = True
     for b in range(x.shape[0]):
         row, out = x[b], levels[b]
+        peak_bits[0] = _row_peak_bits(bits[b])
+        finite = finite and peak_bits[0] < _INFINITY
         if input_range > 0.0:
             scale = _F(top / input_range)
             step[b] = _F(input_range / top)
-            for i in range(row.size):
-                out[i] = min(max(row[i] * scale, -top), top)
+            if quantize:
+                for i in range(row.size):
+                    out[i] = np.rint(min(max(row[i] * scale, -top), top))
+            else:
+                for i in range(row.size):
+                    out[i] = min(max(row[i] * scale, -top), top)
         else:
-            p = max(peak[b], tiny)
+            p = max(peak[0], tiny)
             scale = (_F(1.0) / p) * top  # as torch evaluates `top / peak` (reciprocal, then times)
             step[b] = p / top
-            for i in range(row.size):
-                out[i] = row[i] * scale
-        if quantize:
-            for i in range(row.size):
-                out[i] = np.rint(out[i])
+            if quantize:
+                for i in range(row.size):
+                    out[i] = np.rint(row[i] * scale)
+            else:
+                for i in range(row.size):
+                    out[i] = row[i] * scale
+    return finite
 
 
 def dac_levels(x, top: float, input_range: float, quantize: bool, levels: np.ndarray):
-    """:func:`dac_rows` of a float32 CPU tensor ``x [B, n]`` into the array ``levels [B, n]``,
-    peaks by :func:`row_peaks`; returns the digital value of one level of each row (a tensor
-    ``[B]``). Refuses NaN and infinity (``ValueError``)."""
-    x = x.numpy()
-    peak, finite = row_peaks(x)
-    if not finite:
-        raise ValueError("analog layer input contains NaN or infinite values")
+    """:func:`dac_rows` of a float32 CPU tensor ``x [B, n]`` into the array ``levels [B, n]``;
+    returns the digital value of one level of each row (a tensor ``[B]``). Refuses NaN and
+    infinity (``ValueError``)."""
+    x = np.ascontiguousarray(x.numpy())
     step = torch.empty(x.shape[0], dtype=torch.float32)
-    dac_rows(x, peak, top, input_range, quantize, levels, step.numpy())
+    if not dac_rows(x, x.view(np.int32), top, input_range, quantize, levels, step.numpy()):
+        raise ValueError("analog layer input contains NaN or infinite values")
     return step
 
 

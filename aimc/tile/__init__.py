@@ -227,9 +227,10 @@ class Tile(nn.Module):
         self.fast_linear_reads = True  # forward's reads through readout.read_linear_fast (tests: False)
         self.noise_precision = torch.float32  # dtype of the noise-variance products (set_noise_precision)
         self._scratch = [np.empty(0, dtype=np.float32)] * 2  # read-out: normal numbers, transposed
-        self._layouts: dict[str, tuple[torch.Tensor, torch.Tensor | None]] = {}
+        self._layouts: dict[str, ReadMatrices | readout.LinearPlan] = {}  # matrices rearranged for reads
         self._gdc_reference: float | None = None
         self.gdc_scale = 1.0
+        self._output_scale: tuple[tuple, torch.Tensor, torch.Tensor] | None = None  # output_scale, kept
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:
         # files written before the targets were stored as weights hold the conductance planes
@@ -466,7 +467,15 @@ class Tile(nn.Module):
         """Per-column factor from summed ADC codes to weight units per DAC level (includes drift
         compensation): ``y = codes * output_scale * step`` with ``step`` from the DAC."""
         per_level = self._unit_current() * self.dac.full_scale_levels / self.dac.v_read
-        return self.weight_per_siemens * (per_level * self.gdc_scale)
+        gdc, per_siemens = self.gdc_scale, self.weight_per_siemens
+        if not isinstance(gdc, float) or per_siemens.is_inference():  # no version counter to check
+            return per_siemens * (per_level * gdc)
+        # kept while its inputs are the same (a read takes it once per layer)
+        key = (per_level, gdc, per_siemens._version)
+        kept = self._output_scale
+        if kept is None or kept[0] != key or kept[1] is not per_siemens:
+            kept = self._output_scale = (key, per_siemens, per_siemens * (per_level * gdc))
+        return kept[2]
 
     def matrices(
         self,
@@ -560,6 +569,16 @@ class Tile(nn.Module):
         matrices = self.matrices(_output_major, key="linear", bias_layout=_output_major_bias)
         return readout.read_codes(levels, matrices, self.read_out, self.beta)
 
+    def _linear_plan(self) -> readout.LinearPlan:
+        """The linear read matrices (:meth:`matrices`, output-major) prepared for
+        :func:`aimc.tile.readout.read_linear_fast`, kept with them until the next program or
+        drift."""
+        plan = self._layouts.get("linear plan")
+        if plan is None:
+            matrices = self.matrices(_output_major, key="linear", bias_layout=_output_major_bias)
+            plan = self._layouts["linear plan"] = readout.LinearPlan(matrices)
+        return plan
+
     def _dac_compiled(self, x: torch.Tensor, pad: bool = True) -> tuple[torch.Tensor, torch.Tensor | float]:
         """:meth:`DAC.to_levels` of the rows of ``x [B, n]`` as one compiled pass
         (:func:`aimc.tile.readout.dac_compiled`); with ``pad`` into a buffer that already holds
@@ -572,7 +591,8 @@ class Tile(nn.Module):
         if x.shape[-1] != self.in_features:
             raise ValueError(f"expected inputs with {self.in_features} features, got {x.shape[-1]}")
         lead = x.shape[:-1]
-        x2 = x.reshape(-1, self.in_features).to(torch.float32)
+        x2 = x if x.dim() == 2 and x.dtype == torch.float32 else \
+            x.reshape(-1, self.in_features).to(torch.float32)
         compiled = x2.device.type == "cpu" and not x2.requires_grad
         if compiled:
             levels, step = self._dac_compiled(x2)
@@ -587,16 +607,16 @@ class Tile(nn.Module):
             x.dtype == torch.float32 or not x.is_floating_point())
         y, folded, scale = None, bias if fold else None, self.output_scale
         if compiled and self.fast_linear_reads:  # products into reused buffers, compiled passes
-            matrices = self.matrices(_output_major, key="linear", bias_layout=_output_major_bias)
-            if (readout.fast_linear(matrices, self.adc, self.reference_column, len(self.beta))
+            plan = self._linear_plan()
+            if (readout.fast_linear(plan.matrices, self.adc, self.reference_column, len(self.beta))
                     and scale.dtype == torch.float32 and scale.device.type == "cpu"
                     and not (torch.is_grad_enabled() and (scale.requires_grad
                                                           or (fold and bias.requires_grad)))):
-                y = readout.read_linear_fast(levels, matrices, self.adc, self.normals, scale, step, folded)
+                y = readout.read_linear_fast(levels, plan, self.adc, self.normals, scale, step, folded)
         if y is None:
             y = readout.to_weight_units(self.read_codes(levels), scale, step, folded)
-        y = y.view(*lead, self.out_features)
-        y = y.to(x.dtype) if x.is_floating_point() else y  # float32 input: the same tensor
+        y = y if x.dim() == 2 else y.view(*lead, self.out_features)
+        y = y.to(x.dtype) if x.is_floating_point() and x.dtype != y.dtype else y
         return y if bias is None or fold else y + bias
 
     def extra_repr(self) -> str:

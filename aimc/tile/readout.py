@@ -250,8 +250,29 @@ def fast_linear(matrices: ReadMatrices, adc: ADC, reference_column: bool, groups
             and adc.kind == "ideal" and adc.noise == 0.0 and not reference_column and groups == 1)
 
 
-def read_linear_fast(levels: torch.Tensor, matrices: ReadMatrices, adc: ADC, normals: NormalSource,
-                     col_scale: torch.Tensor, step: torch.Tensor | float,
+class LinearPlan:
+    """What :func:`read_linear_fast` takes from one set of read matrices as it is, prepared once
+    per drift (``Tile`` keeps it with its matrices) instead of at every read: each array's
+    conductances (and noise variances) as the ``[rows, columns]`` views its product takes, and
+    which noise terms the read adds. A read costs a few microseconds of Python per tensor
+    operation; a layer that took three dozen of them per read spent more there than in its
+    DAC on a small batch."""
+
+    __slots__ = ("matrices", "arrays", "columns", "rows", "w", "var", "noisy", "plain")
+
+    def __init__(self, matrices: ReadMatrices) -> None:
+        self.matrices = matrices
+        self.arrays, self.columns, self.rows = matrices.w.shape
+        self.w = tuple(w.t() for w in matrices.w)
+        self.noisy = not (matrices.var is None and matrices.bias is None and matrices.shot is None)
+        # the variance is one product of non-negative numbers (no clamp needed before the root)
+        self.plain = (matrices.bias is None and matrices.shot is None and matrices.var is not None
+                      and matrices.var.dtype == torch.float32)
+        self.var = tuple(v.t() for v in matrices.var) if self.plain else None
+
+
+def read_linear_fast(levels: torch.Tensor, matrices: ReadMatrices | LinearPlan, adc: ADC,
+                     normals: NormalSource, col_scale: torch.Tensor, step: torch.Tensor | float,
                      bias: torch.Tensor | None = None) -> torch.Tensor:
     """:func:`read_codes` followed by :func:`to_weight_units` for the reads of
     :func:`fast_linear`, bit for bit, with fewer passes over memory: array by array, the
@@ -262,44 +283,67 @@ def read_linear_fast(levels: torch.Tensor, matrices: ReadMatrices, adc: ADC, nor
     (:func:`aimc.array.column_variance`), its square root by torch and the array's normal
     numbers (drawn as the general path draws them, array by array). One array's buffers at a
     time keep a read's working set in the core's cache. ``levels``: ``[B, arrays*rows]``
-    float32 on the CPU (the zero levels of unused rows included)."""
-    from ..periphery import kernels  # numba: imported at the first read
-
-    row_arrays, columns, rows = matrices.w.shape
-    batch = levels.shape[0]
-    steps = _row_steps(step, batch).numpy()
+    float32 on the CPU (the zero levels of unused rows included); ``matrices``: the read
+    matrices or their :class:`LinearPlan`."""
+    plan = matrices if isinstance(matrices, LinearPlan) else LinearPlan(matrices)
+    kernels = _kernels()
+    batch, rows, columns = levels.shape[0], plan.rows, plan.columns
+    steps = step.numpy().reshape(batch) if isinstance(step, torch.Tensor) and step.shape == (batch, 1) \
+        and step.is_contiguous() else _row_steps(step, batch).numpy()  # (the DAC's [B, 1] as it is)
     bias_np = steps if bias is None else bias.detach().contiguous().numpy()
     scale_np = col_scale.contiguous().numpy()
-    gain, quantize, max_code = 1.0 + adc.gain_error, adc.levels is not None, adc.max_code or 0.0
-    scaled = bool(adc.gain_error or adc.offset)  # decided as ADC.digitize decides it
+    gain, quantize, max_code, scaled = _adc_terms(adc)
     out = torch.empty(batch, columns, dtype=torch.float32)
     out_np = out.numpy()
-    noisy = not (matrices.var is None and matrices.bias is None and matrices.shot is None)
-    squares = None if matrices.var is None else \
+    noisy, last = plan.noisy, plan.arrays - 1
+    squares = None if plan.matrices.var is None else \
         torch.mul(levels, levels, out=scratch(2, levels.numel()).view_as(levels))  # once for every array
-    currents = scratch(1, batch * columns).view(batch, columns)
-    cur_np = currents.numpy()
-    # the variance is one product of non-negative numbers (no clamp needed before the root)
-    plain = matrices.bias is None and matrices.shot is None and matrices.var is not None \
-        and matrices.var.dtype == torch.float32
+    currents, cur_np = scratch_view(1, batch, columns)
     std_np = z_np = cur_np  # unread without noise
-    for a in range(row_arrays):
-        v = _array_rows(levels, a, rows, row_arrays)
-        w = matrices.w[a]
-        torch.mm(v, w.t(), out=currents)
+    for a, (v, w) in enumerate(zip(levels.split(rows, 1) if last else (levels,), plan.w, strict=True)):
+        torch.mm(v, w, out=currents)
         if noisy:
-            sq = _array_rows(squares, a, rows, row_arrays)
-            if plain:  # column_variance's product, into a reused buffer
-                std = torch.mm(sq, matrices.var[a].t(), out=scratch(3, batch * columns).view(batch, columns))
+            sq = _array_rows(squares, a, rows, plan.arrays)
+            if plan.plain:  # column_variance's product, into a reused buffer
+                std = torch.mm(sq, plan.var[a], out=scratch(3, batch * columns).view(batch, columns))
             else:
-                m = matrices.array(a)
+                m = plan.matrices.array(a)
                 std = column_variance(v, currents, m.var, nn.functional.linear, m.bias, m.shot,
                                       squares=sq).clamp_(min=0.0)
             std_np = std.sqrt_().numpy()  # torch's square root, as the general path takes it
             z_np = normals.draw(currents.shape).numpy()
         kernels.adc_rows_add(cur_np, std_np, z_np, out_np, a > 0, noisy, scaled, gain, adc.offset, quantize,
-                             max_code, a == row_arrays - 1, scale_np, steps, bias_np, bias is not None)
+                             max_code, a == last, scale_np, steps, bias_np, bias is not None)
     return out
+
+
+_adc_cache: dict[int, tuple[ADC, tuple[float, bool, float, bool]]] = {}
+
+
+def _adc_terms(adc: ADC) -> tuple[float, bool, float, bool]:
+    """An ideal ADC's numbers for :func:`~aimc.periphery.kernels.adc_rows_add`: gain, whether it
+    quantises, the largest code (0: no clipping) and whether it scales (gain error or offset,
+    decided as :meth:`ADC.digitize` decides it); once per converter (an ``ADC`` is frozen)."""
+    hit = _adc_cache.get(id(adc))
+    if hit is None or hit[0] is not adc:
+        if len(_adc_cache) > 256:
+            _adc_cache.clear()
+        terms = (1.0 + adc.gain_error, adc.levels is not None, adc.max_code or 0.0,
+                 bool(adc.gain_error or adc.offset))
+        hit = _adc_cache[id(adc)] = (adc, terms)
+    return hit[1]
+
+
+_kernel_module = None
+
+
+def _kernels():
+    """:mod:`aimc.periphery.kernels` (numba), imported at the first read."""
+    global _kernel_module
+    if _kernel_module is None:
+        from ..periphery import kernels
+        _kernel_module = kernels
+    return _kernel_module
 
 
 def _row_steps(step: torch.Tensor | float, batch: int) -> torch.Tensor:
@@ -345,6 +389,29 @@ def scratch(slot: int, numel: int) -> torch.Tensor:
     return buf[:numel]
 
 
+def scratch_view(slot: int, batch: int, width: int) -> tuple[torch.Tensor, np.ndarray]:
+    """:func:`scratch` ``(slot, batch * width)`` as a ``[batch, width]`` tensor and its numpy
+    view, kept with the buffer (made again when the buffer grows): a read asks for the same
+    shapes again and again, and making two views costs more than looking them up."""
+    views = getattr(_scratch, "views", None)
+    if views is None:
+        views = _scratch.views = {}
+    of_slot = views.get(slot)
+    if of_slot is not None and of_slot[0] is _scratch.buffers.get(slot):
+        hit = of_slot[1].get((batch, width))
+        if hit is not None:
+            return hit
+    buf = scratch(slot, batch * width)
+    t = buf.view(batch, width)
+    if batch * width > SCRATCH_LIMIT:  # a fresh tensor, not kept
+        return t, t.numpy()
+    kept = _scratch.buffers[slot]
+    if of_slot is None or of_slot[0] is not kept:  # the buffer grew: the old views go with it
+        of_slot = views[slot] = (kept, {})
+    hit = of_slot[1][(batch, width)] = (t, t.numpy())
+    return hit
+
+
 def dac_compiled(x: torch.Tensor, dac: DAC,
                  rows: int | None = None) -> tuple[torch.Tensor, torch.Tensor | float]:
     """:meth:`DAC.to_levels` of the rows of ``x [B, n]`` (one abs-max scale per row) as one
@@ -353,17 +420,16 @@ def dac_compiled(x: torch.Tensor, dac: DAC,
     array rows. Returns the levels (in this thread's reused :func:`scratch` buffer: valid until
     the next read) and the digital value of one level (per row, or one number for a fixed
     range). Refuses NaN and infinity."""
-    from ..periphery.kernels import dac_levels  # numba: imported at the first read
-
     fixed = dac.scaling == "fixed"
     x = x.contiguous()
-    n = x.shape[1]
+    batch, n = x.shape
     rows = n if rows is None else max(rows, n)
-    levels = scratch(0, x.shape[0] * rows).view(x.shape[0], rows)
-    out = levels.numpy()
-    out[:, n:] = 0.0  # through numpy: no autograd version counter, also in inference mode
-    step = dac_levels(x, float(dac.levels or 1), dac.input_range if fixed else 0.0, dac.levels is not None,
-                      out[:, :n])
+    levels, out = scratch_view(0, batch, rows)
+    if rows > n:
+        out[:, n:] = 0.0  # through numpy: no autograd version counter, also in inference mode
+        out = out[:, :n]
+    step = _kernels().dac_levels(x, float(dac.levels or 1), dac.input_range if fixed else 0.0,
+                                 dac.levels is not None, out)
     return levels, (dac.input_range / float(dac.levels or 1) if fixed else step.unsqueeze(1))
 
 

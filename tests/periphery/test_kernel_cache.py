@@ -27,7 +27,7 @@ import numpy as np
 from aimc.periphery import kernels
 x = np.array([[0.5, -1.0, 0.25]], dtype=np.float32)
 levels, step = np.empty_like(x), np.empty(1, dtype=np.float32)
-kernels.dac_rows(x, np.array([1.0], dtype=np.float32), 127.0, 0.0, True, levels, step)
+assert kernels.dac_rows(x, x.view(np.int32), 127.0, 0.0, True, levels, step)
 assert levels.tolist() == [[64.0, -127.0, 32.0]], levels
 """,
     "array": """

@@ -115,24 +115,30 @@ def test_dac_compiled_equals_the_dacs_tensor_code():
             ro.dac_compiled(x_bad, DAC())
 
 
-def test_row_peaks_are_the_abs_max_and_refuse_nan_and_infinity():
-    from aimc.periphery.kernels import row_peaks
+def test_dac_row_peaks_are_the_abs_max_and_refuse_nan_and_infinity():
+    """The compiled DAC finds each row's peak as an integer maximum over the floats' bits: the
+    abs-max (negative peaks, signed zeros, subnormals), and NaN or infinity anywhere is refused."""
+    from aimc.periphery.kernels import dac_rows
+
+    def peaks(x: np.ndarray) -> tuple[np.ndarray, bool]:  # top 1, no rounding: step = peak
+        levels, step = np.empty_like(x), np.empty(x.shape[0], dtype=np.float32)
+        return step, dac_rows(x, x.view(np.int32), 1.0, 0.0, False, levels, step)
 
     x = torch.randn(7, 33, generator=torch.Generator().manual_seed(2))
     x[3, 5] = -9.0  # the peak of a row is a negative number
     x[5] = 0.0
-    x[5, 4] = -0.0
-    x[6, 30] = -1e-40  # a subnormal peak
-    x[6, :30] = 0.0
-    x[6, 31:] = 0.0
-    peaks, finite = row_peaks(x.numpy())
-    assert finite and torch.equal(torch.from_numpy(peaks), x.abs().amax(dim=1))
+    x[5, 4] = -0.0  # an all-zero row: the peak is clamped to the smallest normal float
+    x[6] = 0.0
+    x[6, 30] = -2e-38  # a peak just above the smallest normal float
+    x[6, 31] = 1e-40  # a subnormal
+    step, finite = peaks(x.numpy())
+    tiny = torch.finfo(torch.float32).tiny
+    assert finite and torch.equal(torch.from_numpy(step), x.abs().amax(dim=1).clamp(min=tiny))
     for row, bad in ((1, float("nan")), (2, -float("inf")), (4, float("inf"))):
         y = x.clone()
         y[row, 8] = bad
-        peaks, finite = row_peaks(y.numpy())
-        assert not finite and not np.isfinite(peaks[row]) and np.isfinite(np.delete(peaks, row)).all()
-    assert row_peaks(np.full((2, 3), np.float32(3.4e38)))[1]  # the largest floats are finite
+        assert not peaks(y.numpy())[1]
+    assert peaks(np.full((2, 3), np.float32(3.4e38)))[1]  # the largest floats are finite
 
 
 def test_dac_levels_of_consecutive_reads_do_not_leak_between_layer_sizes():
@@ -145,6 +151,19 @@ def test_dac_levels_of_consecutive_reads_do_not_leak_between_layer_sizes():
     levels, _ = ro.dac_compiled(x, dac, rows=16)
     assert torch.equal(levels[:, 10:], torch.zeros(9, 6))
     assert torch.equal(levels[:, :10], dac.to_levels(x)[0])
+
+
+def test_scratch_views_follow_a_grown_buffer():
+    """The kept views of a scratch buffer are made again when a larger read grows it: a read of
+    the first shape after the growth writes into the buffer in use, not into the old one."""
+    t1, a1 = ro.scratch_view(5, 3, 4)
+    assert ro.scratch_view(5, 3, 4)[0] is t1  # kept
+    ro.scratch_view(5, 64, 64)  # grows the buffer of slot 5
+    t2, a2 = ro.scratch_view(5, 3, 4)
+    assert t2.data_ptr() == ro.scratch(5, 12).data_ptr() != t1.data_ptr()
+    a2[:] = 7.0
+    assert torch.equal(ro.scratch(5, 12).view(3, 4), torch.full((3, 4), 7.0))
+    assert np.shares_memory(a2, t2.numpy())
 
 
 @pytest.mark.parametrize("step_kind", ["rows", "fixed"])
