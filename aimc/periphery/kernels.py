@@ -187,6 +187,13 @@ def _rescale_row(row, col_scale, s, bias, add_bias):
 
 
 @njit(inline="always", **_OPTS)
+def _rescaled(c, col_scale, row_step, bias, add_bias, m):
+    """Output ``m`` of a row of :func:`scale_rows` from its summed code ``c``."""
+    c = c * col_scale[m] * row_step
+    return c + bias[m] if add_bias else c
+
+
+@njit(inline="always", **_OPTS)
 def _ideal_adc(c, scale, gain, offset, quantize, max_code):
     """The ideal noiseless ADC of :meth:`ADC.digitize` on one float32 value: ``· gain + offset``
     when ``scale``, rounded when ``quantize``, clipped to ``±max_code`` when ``max_code > 0``."""
@@ -208,7 +215,7 @@ def adc_rows_add(currents, std, z, out, accumulate, noisy, scale, gain, offset, 
     noiseless ADC of :meth:`ADC.digitize` (``· gain + offset`` when ``scale``, rounded when
     ``quantize``, clipped to ``±max_code`` when ``max_code > 0``); with ``finish`` (the last
     array) each row then gets the digital end of :func:`scale_rows` (``· col_scale [M] · step
-    [b]``, plus ``bias [M]`` when ``add_bias``) while it is still in cache. The float32
+    [b]``, plus ``bias [M]`` when ``add_bias``) in the same loop. The float32
     operations, in the order, of :func:`aimc.array.add_noise`, :meth:`ADC.digitize`, the
     digital sum over arrays of :func:`aimc.tile.readout.read_codes` and
     :func:`aimc.tile.readout.to_weight_units` (the tests compare them bit for bit). Array by
@@ -218,7 +225,27 @@ def adc_rows_add(currents, std, z, out, accumulate, noisy, scale, gain, offset, 
     B, M = currents.shape
     for b in range(B):
         cur, dst = currents[b], out[b]
-        if noisy:
+        if finish:  # the last array: the digital end in the same loop (_rescaled)
+            row_step = step[b]
+            if noisy and accumulate:
+                s, n = std[b], z[b]
+                for m in range(M):
+                    c = dst[m] + _ideal_adc(cur[m] + s[m] * n[m], scale, gain, offset, quantize, max_code)
+                    dst[m] = _rescaled(c, col_scale, row_step, bias, add_bias, m)
+            elif noisy:
+                s, n = std[b], z[b]
+                for m in range(M):
+                    c = _ideal_adc(cur[m] + s[m] * n[m], scale, gain, offset, quantize, max_code)
+                    dst[m] = _rescaled(c, col_scale, row_step, bias, add_bias, m)
+            elif accumulate:
+                for m in range(M):
+                    c = dst[m] + _ideal_adc(cur[m], scale, gain, offset, quantize, max_code)
+                    dst[m] = _rescaled(c, col_scale, row_step, bias, add_bias, m)
+            else:
+                for m in range(M):
+                    c = _ideal_adc(cur[m], scale, gain, offset, quantize, max_code)
+                    dst[m] = _rescaled(c, col_scale, row_step, bias, add_bias, m)
+        elif noisy:
             s, n = std[b], z[b]
             for m in range(M):
                 c = _ideal_adc(cur[m] + s[m] * n[m], scale, gain, offset, quantize, max_code)
@@ -227,5 +254,3 @@ def adc_rows_add(currents, std, z, out, accumulate, noisy, scale, gain, offset, 
             for m in range(M):
                 c = _ideal_adc(cur[m], scale, gain, offset, quantize, max_code)
                 dst[m] = dst[m] + c if accumulate else c
-        if finish:
-            _rescale_row(dst, col_scale, step[b], bias, add_bias)

@@ -290,9 +290,9 @@ def read_linear_fast(levels: torch.Tensor, matrices: ReadMatrices | LinearPlan, 
     batch, rows, columns = levels.shape[0], plan.rows, plan.columns
     steps = step.numpy().reshape(batch) if isinstance(step, torch.Tensor) and step.shape == (batch, 1) \
         and step.is_contiguous() else _row_steps(step, batch).numpy()  # (the DAC's [B, 1] as it is)
-    bias_np = steps if bias is None else bias.detach().contiguous().numpy()
-    scale_np = col_scale.contiguous().numpy()
-    gain, quantize, max_code, scaled = _adc_terms(adc)
+    bias_np = steps if bias is None else _numpy(bias)
+    scale_np = _numpy(col_scale)
+    gain, quantize, max_code, scaled, offset = _terms(adc)
     out = torch.empty(batch, columns, dtype=torch.float32)
     out_np = out.numpy()
     noisy, last = plan.noisy, plan.arrays - 1
@@ -312,26 +312,40 @@ def read_linear_fast(levels: torch.Tensor, matrices: ReadMatrices | LinearPlan, 
                                       squares=sq).clamp_(min=0.0)
             std_np = std.sqrt_().numpy()  # torch's square root, as the general path takes it
             z_np = normals.draw(currents.shape).numpy()
-        kernels.adc_rows_add(cur_np, std_np, z_np, out_np, a > 0, noisy, scaled, gain, adc.offset, quantize,
+        kernels.adc_rows_add(cur_np, std_np, z_np, out_np, a > 0, noisy, scaled, gain, offset, quantize,
                              max_code, a == last, scale_np, steps, bias_np, bias is not None)
     return out
 
 
-_adc_cache: dict[int, tuple[ADC, tuple[float, bool, float, bool]]] = {}
+_terms_cache: dict[int, tuple[ADC | DAC, tuple]] = {}
 
 
-def _adc_terms(adc: ADC) -> tuple[float, bool, float, bool]:
-    """An ideal ADC's numbers for :func:`~aimc.periphery.kernels.adc_rows_add`: gain, whether it
-    quantises, the largest code (0: no clipping) and whether it scales (gain error or offset,
-    decided as :meth:`ADC.digitize` decides it); once per converter (an ``ADC`` is frozen)."""
-    hit = _adc_cache.get(id(adc))
-    if hit is None or hit[0] is not adc:
-        if len(_adc_cache) > 256:
-            _adc_cache.clear()
-        terms = (1.0 + adc.gain_error, adc.levels is not None, adc.max_code or 0.0,
-                 bool(adc.gain_error or adc.offset))
-        hit = _adc_cache[id(adc)] = (adc, terms)
+def _terms(converter: ADC | DAC) -> tuple:
+    """A converter's numbers for the compiled loops, once per converter (``ADC`` and ``DAC`` are
+    frozen; a read looks them up instead of evaluating their properties again). An ideal ADC:
+    gain, whether it quantises, the largest code (0: no clipping), whether it scales (gain error
+    or offset, decided as :meth:`ADC.digitize` decides it) and the offset
+    (:func:`~aimc.periphery.kernels.adc_rows_add`). A DAC: the top level, the fixed input range
+    (0: abs-max scaling per row) and whether it rounds (:func:`~aimc.periphery.kernels.dac_rows`)."""
+    hit = _terms_cache.get(id(converter))
+    if hit is None or hit[0] is not converter:
+        if len(_terms_cache) > 256:
+            _terms_cache.clear()
+        if isinstance(converter, ADC):
+            adc = converter
+            terms = (1.0 + adc.gain_error, adc.levels is not None, adc.max_code or 0.0,
+                     bool(adc.gain_error or adc.offset), adc.offset)
+        else:
+            dac = converter
+            terms = (float(dac.levels or 1), dac.input_range if dac.scaling == "fixed" else 0.0,
+                     dac.levels is not None)
+        hit = _terms_cache[id(converter)] = (converter, terms)
     return hit[1]
+
+
+def _numpy(t: torch.Tensor) -> np.ndarray:
+    """A CPU float32 tensor's numbers as a numpy array (a view when contiguous)."""
+    return (t if t.is_contiguous() else t.contiguous()).detach().numpy()
 
 
 _kernel_module = None
@@ -373,9 +387,9 @@ def scratch(slot: int, numel: int) -> torch.Tensor:
     the same thread asks for the same slot: never return it to the caller. Made outside
     inference mode (an inference tensor could not be written by later reads outside it).
     Slots: 0 the DAC levels, 1-3 :func:`read_linear_fast`'s currents, input squares and
-    variances; as each keeps at most :data:`SCRATCH_LIMIT`, a thread that reads holds at most
-    256 MiB between reads (as much as the largest read's temporaries; small reads, small
-    buffers)."""
+    variances, 4 the DAC's value of one level of each row; as each keeps at most
+    :data:`SCRATCH_LIMIT`, a thread that reads holds at most 320 MiB between reads (as much as
+    the largest read's temporaries; small reads, small buffers)."""
     buffers = getattr(_scratch, "buffers", None)
     if buffers is None:
         buffers = _scratch.buffers = {}
@@ -415,12 +429,12 @@ def scratch_view(slot: int, batch: int, width: int) -> tuple[torch.Tensor, np.nd
 def dac_compiled(x: torch.Tensor, dac: DAC,
                  rows: int | None = None) -> tuple[torch.Tensor, torch.Tensor | float]:
     """:meth:`DAC.to_levels` of the rows of ``x [B, n]`` (one abs-max scale per row) as one
-    compiled pass (the same numbers, :func:`aimc.periphery.kernels.dac_levels`); with ``rows``
+    compiled pass (the same numbers, :func:`aimc.periphery.kernels.dac_rows`); with ``rows``
     (> n) into a ``[B, rows]`` buffer whose columns beyond ``n`` hold the zero levels of unused
-    array rows. Returns the levels (in this thread's reused :func:`scratch` buffer: valid until
-    the next read) and the digital value of one level (per row, or one number for a fixed
-    range). Refuses NaN and infinity."""
-    fixed = dac.scaling == "fixed"
+    array rows. Returns the levels and the digital value of one level (per row, ``[B, 1]``, or
+    one number for a fixed range), both in this thread's reused :func:`scratch` buffers: valid
+    until the next read. Refuses NaN and infinity."""
+    top, fixed_range, rounds = _terms(dac)
     x = x.contiguous()
     batch, n = x.shape
     rows = n if rows is None else max(rows, n)
@@ -428,9 +442,11 @@ def dac_compiled(x: torch.Tensor, dac: DAC,
     if rows > n:
         out[:, n:] = 0.0  # through numpy: no autograd version counter, also in inference mode
         out = out[:, :n]
-    step = _kernels().dac_levels(x, float(dac.levels or 1), dac.input_range if fixed else 0.0,
-                                 dac.levels is not None, out)
-    return levels, (dac.input_range / float(dac.levels or 1) if fixed else step.unsqueeze(1))
+    step, step_np = scratch_view(4, batch, 1)
+    xn = x.numpy()
+    if not _kernels().dac_rows(xn, xn.view(np.int32), top, fixed_range, rounds, out, step_np.reshape(batch)):
+        raise ValueError("analog layer input contains NaN or infinite values")
+    return levels, (fixed_range / top if fixed_range > 0.0 else step)
 
 
 def to_weight_units(codes: torch.Tensor, col_scale: torch.Tensor, step: torch.Tensor | float,
