@@ -465,7 +465,8 @@ class Tile(nn.Module):
     @property
     def output_scale(self) -> torch.Tensor:
         """Per-column factor from summed ADC codes to weight units per DAC level (includes drift
-        compensation): ``y = codes * output_scale * step`` with ``step`` from the DAC."""
+        compensation): ``y = codes * output_scale * step`` with ``step`` from the DAC. The
+        tensor is kept between reads while its inputs stay the same: read it, never write it."""
         per_level = self._unit_current() * self.dac.full_scale_levels / self.dac.v_read
         gdc, per_siemens = self.gdc_scale, self.weight_per_siemens
         if not isinstance(gdc, float) or per_siemens.is_inference():  # no version counter to check
