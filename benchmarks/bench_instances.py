@@ -13,7 +13,8 @@ Contestants, each in a fresh process with one torch thread, on the demo CNN and 
 
 Rounds alternate the contestants; printed: the median wall and CPU time of each, the speed-up
 against the baseline, and whether the accuracies of every instance, time and setting are equal to
-the baseline's. The machine's load average is printed before and after.
+the baseline's (every tree reads with PyTorch's normal sampler, the baseline's only one). The
+machine's load average is printed before and after.
 
 Second table (``--no-stacked`` skips it): would one batched product over ``R = 10`` stacked chip
 instances beat ``R`` separate products? Timed in this process (one thread, median of 5 calls of
@@ -32,8 +33,9 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
+
+from _worktree import worktree
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -48,6 +50,11 @@ from aimc.demo import DEFAULT_CHIP, TIMES, trained_demo, with_gdc
 from aimc.evaluation import evaluate_over_time
 model, test = trained_demo()
 analog, _ = convert(model, with_gdc(load_chip(DEFAULT_CHIP)))
+try:  # PyTorch's sampler in every tree: the only one the baseline has (comparable accuracies)
+    from aimc.nn import set_noise_sampler
+    set_noise_sampler(analog, "torch")
+except ImportError:
+    pass
 evaluate_over_time(analog, test, [1.0], repeats=1, progress=False)  # warm-up
 times, mode = list(TIMES.values()), sys.argv[2]
 wall, cpu = time.perf_counter(), time.process_time()
@@ -76,20 +83,13 @@ def main() -> None:
     args = parser.parse_args()
     print(f"load before: {os.getloadavg()[0]:.2f} (1 min); {os.cpu_count()} cores; "
           "1 torch thread per process")
-    with tempfile.TemporaryDirectory() as tmp:
-        base = Path(tmp) / "baseline"
-        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(base), args.baseline],
-                       check=True, capture_output=True)
-        try:
-            contestants = {f"baseline ({args.baseline})": (base, "baseline"),
-                           "settings, 1 worker": (ROOT, "1"), "settings, 2 workers": (ROOT, "2")}
-            results: dict[str, list[dict]] = {k: [] for k in contestants}
-            for _ in range(args.rounds):
-                for name, (root, mode) in contestants.items():
-                    results[name].append(run(root, mode))
-        finally:
-            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(base)],
-                           check=False)
+    with worktree(args.baseline) as base:
+        contestants = {f"baseline ({args.baseline})": (base, "baseline"),
+                       "settings, 1 worker": (ROOT, "1"), "settings, 2 workers": (ROOT, "2")}
+        results: dict[str, list[dict]] = {k: [] for k in contestants}
+        for _ in range(args.rounds):
+            for name, (root, mode) in contestants.items():
+                results[name].append(run(root, mode))
     reference = next(iter(results.values()))[0]["acc"]
     base_wall = statistics.median(r["wall"] for r in next(iter(results.values())))
     print("| contestant | wall time (median) | CPU time | speed-up (wall) "

@@ -20,8 +20,10 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
+from contextlib import nullcontext
 from pathlib import Path
+
+from _worktree import worktree
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -67,22 +69,12 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=200)
     args = parser.parse_args()
     print(f"load average before: {', '.join(f'{v:.2f}' for v in os.getloadavg())}", flush=True)
-    with tempfile.TemporaryDirectory() as tmp:
-        trees = {"this checkout": ROOT}
-        if args.baseline:
-            base = Path(tmp) / "baseline"
-            subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "-q", str(base),
-                            args.baseline], check=True)
-            trees[args.baseline] = base
-        try:
-            results: dict[str, list[dict[str, float]]] = {t: [] for t in trees}
-            for _ in range(args.rounds):
-                for tag, tree in trees.items():
-                    results[tag].append(run(tree, args.calls))
-        finally:
-            if args.baseline:
-                subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(base)],
-                               check=False)
+    with worktree(args.baseline) if args.baseline else nullcontext() as base:
+        trees = {"this checkout": ROOT} | ({args.baseline: base} if args.baseline else {})
+        results: dict[str, list[dict[str, float]]] = {t: [] for t in trees}
+        for _ in range(args.rounds):
+            for tag, tree in trees.items():
+                results[tag].append(run(tree, args.calls))
     med = {t: {k: statistics.median(r[k] for r in rs) for k in rs[0]} for t, rs in results.items()}
     shapes = ("784→512", "512→512", "512→10")
     print("\n| layer | batch | PyTorch µs | " + " | ".join(f"aimc µs ({t})" for t in trees) + " |")

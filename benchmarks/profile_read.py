@@ -21,8 +21,9 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
+
+from _worktree import worktree
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -85,20 +86,13 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     print(f"load before: {os.getloadavg()[0]:.2f} (1 min); 1 torch thread; CPU time")
-    with tempfile.TemporaryDirectory() as tmp:
-        base = Path(tmp) / "baseline"
-        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(base), args.baseline],
-                       check=True, capture_output=True)
-        try:
-            runs: dict[str, list[dict]] = {f"before ({args.baseline})": [], "after": []}
-            for _ in range(args.rounds):
-                for label, root in zip(runs, (base, ROOT), strict=True):
-                    runs[label].append(profile_tree(root, args.calls))
-            trees = {label: {name: {k: statistics.median(r[name][k] for r in rs) for k in rs[0][name]}
-                             for name in rs[0]} for label, rs in runs.items()}
-        finally:
-            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(base)],
-                           check=False)
+    with worktree(args.baseline) as base:
+        runs: dict[str, list[dict]] = {f"before ({args.baseline})": [], "after": []}
+        for _ in range(args.rounds):
+            for label, root in zip(runs, (base, ROOT), strict=True):
+                runs[label].append(profile_tree(root, args.calls))
+    trees = {label: {name: {k: statistics.median(r[name][k] for r in rs) for k in rs[0][name]}
+                     for name in rs[0]} for label, rs in runs.items()}
     keys = ["matrix products", "normal numbers", "other torch operations", "compiled + Python"]
     print("| workload | code | PyTorch | analog forward | " + " | ".join(keys) + " |")
     print("|---|---|---|---|" + "---|" * len(keys))

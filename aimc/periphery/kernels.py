@@ -78,15 +78,17 @@ def dac_rows(x, bits, top, input_range, quantize, levels, step):
     return finite
 
 
-def dac_levels(x, top: float, input_range: float, quantize: bool, levels: np.ndarray):
+def dac_levels(x, top: float, input_range: float, quantize: bool, levels: np.ndarray,
+               step: np.ndarray | None = None):
     """:func:`dac_rows` of a float32 CPU tensor ``x [B, n]`` into the array ``levels [B, n]``;
-    returns the digital value of one level of each row (a tensor ``[B]``). Refuses NaN and
-    infinity (``ValueError``)."""
+    returns the digital value of one level of each row: a new tensor ``[B]``, or ``None`` when
+    written into the given array ``step [B]``. Refuses NaN and infinity (``ValueError``)."""
     x = np.ascontiguousarray(x.numpy())
-    step = torch.empty(x.shape[0], dtype=torch.float32)
-    if not dac_rows(x, x.view(np.int32), top, input_range, quantize, levels, step.numpy()):
+    out = torch.empty(x.shape[0], dtype=torch.float32) if step is None else None
+    if not dac_rows(x, x.view(np.int32), top, input_range, quantize, levels,
+                    out.numpy() if step is None else step):
         raise ValueError("analog layer input contains NaN or infinite values")
-    return step
+    return out
 
 
 @njit(**_OPTS)
@@ -172,18 +174,9 @@ def scale_rows(codes, col_scale, step, bias, add_bias):
     layer's ``bias [m]`` when ``add_bias``: the float32 operations, in the order, of
     ``codes.mul_(col_scale).mul_(step[:, None]) + bias`` (one pass instead of three)."""
     for b in range(codes.shape[0]):
-        _rescale_row(codes[b], col_scale, step[b], bias, add_bias)
-
-
-@njit(inline="always", **_OPTS)
-def _rescale_row(row, col_scale, s, bias, add_bias):
-    """One row of :func:`scale_rows`, in place."""
-    if add_bias:
-        for i in range(row.size):
-            row[i] = row[i] * col_scale[i] * s + bias[i]
-    else:
-        for i in range(row.size):
-            row[i] = row[i] * col_scale[i] * s
+        row, row_step = codes[b], step[b]
+        for m in range(row.size):
+            row[m] = _rescaled(row[m], col_scale, row_step, bias, add_bias, m)
 
 
 @njit(inline="always", **_OPTS)

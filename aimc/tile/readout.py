@@ -133,8 +133,6 @@ def read_out_fused(currents: Sequence[torch.Tensor], var: Sequence[torch.Tensor 
     memory; reused between reads when given. Overwrites ``var`` with the noise's std and, when
     one tensor holds one array with its channels fastest, ``currents[0]`` with the codes it
     returns (a tile's read owns both)."""
-    from ..periphery.kernels import noisy_adc_sum  # numba: imported at the first read
-
     if scratch is None:
         scratch = [np.empty(0, dtype=np.float32)] * 2
     first = currents[0]
@@ -192,7 +190,7 @@ def read_out_fused(currents: Sequence[torch.Tensor], var: Sequence[torch.Tensor 
         return contiguous
 
     for i, (c, v) in enumerate(zip(currents, std, strict=True)):
-        noisy_adc_sum(blocks(c, n), empty if v is None else blocks(v, n), part(z, i, 0),
+        _kernels().noisy_adc_sum(blocks(c, n), empty if v is None else blocks(v, n), part(z, i, 0),
                       part(z_adc, i, 1), dst, accumulate or i > 0, noisy, 1.0 + adc.gain_error,
                       adc.offset, adc.noise, adc.levels is not None, adc.max_code or 0.0,
                       inplace and i == 0)
@@ -288,8 +286,7 @@ def read_linear_fast(levels: torch.Tensor, matrices: ReadMatrices | LinearPlan, 
     plan = matrices if isinstance(matrices, LinearPlan) else LinearPlan(matrices)
     kernels = _kernels()
     batch, rows, columns = levels.shape[0], plan.rows, plan.columns
-    steps = step.numpy().reshape(batch) if isinstance(step, torch.Tensor) and step.shape == (batch, 1) \
-        and step.is_contiguous() else _row_steps(step, batch).numpy()  # (the DAC's [B, 1] as it is)
+    steps = _row_steps(step, batch).numpy()
     bias_np = steps if bias is None else _numpy(bias)
     scale_np = _numpy(col_scale)
     gain, quantize, max_code, scaled, offset = _terms(adc)
@@ -297,7 +294,7 @@ def read_linear_fast(levels: torch.Tensor, matrices: ReadMatrices | LinearPlan, 
     out_np = out.numpy()
     noisy, last = plan.noisy, plan.arrays - 1
     squares = None if plan.matrices.var is None else \
-        torch.mul(levels, levels, out=scratch(2, levels.numel()).view_as(levels))  # once for every array
+        torch.mul(levels, levels, out=scratch_view(2, *levels.shape)[0])  # once for every array
     currents, cur_np = scratch_view(1, batch, columns)
     std_np = z_np = cur_np  # unread without noise
     for a, (v, w) in enumerate(zip(levels.split(rows, 1) if last else (levels,), plan.w, strict=True)):
@@ -305,7 +302,7 @@ def read_linear_fast(levels: torch.Tensor, matrices: ReadMatrices | LinearPlan, 
         if noisy:
             sq = _array_rows(squares, a, rows, plan.arrays)
             if plan.plain:  # column_variance's product, into a reused buffer
-                std = torch.mm(sq, plan.var[a], out=scratch(3, batch * columns).view(batch, columns))
+                std = torch.mm(sq, plan.var[a], out=scratch_view(3, batch, columns)[0])
             else:
                 m = plan.matrices.array(a)
                 std = column_variance(v, currents, m.var, nn.functional.linear, m.bias, m.shot,
@@ -443,9 +440,7 @@ def dac_compiled(x: torch.Tensor, dac: DAC,
         out[:, n:] = 0.0  # through numpy: no autograd version counter, also in inference mode
         out = out[:, :n]
     step, step_np = scratch_view(4, batch, 1)
-    xn = x.numpy()
-    if not _kernels().dac_rows(xn, xn.view(np.int32), top, fixed_range, rounds, out, step_np.reshape(batch)):
-        raise ValueError("analog layer input contains NaN or infinite values")
+    _kernels().dac_levels(x, top, fixed_range, rounds, out, step_np.reshape(batch))
     return levels, (fixed_range / top if fixed_range > 0.0 else step)
 
 
@@ -464,11 +459,9 @@ def to_weight_units(codes: torch.Tensor, col_scale: torch.Tensor, step: torch.Te
                        or step.shape == (codes.shape[0], 1)))
     if (shapes_fit and all(t.device.type == "cpu" and t.dtype == torch.float32 for t in tensors)
             and not (torch.is_grad_enabled() and any(t.requires_grad for t in tensors))):
-        from ..periphery.kernels import scale_rows  # numba: imported at the first read
-
         rows = _row_steps(step, codes.shape[0])
         codes = codes.contiguous()
-        scale_rows(codes.numpy(), col_scale.contiguous().numpy(), rows.numpy(),
+        _kernels().scale_rows(codes.numpy(), col_scale.contiguous().numpy(), rows.numpy(),
                    (rows if bias is None else bias.detach().contiguous()).numpy(), bias is not None)
         return codes
     y = codes.mul_(col_scale)
